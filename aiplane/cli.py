@@ -1,0 +1,217 @@
+"""Command-line wiring. Thin by design: each handler imports what it needs when it runs, so
+``aiplane --help`` and ``aiplane validate`` start without loading HTTP, hera or the solver."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from aiplane import __version__
+from aiplane.errors import AiplaneError
+
+app = typer.Typer(
+    name="aiplane",
+    help="Declarative GitOps for AI infrastructure on Kubernetes: validate, render, plan, apply.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+_debug = False
+
+
+class OutputFormat(StrEnum):
+    yaml = "yaml"
+    json = "json"
+
+
+def _run(action: Callable[[], int]) -> None:
+    """Run a command body: expected errors become clean messages and exit 1, never tracebacks."""
+    try:
+        code = action()
+    except AiplaneError as exc:
+        _print_error(exc)
+        code = 1
+    except KeyboardInterrupt:
+        print("aiplane: interrupted", file=sys.stderr)
+        code = 130
+    except Exception as exc:  # a bug: say so briefly unless --debug asks for the traceback
+        if _debug:
+            raise
+        print(
+            f"aiplane: internal error: {type(exc).__name__}: {exc} (rerun with --debug)",
+            file=sys.stderr,
+        )
+        code = 1
+    raise typer.Exit(code)
+
+
+def _print_error(exc: AiplaneError) -> None:
+    if exc.diagnostics:
+        for diagnostic in exc.diagnostics:
+            print(diagnostic.format(), file=sys.stderr)
+        errors = sum(d.severity == "error" for d in exc.diagnostics)
+        print(f"{errors} error(s)", file=sys.stderr)
+    else:
+        print(f"aiplane: {exc}", file=sys.stderr)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"aiplane {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main_options(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks for internal errors.")
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    global _debug
+    _debug = debug
+
+
+@app.command()
+def validate(
+    files: Annotated[list[str], typer.Argument(help="Stack files to check.")],
+) -> None:
+    """Check stack files: schema, cross-references and GPU feasibility. Exit 1 on any error."""
+
+    def body() -> int:
+        from aiplane.stack.validate import validate_files
+
+        return validate_files(files)
+
+    _run(body)
+
+
+@app.command()
+def schema() -> None:
+    """Print the stack file's JSON Schema (for editors and CI)."""
+
+    def body() -> int:
+        from aiplane.stack.jsonschema import stack_json_schema_text
+
+        sys.stdout.write(stack_json_schema_text())
+        return 0
+
+    _run(body)
+
+
+@app.command()
+def render(
+    files: Annotated[list[str], typer.Argument(help="Stack files to render.")],
+    out: Annotated[str | None, typer.Option("-o", "--out", help="Write files into DIR.")] = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="yaml or json.")
+    ] = OutputFormat.yaml,
+) -> None:
+    """Compile stacks into the manifests the data plane runs on."""
+
+    def body() -> int:
+        from aiplane.render.cli_render import render_main
+
+        return render_main(files, out, output_format.value)
+
+    _run(body)
+
+
+@app.command()
+def plan(
+    file: Annotated[str, typer.Argument(help="Stack file.")],
+    kubeconfig: Annotated[str | None, typer.Option(help="Path of the kubeconfig.")] = None,
+    context: Annotated[str | None, typer.Option(help="kubeconfig context.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Versioned JSON plan on stdout.")] = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Markdown for PR comments.")] = False,
+    out: Annotated[str | None, typer.Option("--out", help="Save the plan for apply.")] = None,
+    detailed_exitcode: Annotated[
+        bool,
+        typer.Option("--detailed-exitcode", help="0 no changes, 2 changes, 3 blocked, 1 error."),
+    ] = False,
+    against: Annotated[
+        str | None,
+        typer.Option(help="Plan offline against a git ref, a directory of manifests, or 'empty'."),
+    ] = None,
+    allow_disruption: Annotated[bool, typer.Option(help="Accept node-disruptive changes.")] = False,
+    allow_delete: Annotated[bool, typer.Option(help="Accept deletions.")] = False,
+) -> None:
+    """Show what apply would change in the live cluster (or against another revision)."""
+
+    def body() -> int:
+        from aiplane.cluster.commands import plan_main
+
+        output = "json" if as_json else "markdown" if markdown else "human"
+        return plan_main(
+            file,
+            kubeconfig=kubeconfig,
+            context=context,
+            output=output,
+            out=out,
+            detailed_exitcode=detailed_exitcode,
+            against=against,
+            allow_disruption=allow_disruption,
+            allow_delete=allow_delete,
+        )
+
+    _run(body)
+
+
+@app.command()
+def apply(
+    target: Annotated[str, typer.Argument(help="Stack file, or a plan saved with plan --out.")],
+    kubeconfig: Annotated[str | None, typer.Option(help="Path of the kubeconfig.")] = None,
+    context: Annotated[str | None, typer.Option(help="kubeconfig context.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    allow_disruption: Annotated[bool, typer.Option(help="Accept node-disruptive changes.")] = False,
+    allow_delete: Annotated[bool, typer.Option(help="Accept deletions (prune).")] = False,
+    lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for the stack lock.")] = 60.0,
+) -> None:
+    """Apply a plan: server-side apply, staged, pruning only what this stack owns."""
+
+    def body() -> int:
+        from aiplane.cluster.commands import apply_main
+
+        return apply_main(
+            target,
+            kubeconfig=kubeconfig,
+            context=context,
+            yes=yes,
+            allow_disruption=allow_disruption,
+            allow_delete=allow_delete,
+            lock_timeout=lock_timeout,
+        )
+
+    _run(body)
+
+
+@app.command()
+def explain(
+    file: Annotated[str, typer.Argument(help="Stack file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """Show the GPU placement: per pool GPUs used and layouts; per model slice and headroom."""
+
+    def body() -> int:
+        from aiplane.gpu.explain import explain_main
+
+        return explain_main(file, as_json)
+
+    _run(body)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point."""
+    app(args=list(argv) if argv is not None else None, prog_name="aiplane")
+
+
+if __name__ == "__main__":
+    main()

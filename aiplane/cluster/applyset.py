@@ -1,0 +1,108 @@
+"""The stack's inventory, kept as a kubectl ApplySet (KEP-3659).
+
+The parent is a ConfigMap ``applyset-<stack>`` in the system namespace; members carry
+``applyset.k8s.io/part-of=<id>``. A set whose ``tooling`` label names another tool is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiplane import __version__
+from aiplane.cluster.objects import MANAGED_BY, PART_OF, STACK_LABEL
+from aiplane.errors import AiplaneError
+
+ID_LABEL = "applyset.k8s.io/id"
+TOOLING = "applyset.k8s.io/tooling"
+GROUP_KINDS = "applyset.k8s.io/contains-group-kinds"
+NAMESPACES = "applyset.k8s.io/additional-namespaces"
+TOOL_NAME = "aiplane"
+
+
+def system_namespace() -> str:
+    """Where aiplane keeps ApplySet parents and locks (``$AIPLANE_SYSTEM_NAMESPACE``)."""
+    return os.environ.get("AIPLANE_SYSTEM_NAMESPACE", "aiplane-system")
+
+
+def applyset_id(name: str, namespace: str, kind: str, group: str) -> str:
+    """KEP-3659: ``applyset-<base64url(sha256(name.namespace.kind.group)), no padding>-v1``."""
+    raw = ".".join([name, namespace, kind, group]).encode()
+    encoded = base64.urlsafe_b64encode(hashlib.sha256(raw).digest()).decode().rstrip("=")
+    return f"applyset-{encoded}-v1"
+
+
+class ForeignApplySet(AiplaneError):
+    """The parent exists but belongs to another tool."""
+
+
+@dataclass(frozen=True)
+class ApplySet:
+    """The parent object of one stack's ApplySet."""
+
+    stack: str
+    namespace: str
+
+    @property
+    def name(self) -> str:
+        return f"applyset-{self.stack}"
+
+    @property
+    def id(self) -> str:
+        return applyset_id(self.name, self.namespace, "ConfigMap", "")
+
+    @property
+    def selector(self) -> str:
+        return f"{PART_OF}={self.id}"
+
+    def member_labels(self) -> dict[str, str]:
+        return {PART_OF: self.id}
+
+    def parent(self, group_kinds: Iterable[str], namespaces: Iterable[str]) -> dict[str, Any]:
+        """The parent manifest listing the group-kinds and namespaces its members use."""
+        extra = sorted({ns for ns in namespaces if ns and ns != self.namespace})
+        return {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": self.name,
+                "namespace": self.namespace,
+                "labels": {
+                    ID_LABEL: self.id,
+                    MANAGED_BY: TOOL_NAME,
+                    STACK_LABEL: self.stack,
+                },
+                "annotations": {
+                    TOOLING: f"{TOOL_NAME}/v{__version__}",
+                    GROUP_KINDS: ",".join(sorted(set(group_kinds))),
+                    NAMESPACES: ",".join(extra),
+                },
+            },
+        }
+
+    def check_owner(self, live_parent: Mapping[str, Any] | None) -> None:
+        """Refuse a parent that another tool (or nothing recognisable) owns."""
+        if live_parent is None:
+            return
+        meta = live_parent.get("metadata") or {}
+        tooling = str((meta.get("annotations") or {}).get(TOOLING, "")) or str(
+            (meta.get("labels") or {}).get(TOOLING, "")
+        )
+        where = f"ConfigMap/{self.namespace}/{self.name}"
+        if not tooling.startswith(f"{TOOL_NAME}/"):
+            raise ForeignApplySet(
+                f"{where}: ApplySet parent is owned by '{tooling or 'unknown tooling'}', "
+                "not aiplane; refusing to touch it"
+            )
+        if (meta.get("labels") or {}).get(ID_LABEL) != self.id:
+            raise ForeignApplySet(f"{where}: ApplySet id label does not match {self.id}")
+
+
+def recorded_group_kinds(live_parent: Mapping[str, Any] | None) -> set[str]:
+    """The group-kinds a live parent says its members use."""
+    anns = ((live_parent or {}).get("metadata") or {}).get("annotations") or {}
+    return {gk for gk in str(anns.get(GROUP_KINDS, "")).split(",") if gk}

@@ -1,0 +1,112 @@
+"""Object identity and the annotations/labels that tie rendered objects to the stack."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+Manifest = dict[str, Any]
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+STACK_LABEL = "aiplane.dev/stack"
+SOURCE_ANN = "aiplane.dev/source"
+SUBJECT_ANN = "aiplane.dev/subject"
+IMMUTABLE_ANN = "aiplane.dev/immutable-fields"
+DRIFT_ANN = "aiplane.dev/expected-drift"
+PART_OF = "applyset.k8s.io/part-of"
+NODE_LABELS_KIND = "NodeLabels"
+NODE_LABELS_API = "aiplane.dev/v1alpha1"
+
+# fields the server owns; never compared
+_SERVER_META = ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp")
+_SERVER_META += ("selfLink",)
+
+
+@dataclass(frozen=True, order=True)
+class ObjectRef:
+    """Identity of one object: apiVersion, kind, namespace ("" for cluster-scoped), name."""
+
+    api_version: str
+    kind: str
+    namespace: str
+    name: str
+
+    @property
+    def group(self) -> str:
+        return self.api_version.rpartition("/")[0]
+
+    @property
+    def group_kind(self) -> str:
+        """``Deployment.apps``; core kinds have no group suffix (ApplySet convention)."""
+        return f"{self.kind}.{self.group}" if self.group else self.kind
+
+    def __str__(self) -> str:
+        parts = [self.kind, self.namespace, self.name] if self.namespace else [self.kind, self.name]
+        return "/".join(parts)
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "apiVersion": self.api_version,
+            "kind": self.kind,
+            "namespace": self.namespace,
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, str]) -> ObjectRef:
+        return cls(doc["apiVersion"], doc["kind"], doc.get("namespace", ""), doc["name"])
+
+
+def ref_of(obj: Mapping[str, Any]) -> ObjectRef:
+    meta = obj.get("metadata") or {}
+    return ObjectRef(
+        str(obj.get("apiVersion", "")),
+        str(obj.get("kind", "")),
+        str(meta.get("namespace") or ""),
+        str(meta.get("name", "")),
+    )
+
+
+def annotation(obj: Mapping[str, Any], key: str, default: str = "") -> str:
+    anns = (obj.get("metadata") or {}).get("annotations") or {}
+    return str(anns.get(key, default))
+
+
+def label(obj: Mapping[str, Any], key: str, default: str = "") -> str:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return str(labels.get(key, default))
+
+
+def strip_server_fields(obj: Mapping[str, Any]) -> Manifest:
+    """A copy without status and server-written metadata: what we compare."""
+    out = {k: v for k, v in obj.items() if k != "status"}
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in _SERVER_META}
+    out["metadata"] = meta
+    return out
+
+
+def digest(value: Any) -> str:
+    """Stable sha256 of a JSON value (sorted keys)."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def live_fingerprint(obj: Mapping[str, Any]) -> str:
+    """Digest of a live object's content (not status, not server metadata)."""
+    return digest(strip_server_fields(obj))
+
+
+def with_labels(obj: Mapping[str, Any], labels: Mapping[str, str]) -> Manifest:
+    """A deep copy of ``obj`` with ``labels`` merged into ``metadata.labels``."""
+    out = copy.deepcopy(dict(obj))
+    meta = out.setdefault("metadata", {})
+    meta["labels"] = {**(meta.get("labels") or {}), **labels}
+    return out
+
+
+def is_secret(ref: ObjectRef) -> bool:
+    return ref.kind == "Secret" and ref.api_version == "v1"

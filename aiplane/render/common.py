@@ -1,0 +1,147 @@
+"""Shared pieces of every render target: metadata, naming, ordering and warnings.
+
+Every rendered object carries the same ownership labels and the two annotations that map it back to
+the stack (``aiplane.dev/source`` and ``aiplane.dev/subject``), so they are built here once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiplane.errors import Diagnostic
+from aiplane.stack.loader import LoadedStack
+from aiplane.stack.models import GpuPool, Taint
+from aiplane.stack.yamlpos import Path
+
+Obj = dict[str, Any]
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+STACK_LABEL = "aiplane.dev/stack"
+SOURCE = "aiplane.dev/source"
+SUBJECT = "aiplane.dev/subject"
+GPU_OPERATOR_NAMESPACE = "gpu-operator"
+
+# The order objects are listed (and applied) in: things others depend on come first.
+KIND_ORDER = (
+    "Namespace",
+    "PriorityClass",
+    "ConfigMap",
+    "ClusterPolicy",
+    "NodeLabels",
+    "Deployment",
+    "Service",
+    "PodDisruptionBudget",
+    "HorizontalPodAutoscaler",
+    "HTTPRoute",
+    "Backend",
+    "AIServiceBackend",
+    "BackendSecurityPolicy",
+    "AIGatewayRoute",
+    "BackendTrafficPolicy",
+    "WorkflowTemplate",
+    "CronWorkflow",
+)
+
+
+@dataclass
+class Context:
+    """What a target needs besides the stack: where things are and a place for warnings."""
+
+    loaded: LoadedStack
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def namespace(self) -> str:
+        return self.loaded.stack.metadata.namespace
+
+    @property
+    def stack_name(self) -> str:
+        return self.loaded.stack.metadata.name
+
+    def warn(self, path: Path, message: str, hint: str = "") -> None:
+        self.warnings.append(self.loaded.diagnostic(path, message, hint, warning=True))
+
+    def meta(
+        self,
+        name: str,
+        path: Path,
+        subject: str,
+        *,
+        namespace: str | None = "",
+        labels: dict[str, str] | None = None,
+        annotations: dict[str, str] | None = None,
+    ) -> Obj:
+        """``metadata`` for an owned object; ``namespace=""`` means the stack's, None cluster-scoped."""
+        out: Obj = {"name": name}
+        if namespace is not None:
+            out["namespace"] = namespace or self.namespace
+        out["labels"] = {
+            **self.loaded.stack.metadata.labels,
+            **(labels or {}),
+            MANAGED_BY: "aiplane",
+            STACK_LABEL: self.stack_name,
+        }
+        out["annotations"] = {
+            **(annotations or {}),
+            SOURCE: self.loaded.source_ref(path),
+            SUBJECT: subject,
+        }
+        return out
+
+
+def k8s_name(*parts: str, limit: int = 63) -> str:
+    """A DNS-1123 label from parts; over-long names keep a hash suffix so they stay unique."""
+    raw = "-".join(p for p in parts if p)
+    name = re.sub(r"[^a-z0-9-]+", "-", raw.lower()).strip("-")
+    name = re.sub(r"-+", "-", name)
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(raw.encode()).hexdigest()[:8]
+    return f"{name[: limit - 9].rstrip('-')}-{digest}"
+
+
+def tolerations(pool: GpuPool | None) -> list[Obj]:
+    """Tolerations matching the pool's taints, so pods may land on its nodes."""
+    return [_toleration(t) for t in pool.taints] if pool else []
+
+
+def _toleration(taint: Taint) -> Obj:
+    if taint.value:
+        return {"key": taint.key, "operator": "Equal", "value": taint.value, "effect": taint.effect}
+    return {"key": taint.key, "operator": "Exists", "effect": taint.effect}
+
+
+def quantity(value: str | int | float) -> str:
+    """Kubernetes wants quantities as strings in manifests; ``4`` and ``4.0`` both become "4"."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def sort_key(obj: Obj) -> tuple[int, str, str]:
+    kind = obj.get("kind", "")
+    rank = KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
+    meta = obj.get("metadata", {})
+    return rank, meta.get("namespace", ""), meta.get("name", "")
+
+
+_TOP_ORDER = ("apiVersion", "kind", "metadata", "spec", "data")
+
+
+def canonical(value: Any, top: bool = False) -> Any:
+    """Stable key order: apiVersion/kind/metadata/spec first at the top, alphabetical below.
+
+    Sorting nested keys (as ``kubectl get -o yaml`` does) makes the output independent of the
+    order in which a target happened to build its dicts, so re-renders diff cleanly.
+    """
+    if isinstance(value, dict):
+        keys = sorted(value)
+        if top:
+            keys = [k for k in _TOP_ORDER if k in value] + [k for k in keys if k not in _TOP_ORDER]
+        return {k: canonical(value[k]) for k in keys}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    return value

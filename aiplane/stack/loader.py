@@ -1,0 +1,81 @@
+"""Load a stack file: bytes -> positioned YAML -> validated ``Stack``, every error located."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path as FsPath
+
+from pydantic import ValidationError
+
+from aiplane.errors import Diagnostic, StackError
+from aiplane.stack.explain_errors import diagnostics_from
+from aiplane.stack.models import Stack
+from aiplane.stack.yamlpos import Path, PositionMap, YamlProblem, parse_yaml
+
+
+@dataclass(frozen=True)
+class LoadedStack:
+    """A validated stack together with the file it came from and where each part of it is."""
+
+    stack: Stack
+    path: str
+    positions: PositionMap
+    warnings: tuple[Diagnostic, ...] = ()
+
+    def locate(self, path: Path) -> tuple[int, int]:
+        return self.positions.locate(path)
+
+    def source_ref(self, path: Path) -> str:
+        """``stacks/seed.yaml#L42``: how rendered objects and plan lines point back here."""
+        return f"{self.path}#L{self.locate(path)[0]}"
+
+    def diagnostic(
+        self, path: Path, message: str, hint: str = "", *, warning: bool = False
+    ) -> Diagnostic:
+        from aiplane.stack.yamlpos import dotted
+
+        line, col = self.locate(path)
+        return Diagnostic(
+            message, self.path, line, col, dotted(path), hint, "warning" if warning else "error"
+        )
+
+
+def parse_stack(raw: bytes, file: str) -> LoadedStack:
+    """Validate raw bytes as a stack; raise ``StackError`` with every problem found."""
+    try:
+        data, positions = parse_yaml(raw, file)
+    except YamlProblem as problem:
+        raise StackError(f"{file}: cannot be read", [problem.diagnostic]) from None
+    try:
+        stack = Stack.model_validate(data)
+    except ValidationError as exc:
+        found = diagnostics_from(exc, Stack, data, positions, file)
+        raise StackError(f"{file}: {len(found)} error(s)", found) from None
+    return LoadedStack(stack, file, positions)
+
+
+def load_stack(path: str) -> LoadedStack:
+    """Read and validate the stack file at ``path`` (schema only; see ``load_and_check``)."""
+    try:
+        raw = FsPath(path).read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise StackError(
+            f"{path}: {reason}", [Diagnostic(f"cannot read file: {reason}", path)]
+        ) from None
+    return parse_stack(raw, path)
+
+
+def load_and_check(path: str) -> LoadedStack:
+    """Load the stack and run every cross-reference and GPU feasibility check.
+
+    Raises ``StackError`` when any error is found; warnings are kept on the result's ``warnings``.
+    """
+    from aiplane.stack.checks import check_stack
+
+    loaded = load_stack(path)
+    problems = check_stack(loaded)
+    errors = [d for d in problems if d.severity == "error"]
+    if errors:
+        raise StackError(f"{path}: {len(errors)} error(s)", problems)
+    return replace(loaded, warnings=tuple(problems))

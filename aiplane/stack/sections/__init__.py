@@ -1,0 +1,1 @@
+"""The stack file's sections, one module each; ``aiplane.stack.models`` re-exports them."""

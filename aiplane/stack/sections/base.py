@@ -1,0 +1,78 @@
+"""Shared building blocks of the stack schema: strict camelCase models and small value types."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def _check_dns_label(value: str) -> str:
+    # Names end up in Kubernetes object names, so they must be DNS-1123 labels.
+    if len(value) > 53:
+        raise ValueError("must be at most 53 characters (it becomes part of Kubernetes names)")
+    if not _DNS_LABEL.match(value):
+        raise ValueError(
+            "must be lowercase letters, digits and '-', starting and ending with a letter or digit"
+        )
+    return value
+
+
+Name = Annotated[str, AfterValidator(_check_dns_label)]
+"""A stack-level name (pool, model, pipeline, route, collection): a DNS-1123 label."""
+
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+
+
+def _check_quantity(value: str | int | float) -> str:
+    text = str(value)
+    if not _QUANTITY.match(text):
+        raise ValueError(f"'{text}' is not a Kubernetes quantity (e.g. 500m, 4, 16Gi)")
+    return text
+
+
+Quantity = Annotated[str | int | float, AfterValidator(_check_quantity)]
+"""A Kubernetes resource quantity such as ``4``, ``500m`` or ``128Gi``."""
+
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+
+
+class StackModel(BaseModel):
+    """Base of every stack model: camelCase keys in YAML, unknown keys rejected."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        str_strip_whitespace=False,
+    )
+
+
+class SecretRef(StackModel):
+    """A reference to a key of a Kubernetes Secret; secret values never live in the stack."""
+
+    name: Name = Field(description="Secret name in the stack's namespace.")
+    key: str = Field(min_length=1, description="Key inside the Secret's data.")
+
+
+class EnvSource(StackModel):
+    """An environment value taken from a Secret rather than written in the stack."""
+
+    secret_ref: SecretRef
+
+
+EnvValue = str | int | float | bool | EnvSource
+"""A literal environment value, or ``{secretRef: {name, key}}``."""
+
+
+def shorthand(field: str, value: Any) -> Any:
+    """Let a bare string stand for ``{field: value}`` (``mig: auto``, ``resources: auto``)."""
+    if isinstance(value, str):
+        return {field: value}
+    return value

@@ -1,0 +1,27 @@
+"""``spec.priorities``: named priority classes rendered as PriorityClasses."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from aiplane.stack.sections.base import Name, StackModel
+
+
+class PriorityClass(StackModel):
+    """One named priority; workloads refer to it by name."""
+
+    name: Name
+    value: int = Field(ge=-2_147_483_648, le=1_000_000_000, description="Higher wins.")
+    preemption: bool | None = Field(
+        default=None,
+        description="May workloads of this class preempt lower ones? Defaults to spec.priorities.preemption.",
+    )
+    description: str = ""
+    global_default: bool = False
+
+
+class Priorities(StackModel):
+    """Priority classes and the stack-wide preemption default."""
+
+    preemption: bool = Field(default=True, description="Default for classes that do not say.")
+    classes: list[PriorityClass] = Field(default_factory=list)

@@ -1,0 +1,174 @@
+"""``spec.models``: model versions, where each is deployed, and how vLLM serves them."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+
+from aiplane.stack.sections.base import (
+    EnvValue,
+    Name,
+    NonNegativeInt,
+    PositiveInt,
+    SecretRef,
+    StackModel,
+    shorthand,
+)
+
+_SOURCE = re.compile(r"^(hf|s3|gs|pvc|mlflow)://[^\s]+$")
+
+
+def _check_source(value: str) -> str:
+    if not _SOURCE.match(value):
+        raise ValueError(
+            f"'{value}' is not a model source; use hf://org/name, s3://bucket/path, gs://bucket/path, "
+            "pvc://claim/path or mlflow://name/<version> (or mlflow://name@alias)"
+        )
+    return value
+
+
+SourceUri = Annotated[str, AfterValidator(_check_source)]
+
+Stage = Literal["production", "canary", "shadow"]
+
+
+class ModelVersion(StackModel):
+    """One immutable version of a model's weights."""
+
+    name: str = Field(min_length=1, max_length=40, description="Version label, e.g. v2.1.")
+    source: SourceUri
+    revision: str | None = Field(default=None, description="Git revision or tag of the weights.")
+    digest: str | None = Field(default=None, description="Content digest, e.g. sha256:....")
+
+
+class Deployment(StackModel):
+    """Which version runs at which stage, and its share of the model's traffic."""
+
+    version: str
+    stage: Stage
+    weight: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="Percent of the model's traffic (production and canary; they sum to 100).",
+    )
+    mirror_percent: int | None = Field(
+        default=None, ge=1, le=100, description="Shadow only: percent of requests mirrored."
+    )
+    replicas: PositiveInt | None = Field(
+        default=None, description="Overrides the model's replicas."
+    )
+
+
+class Architecture(StackModel):
+    """The facts the memory estimate needs, by catalog name or spelled out."""
+
+    catalog: str | None = Field(default=None, description="A model of the built-in catalog.")
+    config_json: str | None = Field(default=None, description="Path of a local HF config.json.")
+    parameters_b: float | None = Field(default=None, gt=0, description="Billions of parameters.")
+    layers: PositiveInt | None = None
+    kv_heads: PositiveInt | None = None
+    head_dim: PositiveInt | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_shorthand(cls, value: Any) -> Any:
+        return shorthand("catalog", value)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Architecture:
+        explicit = [self.parameters_b, self.layers, self.kv_heads, self.head_dim]
+        given = sum(x is not None for x in (self.catalog, self.config_json)) + any(
+            x is not None for x in explicit
+        )
+        if given != 1:
+            raise ValueError("give exactly one of catalog, configJson, or the explicit facts")
+        if any(x is not None for x in explicit) and any(x is None for x in explicit):
+            raise ValueError("explicit architecture needs parametersB, layers, kvHeads and headDim")
+        return self
+
+
+class Serving(StackModel):
+    """Serving engine and the engine arguments that matter."""
+
+    engine: Literal["vllm"] = "vllm"
+    engine_version: str = Field(default="0.11.0", description="vLLM release; pins the image tag.")
+    image: str | None = Field(
+        default=None, description="Overrides vllm/vllm-openai:v<engineVersion>."
+    )
+    tensor_parallel_size: PositiveInt = 1
+    pipeline_parallel_size: PositiveInt = 1
+    max_model_len: PositiveInt | None = None
+    gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
+    max_num_seqs: PositiveInt | None = None
+    max_num_batched_tokens: PositiveInt | None = None
+    enable_prefix_caching: bool | None = None
+    block_size: PositiveInt | None = None
+    swap_space_gb: float | None = Field(default=None, ge=0)
+    quantization: str | None = None
+    dtype: Literal["auto", "half", "float16", "bfloat16", "float", "float32"] = "auto"
+    kv_cache_dtype: str = "auto"
+    extra_args: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="More vllm serve flags: {--flag: value}."
+    )
+    api_key_secret: SecretRef | None = Field(default=None, description="Secret for VLLM_API_KEY.")
+
+
+class Resources(StackModel):
+    """What each replica gets: whole GPUs, a MIG slice, or 'auto' for the planner."""
+
+    auto: bool = False
+    gpus: PositiveInt | None = None
+    mig_profile: str | None = None
+    cpu: str | None = None
+    memory: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_shorthand(cls, value: Any) -> Any:
+        if value == "auto":
+            return {"auto": True}
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Resources:
+        kinds = [self.auto, self.gpus is not None, self.mig_profile is not None]
+        if sum(kinds) != 1:
+            raise ValueError("give exactly one of gpus, migProfile or auto")
+        return self
+
+
+class Autoscaling(StackModel):
+    min_replicas: PositiveInt = 1
+    max_replicas: PositiveInt
+    target_requests_per_replica: PositiveInt | None = Field(
+        default=None, description="Running requests per replica (vllm:num_requests_running)."
+    )
+    target_cpu_percent: PositiveInt | None = None
+
+
+class Slo(StackModel):
+    p99_latency_ms: PositiveInt | None = None
+    requests_per_second: float | None = Field(default=None, gt=0)
+
+
+class Model(StackModel):
+    """A served model: its versions, where they run, and how."""
+
+    name: Name
+    architecture: Architecture | None = None
+    versions: list[ModelVersion] = Field(min_length=1)
+    deployments: list[Deployment] = Field(default_factory=list)
+    serving: Serving = Field(default_factory=Serving)
+    replicas: NonNegativeInt = 1
+    autoscaling: Autoscaling | None = None
+    resources: Resources = Field(default_factory=lambda: Resources(gpus=1))
+    pool: Name | None = Field(default=None, description="GPU pool; required when GPUs are used.")
+    priority: Name | None = None
+    slo: Slo | None = None
+    env: dict[str, EnvValue] = Field(default_factory=dict)
+
+    def version(self, name: str) -> ModelVersion | None:
+        return next((v for v in self.versions if v.name == name), None)
