@@ -180,6 +180,14 @@ class KubeClient:
                 self._resources = self._discover()
             return self._resources.get((api_version, kind))
 
+    def group_versions(self, group: str) -> list[str]:
+        """Versions discovery lists for ``group``, preferred first."""
+        self.resource("v1", "Namespace")  # fills the cache
+        with self._lock:
+            known = list(self._resources or {})
+        found = (av.rpartition("/") for av, _ in known)
+        return list(dict.fromkeys(v for g, _, v in found if g == group))
+
     def refresh_discovery(self) -> None:
         """Forget cached discovery (after CRDs were installed)."""
         with self._lock:

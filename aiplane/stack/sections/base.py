@@ -71,6 +71,13 @@ EnvValue = str | int | float | bool | EnvSource
 """A literal environment value, or ``{secretRef: {name, key}}``."""
 
 
+def with_string_shorthand(
+    schema: dict[str, Any], string_schema: dict[str, Any], description: str
+) -> dict[str, Any]:
+    """The JSON Schema of a model that also accepts a bare string (see ``shorthand``)."""
+    return {"anyOf": [{**string_schema, "description": description}, schema]}
+
+
 def shorthand(field: str, value: Any) -> Any:
     """Let a bare string stand for ``{field: value}`` (``mig: auto``, ``resources: auto``)."""
     if isinstance(value, str):

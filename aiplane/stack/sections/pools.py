@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, GetJsonSchemaHandler, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
-from aiplane.stack.sections.base import Name, NonNegativeInt, PositiveInt, StackModel, shorthand
+from aiplane.stack.sections.base import (
+    Name,
+    NonNegativeInt,
+    PositiveInt,
+    StackModel,
+    shorthand,
+    with_string_shorthand,
+)
 
 
 class MigDevices(StackModel):
@@ -37,6 +46,17 @@ class MigPolicy(StackModel):
         default=None, description="Name of the mig-parted config; defaults to aiplane-<pool>."
     )
     devices: list[MigDevices] = Field(default_factory=list)
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        return with_string_shorthand(
+            dict(schema),
+            {"enum": ["disabled", "explicit", "auto"]},
+            "Shorthand for {policy: <value>}.",
+        )
 
     @model_validator(mode="before")
     @classmethod

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, GetJsonSchemaHandler, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from aiplane.stack.sections.base import (
     EnvValue,
@@ -15,6 +17,7 @@ from aiplane.stack.sections.base import (
     SecretRef,
     StackModel,
     shorthand,
+    with_string_shorthand,
 )
 
 _SOURCE = re.compile(r"^(hf|s3|gs|pvc|mlflow)://[^\s]+$")
@@ -72,6 +75,17 @@ class Architecture(StackModel):
     kv_heads: PositiveInt | None = None
     head_dim: PositiveInt | None = None
 
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        return with_string_shorthand(
+            dict(schema),
+            {"type": "string"},
+            "A model of the built-in catalog (shorthand for {catalog: <name>}).",
+        )
+
     @model_validator(mode="before")
     @classmethod
     def _accept_shorthand(cls, value: Any) -> Any:
@@ -124,6 +138,15 @@ class Resources(StackModel):
     mig_profile: str | None = None
     cpu: str | None = None
     memory: str | None = None
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        return with_string_shorthand(
+            dict(schema), {"const": "auto"}, "Let the placement planner choose."
+        )
 
     @model_validator(mode="before")
     @classmethod

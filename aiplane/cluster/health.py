@@ -1,0 +1,135 @@
+"""Health per kind after apply: Deployment rollout, ClusterPolicy ready, CRD Established, MIG state.
+
+``check`` returns (healthy, detail) for one live object; ``wait_healthy`` polls a batch with a
+per-kind timeout and reports progress through a callback.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from aiplane.cluster.client import KubeClient
+from aiplane.cluster.kinds import MIG_STATE
+from aiplane.cluster.objects import ObjectRef
+from aiplane.errors import AiplaneError
+
+# seconds; large-model cold starts are long. ``AIPLANE_HEALTH_TIMEOUT`` caps them all (tests, CI).
+TIMEOUTS: Mapping[str, float] = {
+    "CustomResourceDefinition": 60,
+    "Namespace": 60,
+    "Deployment": 900,
+    "StatefulSet": 900,
+    "DaemonSet": 600,
+    "ClusterPolicy": 900,
+    "Node": 1200,
+}
+Checker = Callable[[Mapping[str, Any]], tuple[bool, str]]
+
+
+class HealthTimeout(AiplaneError):
+    """Objects did not become healthy in time."""
+
+
+def _cond(obj: Mapping[str, Any], ctype: str) -> str:
+    for c in (obj.get("status") or {}).get("conditions") or []:
+        if c.get("type") == ctype:
+            return str(c.get("status"))
+    return ""
+
+
+def _rollout(obj: Mapping[str, Any]) -> tuple[bool, str]:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    want = int(spec.get("replicas", 1))
+    gen, seen = obj["metadata"].get("generation", 0), status.get("observedGeneration", 0)
+    if seen < gen:
+        return False, "waiting for the controller to see the new spec"
+    updated = int(status.get("updatedReplicas", 0))
+    ready = int(status.get("readyReplicas", status.get("availableReplicas", 0)) or 0)
+    total = int(status.get("replicas", 0))
+    if updated < want or ready < want or total > want:
+        return False, f"{ready}/{want} ready, {updated} updated"
+    return True, f"{ready}/{want} ready"
+
+
+def _daemonset(obj: Mapping[str, Any]) -> tuple[bool, str]:
+    st = obj.get("status") or {}
+    want, ready = int(st.get("desiredNumberScheduled", 0)), int(st.get("numberReady", 0))
+    return ready >= want and st.get("observedGeneration", 0) >= obj["metadata"].get(
+        "generation", 0
+    ), f"{ready}/{want} ready"
+
+
+def _cluster_policy(obj: Mapping[str, Any]) -> tuple[bool, str]:
+    state = str((obj.get("status") or {}).get("state", "")) or "no state yet"
+    return state == "ready", f"state {state}"
+
+
+def _crd(obj: Mapping[str, Any]) -> tuple[bool, str]:
+    ok = _cond(obj, "Established") == "True"
+    return ok, "Established" if ok else "not Established yet"
+
+
+def _namespace(obj: Mapping[str, Any]) -> tuple[bool, str]:
+    phase = str((obj.get("status") or {}).get("phase", ""))
+    return phase in ("Active", ""), phase or "Active"
+
+
+def _node_mig(obj: Mapping[str, Any]) -> tuple[bool, str]:
+    state = (obj["metadata"].get("labels") or {}).get(MIG_STATE)
+    if state is None:
+        return True, "no MIG manager on this node"
+    if state == "failed":
+        raise AiplaneError(f"Node/{obj['metadata']['name']}: MIG re-partition failed ({MIG_STATE})")
+    return state == "success", f"{MIG_STATE}={state}"
+
+
+CHECKS: Mapping[str, Checker] = {
+    "Deployment": _rollout,
+    "StatefulSet": _rollout,
+    "DaemonSet": _daemonset,
+    "ClusterPolicy": _cluster_policy,
+    "CustomResourceDefinition": _crd,
+    "Namespace": _namespace,
+    "Node": _node_mig,
+}
+
+
+def timeout_for(kind: str) -> float:
+    cap = float(os.environ.get("AIPLANE_HEALTH_TIMEOUT", "0") or 0)
+    base = TIMEOUTS.get(kind, 300)
+    return min(base, cap) if cap > 0 else base
+
+
+def wait_healthy(
+    client: KubeClient,
+    refs: Sequence[ObjectRef],
+    progress: Callable[[str], None],
+    *,
+    poll: float = 0.5,
+) -> None:
+    """Poll ``refs`` (kinds with a check) until healthy; raise ``HealthTimeout`` past the timeout."""
+    pending = [r for r in refs if r.kind in CHECKS]
+    start = time.monotonic()
+    last: dict[ObjectRef, str] = {}
+    while pending:
+        live = client.map(lambda r: client.get(r.api_version, r.kind, r.name, r.namespace or None),
+                          pending)  # fmt: skip
+        still = []
+        for ref, obj in zip(pending, live, strict=True):
+            ok, detail = (False, "not found") if obj is None else CHECKS[ref.kind](obj)
+            if not ok:
+                still.append(ref)
+                last[ref] = detail
+        pending = still
+        if not pending:
+            return
+        waited = time.monotonic() - start
+        late = [r for r in pending if waited > timeout_for(r.kind)]
+        if late:
+            detail = "; ".join(f"{r}: {last[r]}" for r in late[:5])
+            raise HealthTimeout(f"{late[0]}: not healthy after {waited:.0f} s ({detail})")
+        progress(f"waiting for {len(pending)} object(s): {pending[0]}: {last[pending[0]]}")
+        time.sleep(poll)

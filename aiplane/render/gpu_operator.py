@@ -1,0 +1,250 @@
+"""``spec.gpuPools`` → NVIDIA GPU Operator configuration.
+
+Rendered (all in namespace ``gpu-operator`` except the cluster-scoped ClusterPolicy):
+
+* ``ClusterPolicy/cluster-policy``: MIG strategy, MIG Manager pointed at our mig-parted ConfigMap,
+  device plugin pointed at our device-plugin ConfigMap, DCGM exporter and GFD on. Every key the
+  CRD requires is present.
+* ``ConfigMap/aiplane-mig-parted-config`` (key ``config.yaml``): one named mig-parted config per
+  MIG pool, plus ``all-disabled``: ClusterPolicy's ``migManager.config.default`` names that config
+  for unlabelled nodes, and MIG Manager looks it up in *our* ConfigMap once we replace the
+  generated one, so leaving it out would break every GPU node without the label.
+* ``ConfigMap/aiplane-device-plugin-config``: one device-plugin config per time-slicing policy, and
+  ``aiplane-default`` (no sharing) as the default for nodes that ask for nothing.
+* ``NodeLabels/<pool>`` pseudo-objects: aiplane does not own Node objects, so the labels MIG
+  Manager and the device plugin act on (``nvidia.com/mig.config``, ``nvidia.com/device-plugin.config``)
+  are a patch of the pool's nodes that the plan shows and apply performs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from aiplane.errors import StackError
+from aiplane.gpu.catalog import GpuSpec, get_gpu, gpu_names
+from aiplane.gpu.layouts import check_layout
+from aiplane.render.common import GPU_OPERATOR_NAMESPACE, Context, Obj
+from aiplane.stack.models import GpuPool
+
+MIG_CONFIGMAP = "aiplane-mig-parted-config"
+DEVICE_PLUGIN_CONFIGMAP = "aiplane-device-plugin-config"
+DEFAULT_DEVICE_PLUGIN_CONFIG = "aiplane-default"
+MIG_CONFIG_LABEL = "nvidia.com/mig.config"
+DEVICE_PLUGIN_LABEL = "nvidia.com/device-plugin.config"
+_POOLS = ("spec", "gpuPools")
+
+
+def render_gpu_operator(ctx: Context) -> list[Obj]:
+    pools = ctx.loaded.stack.spec.gpu_pools
+    if not pools:
+        return []
+    mig_pools = [(i, p) for i, p in enumerate(pools) if p.mig.policy == "explicit"]
+    for index, pool in enumerate(pools):
+        if pool.mig.policy == "auto":
+            ctx.warn(_POOLS + (index, "mig", "policy"),
+                     "mig: auto layouts are chosen by 'aiplane plan'; render emits none for this pool")
+    strategy = cluster_mig_strategy(ctx)
+    shared = _device_plugin_configs(ctx, strategy)
+    out: list[Obj] = [_cluster_policy(ctx, strategy, bool(mig_pools), bool(shared))]
+    if mig_pools:
+        out.append(_mig_configmap(ctx, mig_pools))
+    if shared:
+        out.append(_device_plugin_configmap(ctx, shared))
+    out.extend(_node_labels(ctx, shared))
+    return out
+
+
+def cluster_mig_strategy(ctx: Context) -> str:
+    """ClusterPolicy's ``mig.strategy`` is cluster-wide: mixed wins if any pool needs it."""
+    strategies = {p.mig.strategy for p in ctx.loaded.stack.spec.gpu_pools if p.mig.policy != "disabled"}
+    if not strategies:
+        return "none"
+    if len(strategies) > 1:
+        ctx.warn(_POOLS, "GPU pools ask for different MIG strategies; the cluster uses 'mixed'",
+                 "ClusterPolicy mig.strategy is one value for the whole cluster")
+        return "mixed"
+    return strategies.pop()
+
+
+def _cluster_policy(ctx: Context, strategy: str, has_mig: bool, has_sharing: bool) -> Obj:
+    names = ", ".join(p.name for p in ctx.loaded.stack.spec.gpu_pools)
+    mig_manager: Obj = {"enabled": has_mig}
+    if has_mig:
+        mig_manager["config"] = {"name": MIG_CONFIGMAP, "default": "all-disabled"}
+    device_plugin: Obj = {"enabled": True}
+    if has_sharing:
+        device_plugin["config"] = {
+            "name": DEVICE_PLUGIN_CONFIGMAP,
+            "default": DEFAULT_DEVICE_PLUGIN_CONFIG,
+        }
+    return {
+        "apiVersion": "nvidia.com/v1",
+        "kind": "ClusterPolicy",
+        "metadata": ctx.meta("cluster-policy", _POOLS, f"gpu pools {names}", namespace=None),
+        "spec": {
+            # The CRD requires these keys; the values are the operator's usual defaults.
+            "operator": {"defaultRuntime": "containerd", "runtimeClass": "nvidia"},
+            "daemonsets": {"updateStrategy": "RollingUpdate"},
+            "driver": {"enabled": True},
+            "toolkit": {"enabled": True},
+            "dcgm": {"enabled": False},
+            "nodeStatusExporter": {"enabled": False},
+            "mig": {"strategy": strategy},
+            "migManager": mig_manager,
+            "devicePlugin": device_plugin,
+            "dcgmExporter": {"enabled": True},
+            "gfd": {"enabled": True},
+        },
+    }
+
+
+def _gpu(ctx: Context, index: int, pool: GpuPool) -> GpuSpec:
+    gpu = get_gpu(pool.gpu)
+    if gpu is None:
+        raise StackError(
+            f"{ctx.loaded.path}: unknown GPU",
+            [ctx.loaded.diagnostic(_POOLS + (index, "gpu"), f"unknown GPU model '{pool.gpu}'")],
+        )
+    return gpu
+
+
+def _ambiguous(gpu: GpuSpec, profile: str) -> bool:
+    """Does another catalog GPU use the same profile name for a different slice shape?"""
+    mine = gpu.mig_profiles[profile]
+    for other_name in gpu_names():
+        other = get_gpu(other_name)
+        theirs = other.mig_profiles.get(profile) if other else None
+        if theirs and (theirs.compute_slices, theirs.memory_slices) != (
+            mine.compute_slices,
+            mine.memory_slices,
+        ):
+            return True
+    return False
+
+
+def mig_entries(ctx: Context, index: int, pool: GpuPool) -> list[dict[str, Any]]:
+    """mig-parted entries for one pool; raises ``StackError`` on a layout that cannot exist."""
+    gpu = _gpu(ctx, index, pool)
+    entries: list[dict[str, Any]] = []
+    covered: set[int] = set()
+    for d_index, dev in enumerate(pool.mig.devices):
+        path = _POOLS + (index, "mig", "devices", d_index)
+        entry: dict[str, Any] = {"devices": dev.gpus}
+        if dev.gpus != "all":
+            covered.update(dev.gpus)
+        if dev.profiles:
+            problem = check_layout(gpu, dev.profiles)
+            if problem:
+                raise StackError(f"{ctx.loaded.path}: invalid MIG layout",
+                                 [ctx.loaded.diagnostic(path + ("profiles",), problem)])
+            if pool.mig.strategy == "single" and len(dev.profiles) > 1:
+                raise StackError(f"{ctx.loaded.path}: invalid MIG layout", [ctx.loaded.diagnostic(
+                    path + ("profiles",), "strategy single needs identical MIG devices",
+                    "use strategy: mixed")])
+            if any(_ambiguous(gpu, p) for p in dev.profiles):
+                # e.g. 1g.10gb is 2 memory slices on A100-40GB but 1 on A100-80GB: pin the model.
+                entry["device-filter"] = list(gpu.pci_ids)
+            entry["mig-enabled"] = True
+            entry["mig-devices"] = dict(sorted(dev.profiles.items()))
+        else:
+            entry["mig-enabled"] = False
+        entries.append(entry)
+    all_listed = any(d.gpus == "all" for d in pool.mig.devices)
+    rest = [g for g in range(pool.gpus_per_node) if g not in covered]
+    if rest and not all_listed:
+        # GPUs the stack does not mention are left whole, explicitly, so the result is known.
+        entries.append({"devices": rest, "mig-enabled": False})
+    return entries
+
+
+def _mig_configmap(ctx: Context, pools: list[tuple[int, GpuPool]]) -> Obj:
+    configs: dict[str, Any] = {"all-disabled": [{"devices": "all", "mig-enabled": False}]}
+    for index, pool in pools:
+        configs[pool.mig_config_name()] = mig_entries(ctx, index, pool)
+    document = {"version": "v1", "mig-configs": configs}
+    names = ", ".join(p.name for _, p in pools)
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": ctx.meta(MIG_CONFIGMAP, _POOLS, f"gpu pools {names}",
+                             namespace=GPU_OPERATOR_NAMESPACE),
+        "data": {"config.yaml": yaml.safe_dump(document, sort_keys=True, default_flow_style=False)},
+    }
+
+
+def _sharing_config(pool: GpuPool, strategy: str) -> dict[str, Any]:
+    ts = pool.time_slicing
+    assert ts is not None
+    names = ["nvidia.com/gpu"]
+    gpu = get_gpu(pool.gpu)
+    if pool.mig.policy == "explicit" and strategy == "mixed" and gpu is not None:
+        profiles = {p for d in pool.mig.devices for p in d.profiles if p in gpu.mig_profiles}
+        names += sorted(gpu.mig_profiles[p].resource_name for p in profiles)
+    return {
+        "version": "v1",
+        "flags": {"migStrategy": strategy},
+        "sharing": {
+            "timeSlicing": {
+                "renameByDefault": ts.rename_by_default,
+                "failRequestsGreaterThanOne": ts.fail_requests_greater_than_one,
+                "resources": [{"name": n, "replicas": ts.replicas} for n in names],
+            }
+        },
+    }
+
+
+def _device_plugin_configs(ctx: Context, strategy: str) -> dict[str, tuple[str, dict[str, Any]]]:
+    """pool name → (config key, device-plugin config) for every time-sliced pool."""
+    out: dict[str, tuple[str, dict[str, Any]]] = {}
+    taken: dict[str, dict[str, Any]] = {}
+    for pool in ctx.loaded.stack.spec.gpu_pools:
+        if pool.time_slicing is None:
+            continue
+        config = _sharing_config(pool, strategy)
+        key = pool.time_slicing.name
+        if taken.get(key, config) != config:
+            key = f"{pool.name}-{key}"  # same name, different content: keep both apart
+        taken[key] = config
+        out[pool.name] = (key, config)
+    return out
+
+
+def _device_plugin_configmap(ctx: Context, shared: dict[str, tuple[str, dict[str, Any]]]) -> Obj:
+    default = {"version": "v1", "flags": {"migStrategy": cluster_mig_strategy(ctx)}}
+    data = {DEFAULT_DEVICE_PLUGIN_CONFIG: yaml.safe_dump(default, sort_keys=True)}
+    for key, config in shared.values():
+        data[key] = yaml.safe_dump(config, sort_keys=True)
+    names = ", ".join(sorted(shared))
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": ctx.meta(DEVICE_PLUGIN_CONFIGMAP, _POOLS, f"gpu pools {names}",
+                             namespace=GPU_OPERATOR_NAMESPACE),
+        "data": data,
+    }
+
+
+def _node_labels(ctx: Context, shared: dict[str, tuple[str, dict[str, Any]]]) -> list[Obj]:
+    out: list[Obj] = []
+    for index, pool in enumerate(ctx.loaded.stack.spec.gpu_pools):
+        labels: dict[str, str] = {}
+        annotations: dict[str, str] = {}
+        if pool.mig.policy == "explicit":
+            labels[MIG_CONFIG_LABEL] = pool.mig_config_name()
+            annotations["aiplane.dev/disruption"] = (
+                "changing nvidia.com/mig.config makes MIG Manager stop every GPU pod on the node"
+            )
+        if pool.name in shared:
+            labels[DEVICE_PLUGIN_LABEL] = shared[pool.name][0]
+        if not labels:
+            continue
+        out.append({
+            "apiVersion": "aiplane.dev/v1alpha1",
+            "kind": "NodeLabels",
+            "metadata": ctx.meta(pool.name, _POOLS + (index,), f"pool {pool.name}",
+                                 namespace=None, annotations=annotations),
+            "spec": {"nodeSelector": pool.selector(), "labels": labels},
+        })
+    return out

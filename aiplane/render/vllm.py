@@ -1,0 +1,407 @@
+"""``spec.models`` → vLLM serving objects, one set per deployed model version.
+
+For each entry of ``model.deployments`` (a version at a stage) this renders a Deployment, a
+Service, a PodDisruptionBudget and, with ``autoscaling``, a HorizontalPodAutoscaler, all named
+``<model>-<stage>``. Names follow the stage, not the version, so promoting a new version is an
+in-place rolling update and the Service that routes point at never changes; the Deployment's
+selector (immutable in Kubernetes) therefore holds model and stage only, while the pod labels also
+carry the version.
+
+Traffic split design: a model with two or more deployments also gets an HTTPRoute ``<model>`` on
+its gateway, matching ``/models/<model>/...`` (rewritten to ``/...``) with the stage Services as
+weighted backendRefs (and a RequestMirror for a shadow stage). Routes in ``spec.routes`` that send
+traffic to the model do not go through this HTTPRoute: ``routes.py`` expands a local backend into
+the same stage Services with the weights multiplied out, so there is one hop, not two.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from aiplane.gpu.catalog import get_gpu
+from aiplane.render.common import Context, Obj, k8s_name, quantity, tolerations
+from aiplane.render.vllm_args import vllm_args
+from aiplane.stack.models import Deployment, GpuPool, Model, ModelVersion, StackSpec
+from aiplane.stack.sections.base import EnvSource, EnvValue
+
+PORT = 8000
+CACHE_DIR = "/model-cache"
+PVC_ROOT = "/mnt/models"
+_PARAMS_B = re.compile(r"(?<![0-9.])([0-9]+(?:\.[0-9]+)?)[bB](?![a-zA-Z0-9])")
+
+
+def service_name(model: str, stage: str) -> str:
+    """The Service (and Deployment) of one model stage; routes point here."""
+    return k8s_name(model, stage)
+
+
+def render_vllm(ctx: Context) -> list[Obj]:
+    out: list[Obj] = []
+    for m_index, model in enumerate(ctx.loaded.stack.spec.models):
+        for d_index, dep in enumerate(model.deployments):
+            version = model.version(dep.version)
+            if version is None:
+                ctx.warn(("spec", "models", m_index, "deployments", d_index, "version"),
+                         f"unknown version '{dep.version}'; nothing rendered for it")
+                continue
+            out.extend(_stage_objects(ctx, m_index, model, d_index, dep, version))
+        if len(model.deployments) > 1:
+            out.append(_model_route(ctx, m_index, model))
+    return out
+
+
+def _labels(model: Model, dep: Deployment) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": "vllm",
+        "aiplane.dev/model": model.name,
+        "aiplane.dev/stage": dep.stage,
+    }
+
+
+def _stage_objects(
+    ctx: Context, m_index: int, model: Model, d_index: int, dep: Deployment, version: ModelVersion
+) -> list[Obj]:
+    path = ("spec", "models", m_index, "deployments", d_index)
+    name = service_name(model.name, dep.stage)
+    subject = f"model {model.name} {dep.version} ({dep.stage})"
+    selector = _labels(model, dep)
+    labels = {**selector, "aiplane.dev/version": _label_value(dep.version)}
+
+    def meta(extra: dict[str, str] | None = None) -> Obj:
+        return ctx.meta(name, path, subject, labels=labels, annotations=extra)
+
+    out = [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": meta(_deployment_annotations(model, version)),
+            "spec": _deployment_spec(ctx, m_index, model, dep, version, selector, labels),
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": meta(),
+            "spec": {
+                "type": "ClusterIP",
+                "selector": selector,
+                "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}],
+            },
+        },
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": meta(),
+            # maxUnavailable rather than minAvailable: with one replica minAvailable would block
+            # node drains forever, and a GPU pool has to be drainable for driver upgrades.
+            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector}},
+        },
+    ]
+    hpa = _hpa(ctx, m_index, model, name)
+    if hpa is not None:
+        hpa["metadata"] = meta()
+        out.append(hpa)
+    return out
+
+
+def _label_value(text: str) -> str:
+    value = re.sub(r"[^A-Za-z0-9._-]+", "-", text)[:63]
+    return value.strip("-_.") or "unknown"
+
+
+def _deployment_annotations(model: Model, version: ModelVersion) -> dict[str, str]:
+    out = {"aiplane.dev/model-source": version.source}
+    if version.revision:
+        out["aiplane.dev/model-revision"] = version.revision
+    if version.digest:
+        out["aiplane.dev/model-digest"] = version.digest
+    out["aiplane.dev/startup-budget-seconds"] = str(startup_budget_seconds(model))
+    return out
+
+
+def _deployment_spec(
+    ctx: Context,
+    m_index: int,
+    model: Model,
+    dep: Deployment,
+    version: ModelVersion,
+    selector: dict[str, str],
+    labels: dict[str, str],
+) -> Obj:
+    spec: Obj = {
+        "selector": {"matchLabels": selector},
+        # Surge one pod, never drop below the desired count: a rollout keeps serving.
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+        "template": {
+            "metadata": {"labels": labels},
+            "spec": _pod_spec(ctx, m_index, model, version),
+        },
+    }
+    if model.autoscaling is None:
+        # With an HPA the replica count is the HPA's; setting it here would fight it on every apply.
+        spec["replicas"] = dep.replicas or model.replicas
+    return spec
+
+
+def _pod_spec(ctx: Context, m_index: int, model: Model, version: ModelVersion) -> Obj:
+    spec = ctx.loaded.stack.spec
+    pool = spec.pool(model.pool) if model.pool else None
+    serving = model.serving
+    image = serving.image or f"vllm/vllm-openai:v{serving.engine_version}"
+    parallel = serving.tensor_parallel_size * serving.pipeline_parallel_size
+    volumes: list[Obj] = [
+        # NCCL and PyTorch workers exchange tensors through /dev/shm; the default 64Mi is too small.
+        {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi" if parallel > 1 else "2Gi"}},
+        {"name": "model-cache", "emptyDir": _cache_volume(model)},
+    ]
+    mounts: list[Obj] = [
+        {"name": "shm", "mountPath": "/dev/shm"},
+        {"name": "model-cache", "mountPath": CACHE_DIR},
+    ]
+    claim = _pvc_claim(version.source)
+    if claim:
+        volumes.append({"name": "model-weights", "persistentVolumeClaim": {"claimName": claim, "readOnly": True}})
+        mounts.append({"name": "model-weights", "mountPath": f"{PVC_ROOT}/{claim}", "readOnly": True})
+    if version.source.startswith("mlflow://"):
+        ctx.warn(("spec", "models", m_index, "versions", model.versions.index(version), "source"),
+                 "mlflow:// sources are passed to vLLM unresolved",
+                 "give the registered model's storage URI (s3://, gs://, hf:// or pvc://) instead")
+    container: Obj = {
+        "name": "vllm",
+        "image": image,
+        "command": ["vllm", "serve"],
+        "args": vllm_args(model, version),
+        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+        "env": _env(model),
+        "resources": _resources(ctx, m_index, model, pool),
+        "volumeMounts": mounts,
+        **_probes(model),
+    }
+    pod: Obj = {
+        "containers": [container],
+        "volumes": volumes,
+        # Lets in-flight generations finish after the pod leaves the Service endpoints.
+        "terminationGracePeriodSeconds": 60,
+    }
+    if pool is not None:
+        pod["nodeSelector"] = pool.selector()
+        if pool.taints:
+            pod["tolerations"] = tolerations(pool)
+    if model.priority:
+        pod["priorityClassName"] = model.priority
+    return pod
+
+
+def _pvc_claim(source: str) -> str | None:
+    if not source.startswith("pvc://"):
+        return None
+    return source.removeprefix("pvc://").split("/", 1)[0]
+
+
+def model_location(version: ModelVersion) -> str:
+    """What ``vllm serve`` gets as its model: an HF id, a mounted path or an object-store URI."""
+    source = version.source
+    if source.startswith("hf://"):
+        return source.removeprefix("hf://")
+    if source.startswith("pvc://"):
+        return f"{PVC_ROOT}/{source.removeprefix('pvc://')}"
+    return source
+
+
+def _env_value(name: str, value: EnvValue) -> Obj:
+    if isinstance(value, EnvSource):
+        ref = value.secret_ref
+        return {"name": name, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}}
+    if isinstance(value, bool):
+        return {"name": name, "value": "true" if value else "false"}
+    return {"name": name, "value": str(value)}
+
+
+def _env(model: Model) -> list[Obj]:
+    env = [{"name": "HF_HOME", "value": CACHE_DIR}]
+    ref = model.serving.api_key_secret
+    if ref is not None:
+        # vLLM reads VLLM_API_KEY; the value stays in the Secret.
+        env.append({"name": "VLLM_API_KEY",
+                    "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}})
+    env.extend(_env_value(k, v) for k, v in sorted(model.env.items()))
+    return env
+
+
+def _resources(ctx: Context, m_index: int, model: Model, pool: GpuPool | None) -> Obj:
+    res = model.resources
+    serving = model.serving
+    gpu_key = "nvidia.com/gpu"
+    count = res.gpus or serving.tensor_parallel_size * serving.pipeline_parallel_size
+    if res.auto:
+        ctx.warn(("spec", "models", m_index, "resources"),
+                 f"resources: auto is decided by 'aiplane plan'; render requests {count} whole GPU(s)")
+    if res.mig_profile:
+        count = 1
+        gpu = get_gpu(pool.gpu) if pool else None
+        profile = gpu.profile(res.mig_profile) if gpu else None
+        if pool is not None and pool.mig.strategy == "mixed" and profile is not None:
+            gpu_key = profile.resource_name  # mixed: one extended resource per profile
+        # single strategy: every MIG slice is advertised as nvidia.com/gpu
+    if pool is not None and pool.time_slicing is not None and pool.time_slicing.rename_by_default:
+        gpu_key += ".shared"
+    limits: dict[str, str] = {gpu_key: str(count)}
+    requests: dict[str, str] = {}
+    if res.cpu:
+        requests["cpu"] = quantity(res.cpu)
+    if res.memory:
+        requests["memory"] = limits["memory"] = quantity(res.memory)
+    out: Obj = {"limits": limits}
+    if requests:
+        out["requests"] = requests
+    return out
+
+
+def parameters_billion(model: Model) -> float | None:
+    """Model size in billions of parameters, from the architecture or the names (``70B``)."""
+    arch = model.architecture
+    if arch is not None and arch.parameters_b is not None:
+        return arch.parameters_b
+    texts = [arch.catalog or "" if arch else "", model.name, *(v.source for v in model.versions)]
+    for text in texts:
+        found = _PARAMS_B.findall(text)
+        if found:
+            return float(found[-1])
+    return None
+
+
+def weights_gib(model: Model) -> float | None:
+    params = parameters_billion(model)
+    if params is None:
+        return None
+    quant = (model.serving.quantization or "").lower()
+    if any(q in quant for q in ("awq", "gptq", "bitsandbytes", "nf4", "int4")):
+        per_param = 0.5
+    elif any(q in quant for q in ("fp8", "int8", "w8a8")):
+        per_param = 1.0
+    elif model.serving.dtype in ("float", "float32"):
+        per_param = 4.0
+    else:
+        per_param = 2.0
+    return params * 1e9 * per_param / 2**30
+
+
+def startup_budget_seconds(model: Model) -> int:
+    """How long the startupProbe waits: download + load + CUDA graph capture.
+
+    5 minutes of fixed cost plus 8 s per GiB of weights (about 130 MB/s from a remote store),
+    bounded to [10 min, 2 h]; 30 minutes when the size is unknown.
+    """
+    size = weights_gib(model)
+    if size is None:
+        return 1800
+    return min(7200, max(600, int(300 + 8 * size)))
+
+
+def _cache_volume(model: Model) -> Obj:
+    size = weights_gib(model)
+    if size is None:
+        return {}
+    return {"sizeLimit": f"{math.ceil(size * 1.2)}Gi"}  # weights plus HF cache overhead
+
+
+def _probes(model: Model) -> Obj:
+    # /health answers only once weights are loaded, so only the startupProbe carries the budget;
+    # liveness then catches a dead engine (503 on EngineDeadError) quickly.
+    period = 10
+    http = {"path": "/health", "port": "http"}
+    return {
+        "startupProbe": {
+            "httpGet": http,
+            "periodSeconds": period,
+            "timeoutSeconds": 5,
+            "failureThreshold": math.ceil(startup_budget_seconds(model) / period),
+        },
+        "readinessProbe": {"httpGet": http, "periodSeconds": 5, "timeoutSeconds": 5, "failureThreshold": 3},
+        "livenessProbe": {"httpGet": http, "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 6},
+    }
+
+
+def _hpa(ctx: Context, m_index: int, model: Model, name: str) -> Obj | None:
+    auto = model.autoscaling
+    if auto is None:
+        return None
+    metrics: list[Obj] = []
+    if auto.target_requests_per_replica:
+        # Needs a custom-metrics adapter (e.g. prometheus-adapter) exposing vLLM's gauge.
+        metrics.append({"type": "Pods", "pods": {
+            "metric": {"name": "vllm:num_requests_running"},
+            "target": {"type": "AverageValue", "averageValue": str(auto.target_requests_per_replica)},
+        }})
+    if auto.target_cpu_percent:
+        metrics.append({"type": "Resource", "resource": {
+            "name": "cpu", "target": {"type": "Utilization", "averageUtilization": auto.target_cpu_percent},
+        }})
+    if not metrics:
+        ctx.warn(("spec", "models", m_index, "autoscaling"),
+                 "autoscaling has no target; no HorizontalPodAutoscaler rendered",
+                 "set targetRequestsPerReplica or targetCpuPercent")
+        return None
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "minReplicas": auto.min_replicas,
+            "maxReplicas": auto.max_replicas,
+            "metrics": metrics,
+        },
+    }
+
+
+def model_gateway(spec: StackSpec, model: str) -> tuple[str, str | None]:
+    """The gateway of the first route that serves ``model`` locally, else the default one."""
+    for route in spec.routes:
+        if any(b.local and b.local.model == model for b in route.backends):
+            return route.gateway.name, route.gateway.namespace
+    return "ai-gateway", None
+
+
+def stage_weights(model: Model) -> list[tuple[Deployment, int]]:
+    """(deployment, weight) of the stages that take live traffic; shadow stages are mirrored."""
+    live = [d for d in model.deployments if d.stage != "shadow"]
+    if len(live) == 1 and live[0].weight is None:
+        return [(live[0], 100)]
+    return [(d, d.weight or 0) for d in live]
+
+
+def _model_route(ctx: Context, m_index: int, model: Model) -> Obj:
+    gw_name, gw_ns = model_gateway(ctx.loaded.stack.spec, model.name)
+    parent: Obj = {"name": gw_name}
+    if gw_ns:
+        parent["namespace"] = gw_ns
+    prefix = f"/models/{model.name}"
+    filters: list[Obj] = [
+        {"type": "URLRewrite",
+         "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}}},
+    ]
+    for dep in model.deployments:
+        if dep.stage == "shadow":
+            filters.append({"type": "RequestMirror", "requestMirror": {
+                "backendRef": {"name": service_name(model.name, dep.stage), "port": PORT},
+                "percent": dep.mirror_percent or 100,
+            }})
+    backends = [
+        {"name": service_name(model.name, d.stage), "port": PORT, "weight": w}
+        for d, w in stage_weights(model)
+    ]
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": ctx.meta(k8s_name(model.name), ("spec", "models", m_index, "deployments"),
+                             f"model {model.name}", labels={"aiplane.dev/model": model.name}),
+        "spec": {
+            "parentRefs": [parent],
+            "rules": [{
+                "name": "stages",
+                "matches": [{"path": {"type": "PathPrefix", "value": prefix}}],
+                "filters": filters,
+                "backendRefs": backends,
+            }],
+        },
+    }

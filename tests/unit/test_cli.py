@@ -1,0 +1,80 @@
+"""The CLI as users meet it: exit codes, clean errors, schema drift and start-up imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[2]
+STACKS = sorted((ROOT / "stacks").glob("*.yaml"))
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "aiplane", *args], capture_output=True, text=True, cwd=ROOT, check=False)
+
+
+@pytest.mark.parametrize("stack", STACKS, ids=[s.name for s in STACKS])
+def test_examples_validate(stack: Path) -> None:
+    result = run("validate", str(stack.relative_to(ROOT)))
+    assert result.returncode == 0, result.stderr
+    assert "valid" in result.stdout
+
+
+@pytest.mark.parametrize("stack", STACKS, ids=[s.name for s in STACKS])
+def test_examples_point_editors_at_the_schema(stack: Path) -> None:
+    first = stack.read_text().splitlines()[0]
+    assert first == "# yaml-language-server: $schema=../schemas/stack.schema.json"
+
+
+def test_invalid_stack_exits_1_without_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: aiplane.dev/v1alpha1\nkind: Stack\nmetadata: {name: x}\nspec:\n  gpuPool: []\n")
+    result = run("validate", str(bad))
+    assert result.returncode == 1
+    assert f"{bad}:5:3: spec.gpuPool: unknown field (did you mean 'gpuPools'?)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_file_exits_1(tmp_path: Path) -> None:
+    result = run("validate", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 1
+    assert "cannot read file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_committed_schema_matches_models() -> None:
+    result = run("schema")
+    assert result.returncode == 0
+    committed = (ROOT / "schemas" / "stack.schema.json").read_text()
+    assert result.stdout == committed, "schemas/stack.schema.json drifted: run `aiplane schema > schemas/stack.schema.json`"
+    assert json.loads(committed)["title"] == "Stack"
+
+
+def test_examples_pass_the_json_schema() -> None:
+    import jsonschema
+    import yaml
+
+    schema = json.loads((ROOT / "schemas" / "stack.schema.json").read_text())
+    for stack in STACKS:
+        jsonschema.validate(yaml.safe_load(stack.read_text()), schema)
+
+
+HEAVY = ("kubernetes", "hera", "httpx", "highspy", "jsonschema")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["validate", "stacks/seed.yaml"]])
+def test_light_commands_do_not_import_heavy_modules(argv: list[str]) -> None:
+    probe = (
+        "import sys, runpy\n"
+        f"sys.argv = ['aiplane', *{argv!r}]\n"
+        "try:\n    runpy.run_module('aiplane', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        f"heavy = [m for m in sys.modules if m.split('.')[0] in {HEAVY!r}]\n"
+        "print('HEAVY=' + ','.join(sorted(heavy)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=False)
+    line = [x for x in result.stdout.splitlines() if x.startswith("HEAVY=")]
+    assert line == ["HEAVY="], result.stdout + result.stderr
