@@ -157,7 +157,9 @@ class Applier:
 
     def _fail(self, exc: AiplaneError, change: Change, rest: Sequence[Change]) -> ApplyFailed:
         self.report.not_applied += [change.ref, *(c.ref for c in rest)]
-        return ApplyFailed(f"{change.ref}: apply failed: {self.planner.scrub(str(exc))}", self.report)
+        return ApplyFailed(
+            f"{change.ref}: apply failed: {self.planner.scrub(str(exc))}", self.report
+        )
 
     def _stage(self, name: str, batch: list[Change], later: list[Change]) -> None:
         self.say(f"stage {name}: applying {len(batch)} object(s)")

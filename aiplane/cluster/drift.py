@@ -43,7 +43,9 @@ class DriftRule:
 
 
 PRESETS: tuple[DriftRule, ...] = (
-    DriftRule(("Deployment", "StatefulSet"), "spec.replicas", "HorizontalPodAutoscaler", _AUTOSCALERS),
+    DriftRule(
+        ("Deployment", "StatefulSet"), "spec.replicas", "HorizontalPodAutoscaler", _AUTOSCALERS
+    ),
     DriftRule(("*",), "metadata.labels.nvidia.com/mig.config.state", "NVIDIA MIG manager"),
     DriftRule(("*",), "metadata.labels.nvidia.com/gpu.*", "GPU Feature Discovery"),
     DriftRule(("ClusterPolicy",), "metadata.annotations.nvidia.com/*", "GPU Operator"),
@@ -54,7 +56,9 @@ PRESETS: tuple[DriftRule, ...] = (
         "CA injector",
     ),
     DriftRule(
-        ("CustomResourceDefinition",), "spec.conversion.webhook.clientConfig.caBundle", "CA injector"
+        ("CustomResourceDefinition",),
+        "spec.conversion.webhook.clientConfig.caBundle",
+        "CA injector",
     ),
 )
 

@@ -8,6 +8,7 @@ writes use optimistic concurrency (resourceVersion), so two takers cannot both w
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import socket
@@ -149,10 +150,8 @@ class StackLock:
 
         def loop() -> None:
             while not stop.wait(self.ttl / 3):
-                try:
+                with contextlib.suppress(AiplaneError):
                     self.renew()
-                except AiplaneError:
-                    pass
 
         threading.Thread(target=loop, name="aiplane-lease", daemon=True).start()
         return stop.set

@@ -79,7 +79,12 @@ def plan_node_labels(client: KubeClient, d: Desired) -> Change:
     wanted = wanted_labels(d.body)
     keys = set(wanted).union(*(owned_labels(n) for n in nodes)) if nodes else set(wanted)
     pin = Pin(None, fingerprint(nodes, keys), None)
-    base = {"ref": d.ref, "source": d.source, "subject": d.subject, "desired_digest": d.digest}
+    base: dict[str, Any] = {
+        "ref": d.ref,
+        "source": d.source,
+        "subject": d.subject,
+        "desired_digest": d.digest,
+    }
     if not nodes:
         reason = f"no node matches nodeSelector {selector_of(d.body) or '(empty)'}"
         return Change(action="noop", reason=reason, pin=pin, **base)

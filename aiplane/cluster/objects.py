@@ -22,8 +22,9 @@ NODE_LABELS_KIND = "NodeLabels"
 NODE_LABELS_API = "aiplane.dev/v1alpha1"
 
 # fields the server owns; never compared
-_SERVER_META = ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp")
-_SERVER_META += ("selfLink",)
+_SERVER_META: tuple[str, ...] = (
+    "managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink"
+)  # fmt: skip
 
 
 @dataclass(frozen=True, order=True)

@@ -4,7 +4,7 @@ JSON format (``format_version`` 1)::
 
     {"format_version": 1, "aiplane_version": "0.1.0", "plan_id": "...", "created": "...",
      "stack": {"name", "file", "digest"}, "target": {"mode": "cluster"|"offline", "description",
-     "applyset_id"}, "summary": {...counts...}, "warnings": [...],
+     "applyset_id", "lock_holder"}, "summary": {...counts...}, "warnings": [...],
      "changes": [{"action", "object": {apiVersion, kind, namespace, name}, "reason",
                   "disruption", "source", "subject", "estimate", "pin": {"resourceVersion",
                   "fingerprint", "uid"} | null, "desired_digest", "expected_drift": [{path, owner}],
@@ -137,6 +137,7 @@ class Plan:
     created: str
     changes: tuple[Change, ...] = ()
     warnings: tuple[str, ...] = ()
+    lock_holder: str = ""
     format_version: int = FORMAT_VERSION
     aiplane_version: str = field(default=__version__)
 
@@ -170,6 +171,7 @@ class Plan:
                 "mode": self.mode,
                 "description": self.target,
                 "applyset_id": self.applyset_id,
+                "lock_holder": self.lock_holder,
             },
             "summary": {**self.counts(), "has_changes": self.has_changes},
             "warnings": list(self.warnings),
@@ -199,6 +201,7 @@ class Plan:
             created=doc["created"],
             changes=tuple(Change.from_json(c) for c in doc.get("changes", [])),
             warnings=tuple(doc.get("warnings", [])),
+            lock_holder=target.get("lock_holder", ""),
             format_version=version,
             aiplane_version=doc.get("aiplane_version", ""),
         )

@@ -29,7 +29,6 @@ from aiplane.cluster.objects import (
     SOURCE_ANN,
     SUBJECT_ANN,
     Manifest,
-    ObjectRef,
     annotation,
     digest,
     is_secret,
@@ -100,7 +99,9 @@ class ClusterPlanner:
             scope=self._namespaced,
         )
 
-    def plan(self, manifests: Sequence[Mapping[str, Any]]) -> tuple[Plan, list[Desired]]:
+    def plan(
+        self, manifests: Sequence[Mapping[str, Any]], *, plan_id: str = "", lock_holder: str = ""
+    ) -> tuple[Plan, list[Desired]]:
         desired = self.prepare(manifests)
         parent = self.client.get("v1", "ConfigMap", self.applyset.name, self.applyset.namespace)
         self.applyset.check_owner(parent)
@@ -116,10 +117,11 @@ class ClusterPlanner:
             mode="cluster",
             target=f"context {self.client.config.context} ({self.client.config.server})",
             applyset_id=self.applyset.id,
-            plan_id=uuid.uuid4().hex,
+            plan_id=plan_id or uuid.uuid4().hex,
             created=now_iso(),
             changes=tuple(changes),
             warnings=tuple(self._warnings(changes)),
+            lock_holder=lock_holder,
         )
         return plan, desired
 
@@ -155,9 +157,9 @@ class ClusterPlanner:
             and not d.node_labels
             and self.client.resource(d.ref.api_version, d.ref.kind)
         ]
-        for d, obj in zip(missing, self.client.map(self._get, missing), strict=True):
-            if obj is not None:
-                state.objects[d.key] = obj
+        for d, got in zip(missing, self.client.map(self._get, missing), strict=True):
+            if got is not None:
+                state.objects[d.key] = got
         for obj in state.objects.values():
             if obj.get("kind") == "Secret":
                 self.scrub.learn_secret(obj)
@@ -245,7 +247,9 @@ class ClusterPlanner:
             if not exc.immutable:
                 raise
             return self._replace(d, live, pin, self.scrub(str(exc)), notes)
-        diffs = mask_diffs(d.ref, diff_values(strip_server_fields(live), strip_server_fields(result)))
+        diffs = mask_diffs(
+            d.ref, diff_values(strip_server_fields(live), strip_server_fields(result))
+        )
         if not diffs:
             return self._change(d, action=quiet, pin=pin, expected_drift=notes, reason=adopt)
         disruption = disruption_of(d.ref, "update", diffs)
@@ -272,7 +276,9 @@ class ClusterPlanner:
         if walk.exact or not walk.mismatches:
             return d.body, (), walk.exact
         rules = rules_for(d.body, self.drift_rules)
-        hits = [(m, r) for m in walk.mismatches if (r := match_rule(rules, d.ref.kind, m.path, live))]
+        hits = [
+            (m, r) for m in walk.mismatches if (r := match_rule(rules, d.ref.kind, m.path, live))
+        ]
         if not hits:
             return d.body, (), False
         body = copy.deepcopy(d.body)

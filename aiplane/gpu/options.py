@@ -191,12 +191,16 @@ def no_option_reason(workload: Workload, pools: Sequence[PoolModel]) -> str:
 def _pool_rejection(workload: Workload, pool: PoolModel) -> str:
     label = f"pool '{pool.pool.name}' ({pool.gpu.name})"
     if workload.gpus > pool.pool.gpus_per_node:
-        return f"{label}: needs {workload.gpus} GPUs in one node, nodes have {pool.pool.gpus_per_node}"
+        return (
+            f"{label}: needs {workload.gpus} GPUs in one node, nodes have {pool.pool.gpus_per_node}"
+        )
     if workload.slice is not None and workload.slice not in pool.slices:
         return f"{label}: slice {workload.slice} not offered"
     largest = max(gib for _c, _m, gib in pool.slices.values())
     if largest < workload.memory_gib:
-        return f"{label}: needs {workload.memory_gib:.1f} GiB per GPU, largest slice has {largest:.1f}"
+        return (
+            f"{label}: needs {workload.memory_gib:.1f} GiB per GPU, largest slice has {largest:.1f}"
+        )
     return f"{label}: no slice with {workload.min_compute_slices} compute slices and enough memory"
 
 

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from aiplane.gpu.options import DemandClass, PoolModel, RateDemand
 
 TIE_BREAK_BUDGET = 0.4
+LayoutKey = tuple[tuple[str, int], ...]  # sorted (slice, count) pairs
+_Cols = dict[tuple[int, int], int]  # (demand or pool, option or layout) → column index
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ class Solution:
 
     units: Mapping[tuple[int, int], int]  # (class, option) → units
     segments: Mapping[tuple[int, int], int]  # (rate demand, option) → segments
-    layouts: Mapping[tuple[int, int], int]  # (pool, layout) → GPUs
+    layouts: tuple[tuple[int, LayoutKey, int], ...]  # (pool, layout, GPUs with it)
     gpus: int
     lower_bound: int
     optimal: bool
@@ -91,7 +93,12 @@ def solve_ilp(
     seconds = time.perf_counter() - started
     if values is None:
         return None
-    return _solution(values, status, bound, x, s, y, z, pools, seconds, admission, epsilon)
+    gangs = {key: classes[key[0]].gang for key in x if classes[key[0]].gang > 1}
+    return _solution(values, status, bound, (x, s, y, z), gangs, pools, seconds, admission)
+
+
+def layout_key(layout: Mapping[str, int]) -> LayoutKey:
+    return tuple(sorted((name, n) for name, n in layout.items() if n))
 
 
 def _epsilon(classes: Sequence[DemandClass], rates: Sequence[RateDemand]) -> float:
@@ -109,7 +116,7 @@ def _columns(
     rates: Sequence[RateDemand],
     epsilon: float,
     admission: Admission | None,
-) -> tuple[dict[tuple[int, int], int], dict[tuple[int, int], int], dict[tuple[int, int], int], dict[int, int]]:
+) -> tuple[_Cols, _Cols, _Cols, dict[int, int]]:
     # Admission maximises units: cost -1 per unit of the classes being maximised, and GPUs are
     # then only a tie-break (weight below one unit).
     gpu_weight = 1.0 if admission is None else 1.0 / (1 + _gpu_ceiling(pools, classes, rates))
@@ -117,18 +124,17 @@ def _columns(
     for ci, demand in enumerate(classes):
         reward = -1.0 if admission and ci in admission.maximise else 0.0
         for oi, option in enumerate(demand.options):
-            if demand.gang > 1 or option.slice == "gpu" and demand.gang == 1 and False:
-                pass
-            cost = gpu_weight * demand.gang if demand.gang > 1 else epsilon * option.compute
-            x[ci, oi] = model.column(cost * (gpu_weight if demand.gang == 1 else 1) + reward, 0, demand.count)
+            # A gang costs its whole GPUs here; single units pay through the layouts (y).
+            usage = float(demand.gang) if demand.gang > 1 else epsilon * option.compute
+            x[ci, oi] = model.column(gpu_weight * usage + reward, 0, demand.count)
     s: dict[tuple[int, int], int] = {}
-    for ri, demand in enumerate(rates):
-        for oi, option in enumerate(demand.options):
-            upper = math.ceil(demand.rate / option.throughput)
+    for ri, rate in enumerate(rates):
+        for oi, option in enumerate(rate.options):
+            upper = math.ceil(rate.rate / option.throughput)
             s[ri, oi] = model.column(epsilon * gpu_weight * option.compute, 0, upper)
     z: dict[int, int] = {}
     if admission is not None:
-        for ri, _demand in enumerate(rates):
+        for ri in range(len(rates)):
             reward = -1.0 if ri in admission.rate_maximise else 0.0
             low = 1.0 if ri in admission.rate_minimum else 0.0
             z[ri] = model.column(reward, low, 1)
@@ -168,12 +174,12 @@ def _rows(
             model.row(demand.count, demand.count, terms)
         else:
             model.row(admission.minimum.get(ci, 0), demand.count, terms)
-    for ri, demand in enumerate(rates):
-        terms = {s[ri, oi]: o.throughput for oi, o in enumerate(demand.options)}
+    for ri, rate in enumerate(rates):
+        terms = {s[ri, oi]: o.throughput for oi, o in enumerate(rate.options)}
         if admission is None:
-            model.row(demand.rate, math.inf, terms)
+            model.row(rate.rate, math.inf, terms)
         else:
-            model.row(0.0, math.inf, {**terms, z[ri]: -demand.rate})
+            model.row(0.0, math.inf, {**terms, z[ri]: -rate.rate})
     supply: dict[tuple[int, str], dict[int, float]] = {}
     capacity: dict[int, dict[int, float]] = {p.index: {} for p in pools}
     for ci, demand in enumerate(classes):
@@ -182,8 +188,8 @@ def _rows(
                 capacity[option.pool][x[ci, oi]] = float(demand.gang)
             else:
                 supply.setdefault((option.pool, option.slice), {})[x[ci, oi]] = 1.0
-    for ri, demand in enumerate(rates):
-        for oi, option in enumerate(demand.options):
+    for ri, rate in enumerate(rates):
+        for oi, option in enumerate(rate.options):
             supply.setdefault((option.pool, option.slice), {})[s[ri, oi]] = 1.0
     for (pool_index, name), terms in supply.items():
         for ki, layout in enumerate(pools[pool_index].layouts):
@@ -201,7 +207,7 @@ def _rows(
 def _run(model: _Model, time_limit_s: float) -> tuple[list[float] | None, str, float]:
     import highspy  # heavy native module: load only when a plan is solved
 
-    highs = highspy.Highs()
+    highs = highspy.Highs()  # type: ignore[no-untyped-call]
     highs.setOptionValue("output_flag", False)
     highs.setOptionValue("log_to_console", False)
     highs.setOptionValue("time_limit", max(time_limit_s, 0.01))
@@ -244,26 +250,32 @@ def _solution(
     values: list[float],
     status: str,
     bound: float,
-    x: Mapping[tuple[int, int], int],
-    s: Mapping[tuple[int, int], int],
-    y: Mapping[tuple[int, int], int],
-    z: Mapping[int, int],
+    columns: tuple[
+        Mapping[tuple[int, int], int],
+        Mapping[tuple[int, int], int],
+        Mapping[tuple[int, int], int],
+        Mapping[int, int],
+    ],
+    gangs: Mapping[tuple[int, int], int],
     pools: Sequence[PoolModel],
     seconds: float,
     admission: Admission | None,
-    epsilon: float,
 ) -> Solution:
+    x, s, y, z = columns
+
     def count(col: int) -> int:
-        return int(round(values[col]))
+        return round(values[col])
 
     units = {key: count(col) for key, col in x.items() if count(col)}
     segments = {key: count(col) for key, col in s.items() if count(col)}
-    layouts = {key: count(col) for key, col in y.items() if count(col)}
-    gang_gpus = 0  # gangs are counted by the caller, which knows the class sizes
-    gpus = sum(layouts.values()) + gang_gpus
-    # Only a pure minimisation yields a GPU bound; the caller recomputes it after admission.
+    layouts = tuple(
+        (t, layout_key(pools[t].layouts[k]), count(col)) for (t, k), col in y.items() if count(col)
+    )
+    gpus = sum(n for _t, _k, n in layouts) + sum(
+        n * gangs[key] for key, n in units.items() if key in gangs
+    )
+    # Only a pure minimisation yields a GPU bound; after admission the caller re-minimises.
     lower = math.ceil(bound - TIE_BREAK_BUDGET - 1e-9) if admission is None else 0
-    admitted = frozenset(ri for ri, col in z.items() if count(col)) if z else frozenset()
     return Solution(
         units=units,
         segments=segments,
@@ -273,5 +285,5 @@ def _solution(
         optimal=status == "optimal",
         seconds=seconds,
         status=status,
-        admitted_rates=admitted,
+        admitted_rates=frozenset(ri for ri, col in z.items() if count(col)),
     )

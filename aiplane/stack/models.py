@@ -54,18 +54,30 @@ API_VERSION = "aiplane.dev/v1alpha1"
 
 
 class Metadata(StackModel):
+    """Who the stack is and where its namespaced objects go."""
+
     name: Name
+    """Stack name: owns the rendered objects (label aiplane.dev/stack) and names the lock."""
     namespace: Name = Field(default="default", description="Namespace of namespaced objects.")
     labels: dict[str, str] = Field(default_factory=dict)
+    """Labels added to every rendered object."""
 
 
 class StackSpec(StackModel):
+    """The sections of a stack."""
+
     priorities: Priorities = Field(default_factory=Priorities)
+    """Priority classes (rendered as PriorityClasses)."""
     gpu_pools: list[GpuPool] = Field(default_factory=list)
+    """GPU node pools (rendered for the NVIDIA GPU Operator)."""
     models: list[Model] = Field(default_factory=list)
+    """Served models (rendered as vLLM Deployments)."""
     pipelines: list[Pipeline] = Field(default_factory=list)
+    """Training and evaluation DAGs (rendered as Argo WorkflowTemplates)."""
     routes: list[Route] = Field(default_factory=list)
+    """Traffic routes (rendered for Gateway API and Envoy AI Gateway)."""
     vector_collections: list[VectorCollection] = Field(default_factory=list)
+    """Vector collections (rendered as Qdrant collection documents)."""
 
     def pool(self, name: str) -> GpuPool | None:
         return next((p for p in self.gpu_pools if p.name == name), None)
@@ -78,9 +90,13 @@ class Stack(StackModel):
     """The whole stack file."""
 
     api_version: Literal["aiplane.dev/v1alpha1"]
+    """Always aiplane.dev/v1alpha1."""
     kind: Literal["Stack"]
+    """Always Stack."""
     metadata: Metadata
+    """Name, namespace and labels."""
     spec: StackSpec = Field(default_factory=StackSpec)
+    """What the stack contains; every section is optional."""
 
 
 __all__ = [

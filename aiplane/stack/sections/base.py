@@ -51,6 +51,7 @@ class StackModel(BaseModel):
         populate_by_name=True,
         frozen=True,
         str_strip_whitespace=False,
+        use_attribute_docstrings=True,
     )
 
 
@@ -65,6 +66,7 @@ class EnvSource(StackModel):
     """An environment value taken from a Secret rather than written in the stack."""
 
     secret_ref: SecretRef
+    """Secret and key holding the value."""
 
 
 EnvValue = str | int | float | bool | EnvSource

@@ -46,6 +46,7 @@ class MigPolicy(StackModel):
         default=None, description="Name of the mig-parted config; defaults to aiplane-<pool>."
     )
     devices: list[MigDevices] = Field(default_factory=list)
+    """Explicit layout: one entry per group of GPUs (mig-parted format)."""
 
     @classmethod
     def __get_pydantic_json_schema__(
@@ -70,19 +71,25 @@ class TimeSlicing(StackModel):
     name: Name = Field(default="default", description="Device-plugin config name.")
     replicas: int = Field(ge=2, le=64, description="Pods that may share one device.")
     rename_by_default: bool = False
+    """Advertise shared devices as <resource>.shared."""
     fail_requests_greater_than_one: bool = False
+    """Reject pods that ask for more than one shared device."""
 
 
 class Taint(StackModel):
     key: str = Field(min_length=1)
+    """Taint key."""
     value: str = ""
+    """Taint value."""
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
+    """Taint effect."""
 
 
 class GpuPool(StackModel):
     """A group of identical GPU nodes."""
 
     name: Name
+    """Pool name; models and steps refer to it."""
     gpu: str = Field(description="GPU model from the built-in catalog, e.g. A100-80GB, H100-80GB.")
     nodes: NonNegativeInt | None = Field(default=None, description="Number of nodes in the pool.")
     node_selector: dict[str, str] = Field(
@@ -90,11 +97,17 @@ class GpuPool(StackModel):
         description="Labels that select the pool's nodes; defaults to aiplane.dev/pool=<name>.",
     )
     gpus_per_node: PositiveInt = Field(default=8)
+    """GPUs on each node."""
     mig: MigPolicy = Field(default_factory=MigPolicy)
+    """MIG partitioning: disabled, auto, or an explicit layout (a bare string is shorthand for policy)."""
     time_slicing: TimeSlicing | None = None
+    """Share each GPU or slice between several pods."""
     labels: dict[str, str] = Field(default_factory=dict)
+    """Extra labels the pool's nodes carry (informational; used in node selectors)."""
     taints: list[Taint] = Field(default_factory=list)
+    """Taints on the pool's nodes; workloads get matching tolerations."""
     cost_per_gpu_hour: float | None = Field(default=None, ge=0)
+    """USD per GPU-hour, for cost figures in plans."""
 
     def selector(self) -> dict[str, str]:
         """The labels that pick this pool's nodes."""

@@ -11,13 +11,16 @@ class PriorityClass(StackModel):
     """One named priority; workloads refer to it by name."""
 
     name: Name
+    """Name workloads use in their priority field."""
     value: int = Field(ge=-2_147_483_648, le=1_000_000_000, description="Higher wins.")
     preemption: bool | None = Field(
         default=None,
         description="May workloads of this class preempt lower ones? Defaults to spec.priorities.preemption.",
     )
     description: str = ""
+    """Free text shown by kubectl."""
     global_default: bool = False
+    """Pods without a priority get this class (at most one class)."""
 
 
 class Priorities(StackModel):
@@ -25,3 +28,4 @@ class Priorities(StackModel):
 
     preemption: bool = Field(default=True, description="Default for classes that do not say.")
     classes: list[PriorityClass] = Field(default_factory=list)
+    """The named priority classes."""

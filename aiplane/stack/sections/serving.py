@@ -42,6 +42,7 @@ class ModelVersion(StackModel):
 
     name: str = Field(min_length=1, max_length=40, description="Version label, e.g. v2.1.")
     source: SourceUri
+    """Where the weights are: hf://, s3://, gs://, pvc:// or mlflow://."""
     revision: str | None = Field(default=None, description="Git revision or tag of the weights.")
     digest: str | None = Field(default=None, description="Content digest, e.g. sha256:....")
 
@@ -50,7 +51,9 @@ class Deployment(StackModel):
     """Which version runs at which stage, and its share of the model's traffic."""
 
     version: str
+    """A version name from versions."""
     stage: Stage
+    """production, canary or shadow."""
     weight: int | None = Field(
         default=None,
         ge=0,
@@ -72,8 +75,11 @@ class Architecture(StackModel):
     config_json: str | None = Field(default=None, description="Path of a local HF config.json.")
     parameters_b: float | None = Field(default=None, gt=0, description="Billions of parameters.")
     layers: PositiveInt | None = None
+    """Transformer layers."""
     kv_heads: PositiveInt | None = None
+    """Key/value heads (grouped-query attention)."""
     head_dim: PositiveInt | None = None
+    """Dimension of one attention head."""
 
     @classmethod
     def __get_pydantic_json_schema__(
@@ -108,22 +114,35 @@ class Serving(StackModel):
     """Serving engine and the engine arguments that matter."""
 
     engine: Literal["vllm"] = "vllm"
+    """Serving engine (vLLM)."""
     engine_version: str = Field(default="0.11.0", description="vLLM release; pins the image tag.")
     image: str | None = Field(
         default=None, description="Overrides vllm/vllm-openai:v<engineVersion>."
     )
     tensor_parallel_size: PositiveInt = 1
+    """GPUs one replica's weights are sharded over (vllm --tensor-parallel-size)."""
     pipeline_parallel_size: PositiveInt = 1
+    """Pipeline stages (vllm --pipeline-parallel-size)."""
     max_model_len: PositiveInt | None = None
+    """Longest context in tokens (vllm --max-model-len)."""
     gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
+    """Fraction of GPU memory vLLM may use (vllm --gpu-memory-utilization)."""
     max_num_seqs: PositiveInt | None = None
+    """Sequences batched together (vllm --max-num-seqs)."""
     max_num_batched_tokens: PositiveInt | None = None
+    """Tokens per scheduler step (vllm --max-num-batched-tokens)."""
     enable_prefix_caching: bool | None = None
+    """Reuse KV cache across shared prefixes."""
     block_size: PositiveInt | None = None
+    """KV cache block size in tokens."""
     swap_space_gb: float | None = Field(default=None, ge=0)
+    """CPU swap space per GPU in GiB (vLLM 0.17 and older)."""
     quantization: str | None = None
+    """Weight quantization, e.g. fp8, awq, gptq."""
     dtype: Literal["auto", "half", "float16", "bfloat16", "float", "float32"] = "auto"
+    """Weight and activation dtype."""
     kv_cache_dtype: str = "auto"
+    """KV cache dtype, e.g. auto or fp8."""
     extra_args: dict[str, str | int | float | bool] = Field(
         default_factory=dict, description="More vllm serve flags: {--flag: value}."
     )
@@ -134,10 +153,15 @@ class Resources(StackModel):
     """What each replica gets: whole GPUs, a MIG slice, or 'auto' for the planner."""
 
     auto: bool = False
+    """Let the placement planner choose the slice."""
     gpus: PositiveInt | None = None
+    """Whole GPUs per replica."""
     mig_profile: str | None = None
+    """One MIG slice per replica, e.g. 3g.40gb."""
     cpu: str | None = None
+    """CPU request per replica."""
     memory: str | None = None
+    """Memory request per replica."""
 
     @classmethod
     def __get_pydantic_json_schema__(
@@ -165,33 +189,49 @@ class Resources(StackModel):
 
 class Autoscaling(StackModel):
     min_replicas: PositiveInt = 1
+    """Fewest replicas."""
     max_replicas: PositiveInt
+    """Most replicas."""
     target_requests_per_replica: PositiveInt | None = Field(
         default=None, description="Running requests per replica (vllm:num_requests_running)."
     )
     target_cpu_percent: PositiveInt | None = None
+    """Scale on CPU instead of running requests."""
 
 
 class Slo(StackModel):
     p99_latency_ms: PositiveInt | None = None
+    """Target p99 latency per request."""
     requests_per_second: float | None = Field(default=None, gt=0)
+    """Request rate the model must sustain."""
 
 
 class Model(StackModel):
     """A served model: its versions, where they run, and how."""
 
     name: Name
+    """Model name; routes and pipelines refer to it."""
     architecture: Architecture | None = None
+    """Facts for the memory estimate: a catalog name (e.g. Llama-3.1-70B), a configJson path, or explicit numbers."""
     versions: list[ModelVersion] = Field(min_length=1)
+    """Every version of the weights that may be deployed."""
     deployments: list[Deployment] = Field(default_factory=list)
+    """Which version serves at which stage."""
     serving: Serving = Field(default_factory=Serving)
+    """vLLM settings."""
     replicas: NonNegativeInt = 1
+    """Replicas per deployed version."""
     autoscaling: Autoscaling | None = None
+    """Horizontal autoscaling bounds (replaces replicas)."""
     resources: Resources = Field(default_factory=lambda: Resources(gpus=1))
+    """GPUs per replica: {gpus: N}, {migProfile: P} or auto."""
     pool: Name | None = Field(default=None, description="GPU pool; required when GPUs are used.")
     priority: Name | None = None
+    """A priority class name."""
     slo: Slo | None = None
+    """Latency and throughput goals (used by the planner)."""
     env: dict[str, EnvValue] = Field(default_factory=dict)
+    """Extra environment; credentials only as {secretRef: ...}."""
 
     def version(self, name: str) -> ModelVersion | None:
         return next((v for v in self.versions if v.name == name), None)

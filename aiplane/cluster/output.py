@@ -1,0 +1,238 @@
+"""Show a plan: human (coloured, stack terms first), JSON (versioned) and PR markdown.
+
+Every renderer ends in the ``Scrubber``, so a Secret value that slipped into a message is still
+masked. Markdown stays under ``MARKDOWN_LIMIT`` characters (GitHub's comment limit).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from aiplane.cluster.diff import FieldDiff
+from aiplane.cluster.objects import NODE_LABELS_KIND
+from aiplane.cluster.plan import DISRUPTION_ORDER, Change, Gate, Plan
+
+MARKDOWN_LIMIT = 65_536
+FIELDS_PER_OBJECT = 40
+SYMBOL = {"create": "+", "update": "~", "replace": "-/+", "delete": "-"}
+STYLE = {"create": "green", "update": "yellow", "replace": "magenta", "delete": "red"}
+Scrub = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class SubjectLine:
+    """One line of the stack-level summary."""
+
+    symbol: str
+    action: str
+    subject: str
+    text: str
+    disruption: str
+    source: str
+
+
+def summarize(plan: Plan) -> list[SubjectLine]:
+    """Group changing objects by stack subject, in plan order."""
+    groups: dict[str, list[Change]] = {}
+    for c in plan.changes:
+        if c.changing:
+            groups.setdefault(c.subject or str(c.ref), []).append(c)
+    return [_subject_line(subject, changes) for subject, changes in groups.items()]
+
+
+def _subject_line(subject: str, changes: Sequence[Change]) -> SubjectLine:
+    actions = {c.action for c in changes}
+    n = len(changes)
+    objects = f" ({n} objects)" if n > 1 else f" ({changes[0].ref.kind})"
+    if actions == {"create"}:
+        action, text = "create", "new" + objects
+    elif actions == {"delete"}:
+        action, text = "delete", "removed" + objects
+    elif "replace" in actions:
+        first = next(c for c in changes if c.action == "replace")
+        action, text = "replace", f"recreated: {first.ref.kind} {first.reason}"
+    else:
+        action, text = "update", _update_text(changes)
+    worst = max((c.disruption for c in changes), key=DISRUPTION_ORDER.index)
+    source = next((c.source for c in changes if c.source), "")
+    return SubjectLine(SYMBOL[action], action, subject, text, worst, source)
+
+
+def _update_text(changes: Sequence[Change]) -> str:
+    node = next(
+        (c for c in changes if c.ref.kind == NODE_LABELS_KIND and c.action == "update"), None
+    )
+    if node is not None:
+        return node.reason
+    briefs: list[str] = []
+    for c in changes:
+        for d in c.diffs:
+            brief = _brief(d)
+            if brief not in briefs:
+                briefs.append(brief)
+    extra = f" and {len(briefs) - 3} more" if len(briefs) > 3 else ""
+    created = [c.ref.kind for c in changes if c.action == "create"]
+    added = f"; adds {', '.join(created)}" if created else ""
+    return ", ".join(briefs[:3]) + extra + added
+
+
+def _brief(d: FieldDiff) -> str:
+    leaf = d.path.rsplit(".", 1)[-1].split(":")[-1] or d.path
+    if d.op == "change" and not isinstance(d.before, dict | list):
+        return f"{leaf} {_value(d.before, 40)} -> {_value(d.after, 40)}"
+    return f"{leaf} {'added' if d.op == 'add' else 'removed' if d.op == 'remove' else 'changed'}"
+
+
+def _value(v: Any, width: int = 120) -> str:
+    if isinstance(v, str) and "\n" in v:
+        first = v.splitlines()[0]
+        return json.dumps(first[:width]) + f" (+{v.count(chr(10))} lines)"
+    text = json.dumps(v, separators=(",", ":"), sort_keys=True) if not isinstance(v, str) else v
+    if isinstance(v, str) and (v == "" or v.strip() != v):
+        text = json.dumps(v)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def diff_lines(change: Change, limit: int = FIELDS_PER_OBJECT) -> list[tuple[str, str]]:
+    """(style, text) lines of one object's field diff."""
+    out: list[tuple[str, str]] = []
+    for d in change.diffs[:limit]:
+        if d.op == "add":
+            out.append(("green", f"+ {d.path}: {_value(d.after)}"))
+        elif d.op == "remove":
+            out.append(("red", f"- {d.path}: {_value(d.before)}"))
+        else:
+            out.append(("yellow", f"~ {d.path}: {_value(d.before)} -> {_value(d.after)}"))
+    if len(change.diffs) > limit:
+        out.append(("dim", f"... {len(change.diffs) - limit} more field(s) (see --json)"))
+    for note in change.expected_drift:
+        out.append(("dim", f"= {note.path}: expected drift (owned by {note.owner})"))
+    return out
+
+
+def totals(plan: Plan) -> str:
+    n = plan.counts()
+    text = (
+        f"Plan: {n['create']} to create, {n['update']} to update, {n['replace']} to replace, "
+        f"{n['delete']} to delete; {n['noop']} unchanged"
+    )
+    if n["drift-expected"]:
+        text += f", {n['drift-expected']} with expected drift only"
+    return text + "."
+
+
+def gate_lines(gates: Iterable[Gate]) -> list[str]:
+    return [f"{g.ref}: {g.message} is blocked; rerun with {g.flag}" for g in gates]
+
+
+def _header_line(c: Change) -> str:
+    sym = SYMBOL.get(c.action, "=")
+    extras: list[str] = [c.action, c.disruption]
+    if c.estimate:
+        extras.append("estimate")
+    source = f"  {c.source}" if c.source else ""
+    why = f" - {c.reason}" if c.reason and c.action != "update" else ""
+    return f"{sym} {c.ref} ({', '.join(extras)}){why}{source}"
+
+
+def render_human(plan: Plan, gates: Sequence[Gate], console: Console, scrub: Scrub) -> None:
+    """Print the plan for a terminal."""
+
+    def say(text: str, style: str = "") -> None:
+        console.print(Text(scrub(text), style=style), soft_wrap=True)
+
+    say(f"aiplane plan: stack {plan.stack} ({plan.stack_file}) against {plan.target}", "bold")
+    for w in plan.warnings:
+        say(f"warning: {w}", "yellow")
+    lines = summarize(plan)
+    if not lines:
+        drift = [c for c in plan.changes if c.action == "drift-expected"]
+        say("No changes. The cluster matches the stack." if not drift else
+            f"No changes; {len(drift)} object(s) show expected drift only.", "green")  # fmt: skip
+    else:
+        say("\nSummary", "bold")
+        for s in lines:
+            tag = f" [{s.disruption}]" if s.disruption not in ("none", "in-place") else ""
+            src = f"  ({s.source})" if s.source else ""
+            say(f"  {s.symbol} {s.subject}: {s.text}{tag}{src}", STYLE[s.action])
+        say("\nChanges", "bold")
+        for c in plan.changes:
+            if c.changing or c.expected_drift:
+                say(f"  {_header_line(c)}", "bold " + STYLE.get(c.action, "dim"))
+                for style, text in diff_lines(c):
+                    say(f"      {text}", style)
+    say("\n" + totals(plan), "bold")
+    for line in gate_lines(gates):
+        say(f"blocked: {line}", "bold red")
+
+
+def render_json(plan: Plan, gates: Sequence[Gate], scrub: Scrub) -> str:
+    doc = plan.to_json()
+    doc["blocked"] = [
+        {"object": g.ref.to_json(), "flag": g.flag, "message": g.message} for g in gates
+    ]
+    return scrub(json.dumps(doc, indent=1))
+
+
+def render_markdown(
+    plan: Plan, gates: Sequence[Gate], scrub: Scrub, limit: int = MARKDOWN_LIMIT
+) -> str:
+    """Summary first, per-object diffs collapsed; never longer than ``limit`` characters."""
+    head = [f"### aiplane plan: `{plan.stack}`", "", f"Against {plan.target}.", ""]
+    head.append(f"**{totals(plan)}**")
+    head += [f"> :warning: {w}" for w in plan.warnings]
+    head += [f"> :no_entry: **blocked:** {line}" for line in gate_lines(gates)]
+    lines = summarize(plan)
+    if lines:
+        head += ["", "| | Subject | Change | Disruption | Source |", "|---|---|---|---|---|"]
+        head += [
+            f"| `{s.symbol}` | {_md(s.subject)} | {_md(s.text)} | {s.disruption} | {_md(s.source)} |"
+            for s in lines
+        ]
+    text = scrub("\n".join(head) + "\n")
+    details = [_md_details(c, scrub) for c in plan.changes if c.changing]
+    return _fit(text, details, limit)
+
+
+def _fit(text: str, details: Sequence[str], limit: int) -> str:
+    notice_room = 400
+    budget = limit - len(text) - notice_room
+    shown = 0
+    parts = [text]
+    for block in details:
+        if len(block) > budget:
+            break
+        parts.append(block)
+        budget -= len(block)
+        shown += 1
+    if shown < len(details):
+        left = len(details) - shown
+        parts.append(
+            f"\n> **Truncated:** {left} more object diff(s) not shown to stay under "
+            f"{limit:,} characters. Run `aiplane plan --json` for the full plan.\n"
+        )
+    out = "".join(parts)
+    return out if len(out) <= limit else out[: limit - 20] + "\n(truncated)\n"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _md_details(c: Change, scrub: Scrub) -> str:
+    body = "\n".join(text for _, text in diff_lines(c)) or "(no field changes shown)"
+    body = body.replace("```", "'''")
+    summary = f"<code>{SYMBOL[c.action]} {c.ref}</code> {c.action}, {c.disruption}"
+    if c.reason and c.action != "update":
+        summary += f": {_html(c.reason)}"
+    return scrub(f"\n<details><summary>{summary}</summary>\n\n```diff\n{body}\n```\n</details>\n")
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
