@@ -95,6 +95,21 @@ def validate(
 
 
 @app.command()
+def init(
+    file: Annotated[str, typer.Argument(help="Where to write the new stack file.")] = "stack.yaml",
+    name: Annotated[str, typer.Option(help="Stack name (and namespace).")] = "my-stack",
+) -> None:
+    """Write a small, valid starter stack to FILE (refuses to overwrite)."""
+
+    def body() -> int:
+        from aiplane.stack.starter import write_starter
+
+        return write_starter(file, name)
+
+    _run(body)
+
+
+@app.command()
 def schema() -> None:
     """Print the stack file's JSON Schema (for editors and CI)."""
 

@@ -78,3 +78,19 @@ def test_light_commands_do_not_import_heavy_modules(argv: list[str]) -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=False)
     line = [x for x in result.stdout.splitlines() if x.startswith("HEAVY=")]
     assert line == ["HEAVY="], result.stdout + result.stderr
+
+
+def test_readme_reference_is_current() -> None:
+    from aiplane.stack.reference import BEGIN, END, stack_reference
+
+    text = (ROOT / "README.md").read_text()
+    block = text[text.index(BEGIN) : text.index(END) + len(END)]
+    assert block == stack_reference(), "README stack reference drifted: run `make schema`"
+
+
+def test_init_writes_a_valid_stack_and_never_overwrites(tmp_path: Path) -> None:
+    target = tmp_path / "stack.yaml"
+    assert run("init", str(target), "--name", "demo").returncode == 0
+    assert run("validate", str(target)).returncode == 0
+    again = run("init", str(target))
+    assert again.returncode == 1 and "already exists" in again.stderr
