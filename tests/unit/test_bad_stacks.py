@@ -97,6 +97,8 @@ CASES: list[tuple[str, bytes, int, str]] = [
     ("path without slash", stack("spec:\n  routes:\n    - name: r\n      path: v1\n      backends: [{name: a, local: {model: m}}]\n"), 8, "should match pattern"),
     ("ivf on qdrant", stack("spec:\n  vectorCollections:\n    - name: c\n      endpoint: http://q:6333\n      dimension: 8\n      index: {type: ivf, nlist: 128}\n"), 10, "qdrant has no IVF index"),
     ("bad distance", stack("spec:\n  vectorCollections:\n    - name: c\n      endpoint: http://q:6333\n      dimension: 8\n      distance: cosin\n"), 10, "did you mean 'cosine'"),
+    ("swap space on new vllm", stack(POOL + "  models:\n    - name: m\n      versions: [{name: v1, source: hf://a/b}]\n      pool: a100\n      serving: {engineVersion: '0.18.0', swapSpaceGb: 4}\n"), 14, "swap-space"),
+    ("misspelt extra arg", stack(POOL + "  models:\n    - name: m\n      versions: [{name: v1, source: hf://a/b}]\n      pool: a100\n      serving:\n        extraArgs: {--max-num-seq: 8}\n"), 15, "did you mean '--max-num-seqs'"),
     ("negative dimension", stack("spec:\n  vectorCollections:\n    - name: c\n      endpoint: http://q:6333\n      dimension: -8\n"), 9, "greater than 0"),
 ]
 

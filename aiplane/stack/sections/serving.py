@@ -115,7 +115,7 @@ class Serving(StackModel):
 
     engine: Literal["vllm"] = "vllm"
     """Serving engine (vLLM)."""
-    engine_version: str = Field(default="0.11.0", description="vLLM release; pins the image tag.")
+    engine_version: str = Field(default="0.33.0", description="vLLM release; pins the image tag.")
     image: str | None = Field(
         default=None, description="Overrides vllm/vllm-openai:v<engineVersion>."
     )
