@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -164,7 +164,9 @@ def plan(
     def body() -> int:
         from aiplane.cluster.commands import plan_main
 
-        output = "json" if as_json else "markdown" if markdown else "human"
+        output: Literal["human", "json", "markdown"] = (
+            "json" if as_json else "markdown" if markdown else "human"
+        )
         return plan_main(
             file,
             kubeconfig=kubeconfig,

@@ -21,7 +21,10 @@ def import_time_us() -> tuple[int, list[tuple[int, str]]]:
     """Cumulative import time of aiplane.cli (microseconds) and the five costliest imports."""
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", "import aiplane.cli"],
-        capture_output=True, text=True, cwd=ROOT, check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
     )
     rows: list[tuple[int, str]] = []
     for line in result.stderr.splitlines():
@@ -29,7 +32,9 @@ def import_time_us() -> tuple[int, list[tuple[int, str]]]:
         if match:
             rows.append((int(match[1]), match[2]))
     total = next(cum for cum, name in rows if name.strip() == "aiplane.cli")
-    top = sorted((r for r in rows if r[1].startswith(" ") and not r[1].startswith("   ")), reverse=True)[:5]
+    top = sorted(
+        (r for r in rows if r[1].startswith(" ") and not r[1].startswith("   ")), reverse=True
+    )[:5]
     return total, top
 
 
@@ -37,7 +42,9 @@ def wall_ms(argv: list[str], runs: int) -> float:
     samples = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "aiplane", *argv], capture_output=True, cwd=ROOT, check=False)
+        subprocess.run(
+            [sys.executable, "-m", "aiplane", *argv], capture_output=True, cwd=ROOT, check=False
+        )
         samples.append((time.perf_counter() - start) * 1000)
     return statistics.median(samples)
 
@@ -49,14 +56,24 @@ def main() -> None:
     totals = [import_time_us()[0] for _ in range(args.runs)]
     _, top = import_time_us()
     baseline = wall_ms(["--version"], args.runs)
-    print("| measurement | median of %d runs |" % args.runs)
+    print(f"| measurement | median of {args.runs} runs |")
     print("|---|---|")
-    print(f"| `import aiplane.cli` (cumulative, -X importtime) | {statistics.median(totals) / 1000:.1f} ms |")
-    for argv in (["--version"], ["--help"], ["validate", "stacks/seed.yaml"], ["validate", "stacks/production.yaml"]):
+    print(
+        f"| `import aiplane.cli` (cumulative, -X importtime) | {statistics.median(totals) / 1000:.1f} ms |"
+    )
+    for argv in (
+        ["--version"],
+        ["--help"],
+        ["validate", "stacks/seed.yaml"],
+        ["validate", "stacks/production.yaml"],
+    ):
         ms = baseline if argv == ["--version"] else wall_ms(argv, args.runs)
         print(f"| `aiplane {' '.join(argv)}` wall time | {ms:.0f} ms |")
     print()
-    print("Costliest direct imports of aiplane.cli (cumulative µs): " + ", ".join(f"{n.strip()} {c}" for c, n in top))
+    print(
+        "Costliest direct imports of aiplane.cli (cumulative µs): "
+        + ", ".join(f"{n.strip()} {c}" for c, n in top)
+    )
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@ import textwrap
 import pytest
 
 from aiplane.errors import StackError
-from aiplane.stack.loader import LoadedStack, parse_stack
 from aiplane.stack.checks import check_stack
+from aiplane.stack.loader import LoadedStack, parse_stack
 
 HEAD = "apiVersion: aiplane.dev/v1alpha1\nkind: Stack\nmetadata:\n  name: t\n"
 
@@ -47,63 +47,375 @@ CASES: list[tuple[str, bytes, int, str]] = [
     ("two documents", stack("spec: {}\n---\nkind: Stack\n"), 7, "expected one YAML document"),
     ("syntax", stack("spec: {gpuPools: [\n"), 6, "YAML syntax error"),
     ("merge key", stack("spec:\n  <<: {}\n"), 6, "merge keys"),
-    ("alias bomb", stack(
-        "x: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
-        "y: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-        "z: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
-        "w: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
-        "v: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
-        "u: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"), 0, "more than 200000 nodes"),
-    ("wrong kind", b"apiVersion: aiplane.dev/v1alpha1\nkind: Stak\nmetadata: {name: t}\n", 2, "did you mean 'Stack'"),
-    ("wrong apiVersion", b"apiVersion: aiplane.dev/v1\nkind: Stack\nmetadata: {name: t}\n", 1, "aiplane.dev/v1alpha1"),
-    ("missing metadata", b"apiVersion: aiplane.dev/v1alpha1\nkind: Stack\n", 1, "metadata: required field is missing"),
-    ("bad name", b"apiVersion: aiplane.dev/v1alpha1\nkind: Stack\nmetadata: {name: My_Stack}\n", 3, "lowercase"),
+    (
+        "alias bomb",
+        stack(
+            "x: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
+            "y: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+            "z: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+            "w: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+            "v: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+            "u: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+        ),
+        0,
+        "more than 200000 nodes",
+    ),
+    (
+        "wrong kind",
+        b"apiVersion: aiplane.dev/v1alpha1\nkind: Stak\nmetadata: {name: t}\n",
+        2,
+        "did you mean 'Stack'",
+    ),
+    (
+        "wrong apiVersion",
+        b"apiVersion: aiplane.dev/v1\nkind: Stack\nmetadata: {name: t}\n",
+        1,
+        "aiplane.dev/v1alpha1",
+    ),
+    (
+        "missing metadata",
+        b"apiVersion: aiplane.dev/v1alpha1\nkind: Stack\n",
+        1,
+        "metadata: required field is missing",
+    ),
+    (
+        "bad name",
+        b"apiVersion: aiplane.dev/v1alpha1\nkind: Stack\nmetadata: {name: My_Stack}\n",
+        3,
+        "lowercase",
+    ),
     ("misspelt section", stack("spec:\n  gpuPool: []\n"), 6, "did you mean 'gpuPools'"),
     ("misspelt pool key", stack(POOL + "      gpusPerNod: 2\n"), 10, "did you mean 'gpusPerNode'"),
     ("unknown gpu", stack(POOL.replace("A100-80GB", "A100-80G")), 8, "did you mean 'A100-80GB'"),
-    ("bad mig strategy", stack(POOL + "      mig: {policy: explicit, strategy: mixd}\n"), 10, "did you mean 'mixed'"),
-    ("bad mig profile", stack(POOL + "      mig:\n        policy: explicit\n        devices:\n          - gpus: [0]\n            profiles: {1g.5gb: 1}\n"), 14, "'1g.5gb' is not a MIG profile of A100-80GB"),
-    ("layout too big", stack(POOL + "      mig:\n        policy: explicit\n        devices:\n          - gpus: [0]\n            profiles: {3g.40gb: 2, 1g.10gb: 1}\n"), 14, "layout does not fit"),
-    ("gpu index out of range", stack(POOL + "      mig:\n        policy: explicit\n        devices:\n          - gpus: [3]\n            profiles: {7g.80gb: 1}\n"), 13, "GPU index 3 does not exist"),
-    ("single strategy mixed profiles", stack(POOL + "      mig:\n        policy: explicit\n        strategy: single\n        devices:\n          - gpus: all\n            profiles: {3g.40gb: 1, 2g.20gb: 1}\n"), 12, "strategy single needs one MIG profile"),
-    ("mig on L4", stack("spec:\n  gpuPools:\n    - name: l4\n      gpu: L4\n      mig: auto\n"), 9, "does not support MIG"),
-    ("number as version", stack(POOL + "  models:\n    - name: m\n      versions: [{name: 2.0, source: hf://a/b}]\n"), 12, "quote it"),
-    ("bad source", stack(POOL + "  models:\n    - name: m\n      versions: [{name: v1, source: http://a/b}]\n"), 12, "is not a model source"),
-    ("unknown pool", stack(POOL + "  models:\n    - name: m\n      versions: [{name: v1, source: hf://a/b}]\n      pool: a10\n"), 13, "unknown pool 'a10'"),
-    ("gpus without pool", stack(POOL + "  models:\n    - name: m\n      versions: [{name: v1, source: hf://a/b}]\n      resources: {gpus: 1}\n"), 11, "uses GPUs but names no pool"),
-    ("unknown deployed version", stack(POOL + "  models:\n    - name: m\n      versions: [{name: v1, source: hf://a/b}]\n      deployments: [{version: v2, stage: production}]\n"), 13, "unknown version 'v2' of model m"),
-    ("weights not 100", stack(POOL + "  models:\n    - name: m\n      versions: [{name: v1, source: hf://a/b}, {name: v2, source: hf://a/c}]\n      deployments:\n        - {version: v1, stage: production, weight: 90}\n        - {version: v2, stage: canary, weight: 20}\n"), 13, "sum to 110, not 100"),
-    ("tp exceeds node", stack(POOL + "  models:\n    - name: m\n      versions: [{name: v1, source: hf://a/b}]\n      pool: a100\n      serving: {tensorParallelSize: 4}\n      resources: {gpus: 4}\n"), 14, "does not fit a node of pool a100"),
-    ("gpus not tp", stack(POOL + "  models:\n    - name: m\n      versions: [{name: v1, source: hf://a/b}]\n      pool: a100\n      serving: {tensorParallelSize: 2}\n      resources: {gpus: 1}\n"), 15, "tensor-parallel × pipeline-parallel is 2"),
-    ("model too big", stack(POOL + "  models:\n    - name: m\n      architecture: meta-llama/Llama-3.1-70B-Instruct\n      versions: [{name: v1, source: hf://a/b}]\n      pool: a100\n      serving: {maxModelLen: 8192}\n"), 11, "short by"),
-    ("slice too small", stack(POOL + "      mig:\n        policy: explicit\n        devices:\n          - gpus: [0]\n            profiles: {1g.10gb: 7}\n  models:\n    - name: m\n      architecture: llama-3.1-8b\n      versions: [{name: v1, source: hf://a/b}]\n      pool: a100\n      resources: {migProfile: 1g.10gb}\n"), 20, "a 1g.10gb slice gives"),
-    ("slice not in layout", stack(POOL + "      mig:\n        policy: explicit\n        devices:\n          - gpus: [0]\n            profiles: {1g.10gb: 7}\n  models:\n    - name: m\n      versions: [{name: v1, source: hf://a/b}]\n      pool: a100\n      resources: {migProfile: 3g.40gb}\n"), 19, "has no 3g.40gb slice"),
-    ("resources two kinds", stack(POOL + "  models:\n    - name: m\n      versions: [{name: v1, source: hf://a/b}]\n      resources: {gpus: 1, migProfile: 1g.10gb}\n"), 13, "exactly one of gpus, migProfile or auto"),
-    ("unknown architecture", stack(POOL + "  models:\n    - name: m\n      architecture: llama-3.1-9b\n      versions: [{name: v1, source: hf://a/b}]\n      pool: a100\n"), 12, "unknown model architecture"),
-    ("literal credential", stack(POOL + "  models:\n    - name: m\n      versions: [{name: v1, source: hf://a/b}]\n      env: {HF_TOKEN: hf_abc}\n"), 13, "looks like a credential"),
-    ("duplicate model", stack(POOL + "  models:\n    - name: m\n      versions: [{name: v1, source: hf://a/b}]\n      pool: a100\n    - name: m\n      versions: [{name: v1, source: hf://a/b}]\n      pool: a100\n"), 14, "duplicate model 'm'"),
-    ("unknown priority", stack("spec:\n  priorities:\n    classes: [{name: high, value: 10}]\n  models:\n    - name: m\n      versions: [{name: v1, source: hf://a/b}]\n      priority: hihg\n"), 11, "did you mean 'high'"),
-    ("pipeline cycle", stack("spec:\n  pipelines:\n    - name: p\n      steps:\n        - {name: a, image: x, dependsOn: [b]}\n        - {name: b, image: x, dependsOn: [a]}\n"), 9, "dependency cycle: a -> b -> a"),
-    ("unknown step", stack("spec:\n  pipelines:\n    - name: p\n      steps:\n        - {name: a, image: x, dependsOn: [prep]}\n"), 9, "unknown step 'prep'"),
-    ("condition not upstream", stack("spec:\n  pipelines:\n    - name: p\n      steps:\n        - {name: a, image: x, outputs: [{name: acc, path: /tmp/a}]}\n        - {name: b, image: x, when: a.acc > 0.5}\n"), 10, "does not depend on"),
-    ("condition unknown output", stack("spec:\n  pipelines:\n    - name: p\n      steps:\n        - {name: a, image: x, outputs: [{name: acc, path: /tmp/a}]}\n        - {name: b, image: x, dependsOn: [a], when: a.accuracy > 0.5}\n"), 10, "unknown output 'accuracy' of step a"),
-    ("condition grammar", stack("spec:\n  pipelines:\n    - name: p\n      steps:\n        - {name: a, image: x}\n        - {name: b, image: x, dependsOn: [a], when: accuracy is good}\n"), 10, "cannot read condition"),
-    ("step without image", stack("spec:\n  pipelines:\n    - name: p\n      steps:\n        - {name: a}\n"), 9, "needs an image"),
-    ("route unknown model", stack("spec:\n  routes:\n    - name: r\n      path: /v1\n      backends: [{name: x, local: {model: nope}}]\n"), 9, "unknown model 'nope'"),
-    ("route weights", stack("spec:\n  routes:\n    - name: r\n      path: /v1\n      backends:\n        - {name: a, weight: 60, external: {provider: openai, model: gpt-4o, apiKeySecret: {name: s, key: k}}}\n        - {name: b, weight: 30, external: {provider: anthropic, model: c, apiKeySecret: {name: s, key: k}}}\n"), 9, "sum to 90, not 100"),
-    ("fallback unknown backend", stack("spec:\n  routes:\n    - name: r\n      path: /v1\n      backends: [{name: a, external: {provider: openai, model: gpt-4o, apiKeySecret: {name: s, key: k}}}]\n      fallback: {chain: [a, b]}\n"), 10, "unknown backend 'b' of route r"),
-    ("provider without credentials", stack("spec:\n  routes:\n    - name: r\n      path: /v1\n      backends: [{name: a, external: {provider: openai, model: gpt-4o}}]\n"), 9, "openai needs credentials"),
-    ("backend two targets", stack("spec:\n  routes:\n    - name: r\n      path: /v1\n      backends: [{name: a, local: {model: m}, external: {provider: openai, model: x}}]\n"), 9, "exactly one of local or external"),
-    ("path without slash", stack("spec:\n  routes:\n    - name: r\n      path: v1\n      backends: [{name: a, local: {model: m}}]\n"), 8, "should match pattern"),
-    ("ivf on qdrant", stack("spec:\n  vectorCollections:\n    - name: c\n      endpoint: http://q:6333\n      dimension: 8\n      index: {type: ivf, nlist: 128}\n"), 10, "qdrant has no IVF index"),
-    ("bad distance", stack("spec:\n  vectorCollections:\n    - name: c\n      endpoint: http://q:6333\n      dimension: 8\n      distance: cosin\n"), 10, "did you mean 'cosine'"),
-    ("swap space on new vllm", stack(POOL + "  models:\n    - name: m\n      versions: [{name: v1, source: hf://a/b}]\n      pool: a100\n      serving: {engineVersion: '0.18.0', swapSpaceGb: 4}\n"), 14, "swap-space"),
-    ("misspelt extra arg", stack(POOL + "  models:\n    - name: m\n      versions: [{name: v1, source: hf://a/b}]\n      pool: a100\n      serving:\n        extraArgs: {--max-num-seq: 8}\n"), 15, "did you mean '--max-num-seqs'"),
-    ("negative dimension", stack("spec:\n  vectorCollections:\n    - name: c\n      endpoint: http://q:6333\n      dimension: -8\n"), 9, "greater than 0"),
+    (
+        "bad mig strategy",
+        stack(POOL + "      mig: {policy: explicit, strategy: mixd}\n"),
+        10,
+        "did you mean 'mixed'",
+    ),
+    (
+        "bad mig profile",
+        stack(
+            POOL
+            + "      mig:\n        policy: explicit\n        devices:\n          - gpus: [0]\n            profiles: {1g.5gb: 1}\n"
+        ),
+        14,
+        "'1g.5gb' is not a MIG profile of A100-80GB",
+    ),
+    (
+        "layout too big",
+        stack(
+            POOL
+            + "      mig:\n        policy: explicit\n        devices:\n          - gpus: [0]\n            profiles: {3g.40gb: 2, 1g.10gb: 1}\n"
+        ),
+        14,
+        "layout does not fit",
+    ),
+    (
+        "gpu index out of range",
+        stack(
+            POOL
+            + "      mig:\n        policy: explicit\n        devices:\n          - gpus: [3]\n            profiles: {7g.80gb: 1}\n"
+        ),
+        13,
+        "GPU index 3 does not exist",
+    ),
+    (
+        "single strategy mixed profiles",
+        stack(
+            POOL
+            + "      mig:\n        policy: explicit\n        strategy: single\n        devices:\n          - gpus: all\n            profiles: {3g.40gb: 1, 2g.20gb: 1}\n"
+        ),
+        12,
+        "strategy single needs one MIG profile",
+    ),
+    (
+        "mig on L4",
+        stack("spec:\n  gpuPools:\n    - name: l4\n      gpu: L4\n      mig: auto\n"),
+        9,
+        "does not support MIG",
+    ),
+    (
+        "number as version",
+        stack(POOL + "  models:\n    - name: m\n      versions: [{name: 2.0, source: hf://a/b}]\n"),
+        12,
+        "quote it",
+    ),
+    (
+        "bad source",
+        stack(
+            POOL + "  models:\n    - name: m\n      versions: [{name: v1, source: http://a/b}]\n"
+        ),
+        12,
+        "is not a model source",
+    ),
+    (
+        "unknown pool",
+        stack(
+            POOL
+            + "  models:\n    - name: m\n      versions: [{name: v1, source: hf://a/b}]\n      pool: a10\n"
+        ),
+        13,
+        "unknown pool 'a10'",
+    ),
+    (
+        "gpus without pool",
+        stack(
+            POOL
+            + "  models:\n    - name: m\n      versions: [{name: v1, source: hf://a/b}]\n      resources: {gpus: 1}\n"
+        ),
+        11,
+        "uses GPUs but names no pool",
+    ),
+    (
+        "unknown deployed version",
+        stack(
+            POOL
+            + "  models:\n    - name: m\n      versions: [{name: v1, source: hf://a/b}]\n      deployments: [{version: v2, stage: production}]\n"
+        ),
+        13,
+        "unknown version 'v2' of model m",
+    ),
+    (
+        "weights not 100",
+        stack(
+            POOL
+            + "  models:\n    - name: m\n      versions: [{name: v1, source: hf://a/b}, {name: v2, source: hf://a/c}]\n      deployments:\n        - {version: v1, stage: production, weight: 90}\n        - {version: v2, stage: canary, weight: 20}\n"
+        ),
+        13,
+        "sum to 110, not 100",
+    ),
+    (
+        "tp exceeds node",
+        stack(
+            POOL
+            + "  models:\n    - name: m\n      versions: [{name: v1, source: hf://a/b}]\n      pool: a100\n      serving: {tensorParallelSize: 4}\n      resources: {gpus: 4}\n"
+        ),
+        14,
+        "does not fit a node of pool a100",
+    ),
+    (
+        "gpus not tp",
+        stack(
+            POOL
+            + "  models:\n    - name: m\n      versions: [{name: v1, source: hf://a/b}]\n      pool: a100\n      serving: {tensorParallelSize: 2}\n      resources: {gpus: 1}\n"
+        ),
+        15,
+        "tensor-parallel × pipeline-parallel is 2",
+    ),
+    (
+        "model too big",
+        stack(
+            POOL
+            + "  models:\n    - name: m\n      architecture: meta-llama/Llama-3.1-70B-Instruct\n      versions: [{name: v1, source: hf://a/b}]\n      pool: a100\n      serving: {maxModelLen: 8192}\n"
+        ),
+        11,
+        "short by",
+    ),
+    (
+        "slice too small",
+        stack(
+            POOL
+            + "      mig:\n        policy: explicit\n        devices:\n          - gpus: [0]\n            profiles: {1g.10gb: 7}\n  models:\n    - name: m\n      architecture: llama-3.1-8b\n      versions: [{name: v1, source: hf://a/b}]\n      pool: a100\n      resources: {migProfile: 1g.10gb}\n"
+        ),
+        20,
+        "a 1g.10gb slice gives",
+    ),
+    (
+        "slice not in layout",
+        stack(
+            POOL
+            + "      mig:\n        policy: explicit\n        devices:\n          - gpus: [0]\n            profiles: {1g.10gb: 7}\n  models:\n    - name: m\n      versions: [{name: v1, source: hf://a/b}]\n      pool: a100\n      resources: {migProfile: 3g.40gb}\n"
+        ),
+        19,
+        "has no 3g.40gb slice",
+    ),
+    (
+        "resources two kinds",
+        stack(
+            POOL
+            + "  models:\n    - name: m\n      versions: [{name: v1, source: hf://a/b}]\n      resources: {gpus: 1, migProfile: 1g.10gb}\n"
+        ),
+        13,
+        "exactly one of gpus, migProfile or auto",
+    ),
+    (
+        "unknown architecture",
+        stack(
+            POOL
+            + "  models:\n    - name: m\n      architecture: llama-3.1-9b\n      versions: [{name: v1, source: hf://a/b}]\n      pool: a100\n"
+        ),
+        12,
+        "unknown model architecture",
+    ),
+    (
+        "literal credential",
+        stack(
+            POOL
+            + "  models:\n    - name: m\n      versions: [{name: v1, source: hf://a/b}]\n      env: {HF_TOKEN: hf_abc}\n"
+        ),
+        13,
+        "looks like a credential",
+    ),
+    (
+        "duplicate model",
+        stack(
+            POOL
+            + "  models:\n    - name: m\n      versions: [{name: v1, source: hf://a/b}]\n      pool: a100\n    - name: m\n      versions: [{name: v1, source: hf://a/b}]\n      pool: a100\n"
+        ),
+        14,
+        "duplicate model 'm'",
+    ),
+    (
+        "unknown priority",
+        stack(
+            "spec:\n  priorities:\n    classes: [{name: high, value: 10}]\n  models:\n    - name: m\n      versions: [{name: v1, source: hf://a/b}]\n      priority: hihg\n"
+        ),
+        11,
+        "did you mean 'high'",
+    ),
+    (
+        "pipeline cycle",
+        stack(
+            "spec:\n  pipelines:\n    - name: p\n      steps:\n        - {name: a, image: x, dependsOn: [b]}\n        - {name: b, image: x, dependsOn: [a]}\n"
+        ),
+        9,
+        "dependency cycle: a -> b -> a",
+    ),
+    (
+        "unknown step",
+        stack(
+            "spec:\n  pipelines:\n    - name: p\n      steps:\n        - {name: a, image: x, dependsOn: [prep]}\n"
+        ),
+        9,
+        "unknown step 'prep'",
+    ),
+    (
+        "condition not upstream",
+        stack(
+            "spec:\n  pipelines:\n    - name: p\n      steps:\n        - {name: a, image: x, outputs: [{name: acc, path: /tmp/a}]}\n        - {name: b, image: x, when: a.acc > 0.5}\n"
+        ),
+        10,
+        "does not depend on",
+    ),
+    (
+        "condition unknown output",
+        stack(
+            "spec:\n  pipelines:\n    - name: p\n      steps:\n        - {name: a, image: x, outputs: [{name: acc, path: /tmp/a}]}\n        - {name: b, image: x, dependsOn: [a], when: a.accuracy > 0.5}\n"
+        ),
+        10,
+        "unknown output 'accuracy' of step a",
+    ),
+    (
+        "condition grammar",
+        stack(
+            "spec:\n  pipelines:\n    - name: p\n      steps:\n        - {name: a, image: x}\n        - {name: b, image: x, dependsOn: [a], when: accuracy is good}\n"
+        ),
+        10,
+        "cannot read condition",
+    ),
+    (
+        "step without image",
+        stack("spec:\n  pipelines:\n    - name: p\n      steps:\n        - {name: a}\n"),
+        9,
+        "needs an image",
+    ),
+    (
+        "route unknown model",
+        stack(
+            "spec:\n  routes:\n    - name: r\n      path: /v1\n      backends: [{name: x, local: {model: nope}}]\n"
+        ),
+        9,
+        "unknown model 'nope'",
+    ),
+    (
+        "route weights",
+        stack(
+            "spec:\n  routes:\n    - name: r\n      path: /v1\n      backends:\n        - {name: a, weight: 60, external: {provider: openai, model: gpt-4o, apiKeySecret: {name: s, key: k}}}\n        - {name: b, weight: 30, external: {provider: anthropic, model: c, apiKeySecret: {name: s, key: k}}}\n"
+        ),
+        9,
+        "sum to 90, not 100",
+    ),
+    (
+        "fallback unknown backend",
+        stack(
+            "spec:\n  routes:\n    - name: r\n      path: /v1\n      backends: [{name: a, external: {provider: openai, model: gpt-4o, apiKeySecret: {name: s, key: k}}}]\n      fallback: {chain: [a, b]}\n"
+        ),
+        10,
+        "unknown backend 'b' of route r",
+    ),
+    (
+        "provider without credentials",
+        stack(
+            "spec:\n  routes:\n    - name: r\n      path: /v1\n      backends: [{name: a, external: {provider: openai, model: gpt-4o}}]\n"
+        ),
+        9,
+        "openai needs credentials",
+    ),
+    (
+        "backend two targets",
+        stack(
+            "spec:\n  routes:\n    - name: r\n      path: /v1\n      backends: [{name: a, local: {model: m}, external: {provider: openai, model: x}}]\n"
+        ),
+        9,
+        "exactly one of local or external",
+    ),
+    (
+        "path without slash",
+        stack(
+            "spec:\n  routes:\n    - name: r\n      path: v1\n      backends: [{name: a, local: {model: m}}]\n"
+        ),
+        8,
+        "should match pattern",
+    ),
+    (
+        "ivf on qdrant",
+        stack(
+            "spec:\n  vectorCollections:\n    - name: c\n      endpoint: http://q:6333\n      dimension: 8\n      index: {type: ivf, nlist: 128}\n"
+        ),
+        10,
+        "qdrant has no IVF index",
+    ),
+    (
+        "bad distance",
+        stack(
+            "spec:\n  vectorCollections:\n    - name: c\n      endpoint: http://q:6333\n      dimension: 8\n      distance: cosin\n"
+        ),
+        10,
+        "did you mean 'cosine'",
+    ),
+    (
+        "swap space on new vllm",
+        stack(
+            POOL
+            + "  models:\n    - name: m\n      versions: [{name: v1, source: hf://a/b}]\n      pool: a100\n      serving: {engineVersion: '0.18.0', swapSpaceGb: 4}\n"
+        ),
+        14,
+        "swap-space",
+    ),
+    (
+        "misspelt extra arg",
+        stack(
+            POOL
+            + "  models:\n    - name: m\n      versions: [{name: v1, source: hf://a/b}]\n      pool: a100\n      serving:\n        extraArgs: {--max-num-seq: 8}\n"
+        ),
+        15,
+        "did you mean '--max-num-seqs'",
+    ),
+    (
+        "negative dimension",
+        stack(
+            "spec:\n  vectorCollections:\n    - name: c\n      endpoint: http://q:6333\n      dimension: -8\n"
+        ),
+        9,
+        "greater than 0",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("raw", "line", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("raw", "line", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_bad_stack_reports_line_and_message(raw: bytes, line: int, expected: str) -> None:
     found = problems(raw)
     assert found, "expected at least one error"
@@ -122,6 +434,9 @@ def test_base_pool_is_valid() -> None:
 
 
 def test_all_errors_reported_in_one_run() -> None:
-    raw = stack(POOL.replace("A100-80GB", "A100-80G") + "  routes:\n    - name: r\n      path: v1\n      backends: []\n")
+    raw = stack(
+        POOL.replace("A100-80GB", "A100-80G")
+        + "  routes:\n    - name: r\n      path: v1\n      backends: []\n"
+    )
     found = problems(raw)
     assert any("pattern" in p for p in found) and any("at least 1 item" in p for p in found)

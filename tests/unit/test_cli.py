@@ -14,7 +14,13 @@ STACKS = sorted((ROOT / "stacks").glob("*.yaml"))
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "aiplane", *args], capture_output=True, text=True, cwd=ROOT, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "aiplane", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize("stack", STACKS, ids=[s.name for s in STACKS])
@@ -32,7 +38,9 @@ def test_examples_point_editors_at_the_schema(stack: Path) -> None:
 
 def test_invalid_stack_exits_1_without_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("apiVersion: aiplane.dev/v1alpha1\nkind: Stack\nmetadata: {name: x}\nspec:\n  gpuPool: []\n")
+    bad.write_text(
+        "apiVersion: aiplane.dev/v1alpha1\nkind: Stack\nmetadata: {name: x}\nspec:\n  gpuPool: []\n"
+    )
     result = run("validate", str(bad))
     assert result.returncode == 1
     assert f"{bad}:5:3: spec.gpuPool: unknown field (did you mean 'gpuPools'?)" in result.stderr
@@ -49,7 +57,9 @@ def test_committed_schema_matches_models() -> None:
     result = run("schema")
     assert result.returncode == 0
     committed = (ROOT / "schemas" / "stack.schema.json").read_text()
-    assert result.stdout == committed, "schemas/stack.schema.json drifted: run `aiplane schema > schemas/stack.schema.json`"
+    assert result.stdout == committed, (
+        "schemas/stack.schema.json drifted: run `aiplane schema > schemas/stack.schema.json`"
+    )
     assert json.loads(committed)["title"] == "Stack"
 
 
@@ -75,7 +85,9 @@ def test_light_commands_do_not_import_heavy_modules(argv: list[str]) -> None:
         f"heavy = [m for m in sys.modules if m.split('.')[0] in {HEAVY!r}]\n"
         "print('HEAVY=' + ','.join(sorted(heavy)))\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=False
+    )
     line = [x for x in result.stdout.splitlines() if x.startswith("HEAVY=")]
     assert line == ["HEAVY="], result.stdout + result.stderr
 

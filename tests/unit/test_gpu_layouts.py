@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001 -- the expected messages use the multiplication sign users see
 """MIG placement rules against NVIDIA's documented valid and invalid combinations."""
 
 from __future__ import annotations

@@ -15,12 +15,18 @@ from aiplane.stack.loader import LoadedStack, parse_stack
 SEED = (Path(__file__).parents[2] / "stacks" / "seed.yaml").read_bytes()
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-(10**6), 10**6), st.floats(allow_nan=False),
-    st.text(max_size=12), st.sampled_from(["auto", "mixed", "A100-80GB", "v2.1", "hf://a/b"]),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=False),
+    st.text(max_size=12),
+    st.sampled_from(["auto", "mixed", "A100-80GB", "v2.1", "hf://a/b"]),
 )
 trees = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 
@@ -48,7 +54,11 @@ def test_random_bytes(raw: bytes) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=300))
 def test_random_text(text: str) -> None:
-    outcome(text.encode("utf-8", "surrogatepass") if text.isprintable() else text.encode("utf-8", "replace"))
+    outcome(
+        text.encode("utf-8", "surrogatepass")
+        if text.isprintable()
+        else text.encode("utf-8", "replace")
+    )
 
 
 @settings(max_examples=200, deadline=None)
@@ -60,14 +70,27 @@ def test_mutated_seed(start: int, length: int, replacement: bytes) -> None:
 @settings(max_examples=200, deadline=None)
 @given(trees)
 def test_random_documents_under_spec(tree: object) -> None:
-    doc = {"apiVersion": "aiplane.dev/v1alpha1", "kind": "Stack", "metadata": {"name": "f"}, "spec": tree}
+    doc = {
+        "apiVersion": "aiplane.dev/v1alpha1",
+        "kind": "Stack",
+        "metadata": {"name": "f"},
+        "spec": tree,
+    }
     outcome(yaml.safe_dump(doc).encode())
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.sampled_from(["gpuPools", "models", "pipelines", "routes", "vectorCollections"]), st.lists(trees, max_size=3))
+@given(
+    st.sampled_from(["gpuPools", "models", "pipelines", "routes", "vectorCollections"]),
+    st.lists(trees, max_size=3),
+)
 def test_random_section_items(section: str, items: list[object]) -> None:
-    doc = {"apiVersion": "aiplane.dev/v1alpha1", "kind": "Stack", "metadata": {"name": "f"}, "spec": {section: items}}
+    doc = {
+        "apiVersion": "aiplane.dev/v1alpha1",
+        "kind": "Stack",
+        "metadata": {"name": "f"},
+        "spec": {section: items},
+    }
     raw = yaml.safe_dump(doc).encode()
     try:
         loaded = parse_stack(raw, "fuzz.yaml")

@@ -1,0 +1,465 @@
+"""Every rendered object of every example stack passes its upstream schema.
+
+* Argo kinds: ``argo-workflows/schema.json`` (the definition of the kind, for precise errors).
+* CRD kinds (ClusterPolicy, HTTPRoute, AIGatewayRoute, AIServiceBackend, BackendSecurityPolicy):
+  the served version's ``openAPIV3Schema`` from the CRD file.
+* Envoy Gateway ``Backend`` / ``BackendTrafficPolicy`` and Gateway API ``BackendTLSPolicy``: their
+  CRDs are not in the shared set, so small structural schemas written from the Envoy Gateway and
+  Gateway API docs stand in (fields aiplane uses, unknown fields rejected).
+* Built-in kinds: required structure by hand, and the pod-level pieces (containers, volumes,
+  tolerations, PodDisruptionBudgetSpec) against the Kubernetes definitions that Argo's schema
+  embeds. A server-side dry-run create is the final word (plan/apply tests).
+
+Schemas are made strict before use: every object schema with ``properties`` and no
+``x-kubernetes-preserve-unknown-fields`` rejects unknown keys, as the API server's pruning would
+silently drop them (a typo in a field name would otherwise pass).
+
+CRDs are read from ``$AIPLANE_CRDS_DIR`` or ``<repo>/../shared/crds``; without them these tests
+skip.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+jsonschema = pytest.importorskip("jsonschema")
+
+from aiplane.render import render_stack  # noqa: E402
+from aiplane.stack.loader import load_and_check  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+STACKS = sorted((REPO / "stacks").glob("*.yaml"))
+CRDS = Path(os.environ.get("AIPLANE_CRDS_DIR", REPO.parent / "shared" / "crds"))
+
+CRD_FILES = {
+    "ClusterPolicy": "gpu-operator/nvidia.com_clusterpolicies.yaml",
+    "HTTPRoute": "gateway-api/gateway.networking.k8s.io_httproutes.yaml",
+    "AIGatewayRoute": "envoy-ai-gateway/aigateway.envoyproxy.io_aigatewayroutes.yaml",
+    "AIServiceBackend": "envoy-ai-gateway/aigateway.envoyproxy.io_aiservicebackends.yaml",
+    "BackendSecurityPolicy": "envoy-ai-gateway/aigateway.envoyproxy.io_backendsecuritypolicies.yaml",
+}
+ARGO_KINDS = {"WorkflowTemplate", "CronWorkflow"}
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+
+needs_crds = pytest.mark.skipif(not CRDS.is_dir(), reason=f"no CRDs at {CRDS}")
+
+
+def strict(schema: Any) -> Any:
+    """Copy of ``schema`` where objects with known properties reject unknown keys."""
+    if isinstance(schema, list):
+        return [strict(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: strict(v) for k, v in schema.items()}
+    props = schema.get("properties")
+    if (
+        isinstance(props, dict)
+        and "additionalProperties" not in schema
+        and not schema.get("x-kubernetes-preserve-unknown-fields")
+        and all(isinstance(v, dict) for v in props.values())
+    ):
+        out["additionalProperties"] = False
+    return out
+
+
+@cache
+def argo_schema() -> dict[str, Any]:
+    schema = strict(json.loads((CRDS / "argo-workflows" / "schema.json").read_text()))
+    # Argo's generated schema types IntOrString as a string only, but the Go type (and the API
+    # server) takes both; a PDB's maxUnavailable must even be an int unless it is a percentage.
+    schema["definitions"]["io.k8s.apimachinery.pkg.util.intstr.IntOrString"] = {
+        "type": ["integer", "string"]
+    }
+    return schema
+
+
+def argo_validator(definition: str) -> Any:
+    schema = argo_schema()
+    wrapper = {
+        "$schema": schema["$schema"],
+        "$ref": f"#/definitions/{definition}",
+        "definitions": schema["definitions"],
+    }
+    return jsonschema.Draft202012Validator(wrapper)
+
+
+@cache
+def crd_validator(kind: str, version: str) -> Any:
+    text = (CRDS / CRD_FILES[kind]).read_text()
+    crd = yaml.safe_load(text)
+    for served in crd["spec"]["versions"]:
+        if served["name"] == version:
+            assert served.get("served", True), f"{kind} {version} is not served"
+            return jsonschema.Draft7Validator(strict(served["schema"]["openAPIV3Schema"]))
+    raise AssertionError(f"{kind}: version {version} not in the CRD")
+
+
+# Envoy Gateway / BackendTLSPolicy: written from the Envoy Gateway API reference
+# (gateway.envoyproxy.io/v1alpha1 Backend, BackendTrafficPolicy) and Gateway API v1 BackendTLSPolicy.
+_REF = {
+    "type": "object",
+    "required": ["group", "kind", "name"],
+    "properties": {
+        "group": {"type": "string"},
+        "kind": {"type": "string"},
+        "name": {"type": "string"},
+    },
+    "additionalProperties": False,
+}
+_DURATION = {"type": "string", "pattern": r"^([0-9]{1,5}(h|m|s|ms)){1,4}$"}
+_RATE_RULE = {
+    "type": "object",
+    "required": ["limit"],
+    "additionalProperties": False,
+    "properties": {
+        "clientSelectors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "headers": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["name"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "name": {"type": "string"},
+                                "type": {"enum": ["Exact", "RegularExpression", "Distinct"]},
+                                "value": {"type": "string"},
+                            },
+                        },
+                    }
+                },
+                "additionalProperties": False,
+            },
+        },
+        "limit": {
+            "type": "object",
+            "required": ["requests", "unit"],
+            "additionalProperties": False,
+            "properties": {
+                "requests": {"type": "integer", "minimum": 0},
+                "unit": {"enum": ["Second", "Minute", "Hour", "Day", "Month", "Year"]},
+            },
+        },
+        "cost": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "request": {"$ref": "#/$defs/cost"},
+                "response": {"$ref": "#/$defs/cost"},
+            },
+        },
+    },
+}
+LOCAL_SCHEMAS: dict[str, dict[str, Any]] = {
+    "Backend": {
+        "type": "object",
+        "required": ["endpoints"],
+        "additionalProperties": False,
+        "properties": {
+            "endpoints": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 64,
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "fqdn": {
+                            "type": "object",
+                            "required": ["hostname", "port"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "hostname": {"type": "string", "minLength": 1},
+                                "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                            },
+                        }
+                    },
+                },
+            }
+        },
+    },
+    "BackendTLSPolicy": {
+        "type": "object",
+        "required": ["targetRefs", "validation"],
+        "additionalProperties": False,
+        "properties": {
+            "targetRefs": {"type": "array", "minItems": 1, "items": _REF},
+            "validation": {
+                "type": "object",
+                "required": ["hostname"],
+                "additionalProperties": False,
+                "properties": {
+                    "hostname": {"type": "string"},
+                    "wellKnownCACertificates": {"enum": ["System"]},
+                },
+            },
+        },
+    },
+    "BackendTrafficPolicy": {
+        "$defs": {
+            "cost": {
+                "type": "object",
+                "required": ["from"],
+                "additionalProperties": False,
+                "properties": {
+                    "from": {"enum": ["Number", "Metadata"]},
+                    "number": {"type": "integer"},
+                    "metadata": {"type": "object", "required": ["namespace", "key"]},
+                },
+            }
+        },
+        "type": "object",
+        "required": ["targetRefs"],
+        "additionalProperties": False,
+        "properties": {
+            "targetRefs": {"type": "array", "minItems": 1, "items": _REF},
+            "retry": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "numRetries": {"type": "integer", "minimum": 0},
+                    "numAttemptsPerPriority": {"type": "integer", "minimum": 0},
+                    "retryOn": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "triggers": {
+                                "type": "array",
+                                "items": {
+                                    "enum": [
+                                        "5xx",
+                                        "gateway-error",
+                                        "reset",
+                                        "connect-failure",
+                                        "retriable-4xx",
+                                        "refused-stream",
+                                        "retriable-status-codes",
+                                        "cancelled",
+                                        "deadline-exceeded",
+                                        "internal",
+                                        "resource-exhausted",
+                                        "unavailable",
+                                    ]
+                                },
+                            },
+                            "httpStatusCodes": {"type": "array", "items": {"type": "integer"}},
+                        },
+                    },
+                    "perRetry": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "timeout": _DURATION,
+                            "backOff": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "properties": {"baseInterval": _DURATION, "maxInterval": _DURATION},
+                            },
+                        },
+                    },
+                },
+            },
+            "healthCheck": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "passive": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "consecutive5XxErrors": {"type": "integer"},
+                            "interval": _DURATION,
+                            "baseEjectionTime": _DURATION,
+                            "maxEjectionPercent": {"type": "integer"},
+                        },
+                    }
+                },
+            },
+            "circuitBreaker": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "maxConnections": {"type": "integer"},
+                    "maxParallelRequests": {"type": "integer"},
+                    "maxPendingRequests": {"type": "integer"},
+                },
+            },
+            "rateLimit": {
+                "type": "object",
+                "required": ["type"],
+                "additionalProperties": False,
+                "properties": {
+                    "type": {"enum": ["Global", "Local"]},
+                    "global": {
+                        "type": "object",
+                        "required": ["rules"],
+                        "properties": {"rules": {"type": "array", "items": _RATE_RULE}},
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+@cache
+def rendered(stack: str) -> tuple[dict[str, Any], ...]:
+    return tuple(render_stack(load_and_check(stack)))
+
+
+def _errors(validator: Any, instance: Any) -> list[str]:
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in validator.iter_errors(instance)
+    ]
+
+
+def check_metadata(obj: dict[str, Any], cluster_scoped: bool) -> list[str]:
+    meta = obj.get("metadata", {})
+    problems = []
+    name = meta.get("name", "")
+    if not DNS_SUBDOMAIN.match(name) or len(name) > 253:
+        problems.append(f"bad name {name!r}")
+    if cluster_scoped == ("namespace" in meta):
+        problems.append(
+            "namespace " + ("set on a cluster-scoped object" if cluster_scoped else "missing")
+        )
+    for key, value in {**meta.get("labels", {}), **meta.get("annotations", {})}.items():
+        if not isinstance(value, str):
+            problems.append(f"{key}: value must be a string")
+    for key, value in meta.get("labels", {}).items():
+        if len(value) > 63 or not re.match(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$", value):
+            problems.append(f"label {key}={value!r} is not a valid label value")
+    return problems
+
+
+def check_pod_spec(pod: dict[str, Any]) -> list[str]:
+    problems = []
+    defs = "io.k8s.api.core.v1."
+    for c in pod.get("containers", []):
+        problems += _errors(argo_validator(defs + "Container"), c)
+        for key, value in c.get("resources", {}).get("limits", {}).items():
+            if not isinstance(value, str):
+                problems.append(f"limit {key} must be a quantity string")
+    for v in pod.get("volumes", []):
+        problems += _errors(argo_validator(defs + "Volume"), v)
+    for t in pod.get("tolerations", []):
+        problems += _errors(argo_validator(defs + "Toleration"), t)
+    mounts = {m["name"] for c in pod["containers"] for m in c.get("volumeMounts", [])}
+    volumes = {v["name"] for v in pod.get("volumes", [])}
+    if mounts - volumes:
+        problems.append(f"mounts without volumes: {mounts - volumes}")
+    return problems
+
+
+def check_builtin(obj: dict[str, Any]) -> list[str]:
+    kind = obj["kind"]
+    cluster_scoped = kind in ("Namespace", "PriorityClass")
+    problems = check_metadata(obj, cluster_scoped)
+    spec = obj.get("spec", {})
+    if kind == "Deployment":
+        assert obj["apiVersion"] == "apps/v1"
+        selector = spec["selector"]["matchLabels"]
+        labels = spec["template"]["metadata"]["labels"]
+        if any(labels.get(k) != v for k, v in selector.items()):
+            problems.append("selector does not match the pod template labels")
+        problems += check_pod_spec(spec["template"]["spec"])
+    elif kind == "Service":
+        assert obj["apiVersion"] == "v1"
+        if not DNS_LABEL.match(obj["metadata"]["name"]):
+            problems.append("Service names must be DNS-1035 labels")
+        if not spec.get("ports") or not spec.get("selector"):
+            problems.append("Service needs ports and a selector")
+    elif kind == "PodDisruptionBudget":
+        assert obj["apiVersion"] == "policy/v1"
+        problems += _errors(argo_validator("io.k8s.api.policy.v1.PodDisruptionBudgetSpec"), spec)
+    elif kind == "HorizontalPodAutoscaler":
+        assert obj["apiVersion"] == "autoscaling/v2"
+        if spec.get("maxReplicas", 0) < spec.get("minReplicas", 1) or not spec.get(
+            "scaleTargetRef"
+        ):
+            problems.append("HPA needs scaleTargetRef and maxReplicas >= minReplicas")
+    elif kind == "ConfigMap":
+        if not all(isinstance(v, str) for v in obj.get("data", {}).values()):
+            problems.append("ConfigMap data values must be strings")
+    elif kind == "PriorityClass":
+        assert obj["apiVersion"] == "scheduling.k8s.io/v1"
+        if not isinstance(obj.get("value"), int):
+            problems.append("PriorityClass needs an integer value")
+        if obj.get("preemptionPolicy") not in ("PreemptLowerPriority", "Never"):
+            problems.append("bad preemptionPolicy")
+    elif kind == "Namespace" and not DNS_LABEL.match(obj["metadata"]["name"]):
+        problems.append("Namespace names must be DNS labels")
+    return problems
+
+
+def validate(obj: dict[str, Any]) -> list[str]:
+    kind = obj["kind"]
+    if kind in ARGO_KINDS:
+        return _errors(argo_validator(f"io.argoproj.workflow.v1alpha1.{kind}"), obj)
+    if kind in CRD_FILES:
+        version = obj["apiVersion"].split("/")[1]
+        return _errors(crd_validator(kind, version), obj)
+    if kind in LOCAL_SCHEMAS:
+        errors = check_metadata(obj, cluster_scoped=False)
+        return errors + _errors(jsonschema.Draft202012Validator(LOCAL_SCHEMAS[kind]), obj["spec"])
+    if kind == "NodeLabels":
+        spec = obj["spec"]
+        ok = spec.get("nodeSelector") and spec.get("labels")
+        return (
+            []
+            if ok and all(isinstance(v, str) for v in spec["labels"].values())
+            else ["bad NodeLabels"]
+        )
+    return check_builtin(obj)
+
+
+CASES = [pytest.param(str(stack.relative_to(REPO)), id=stack.stem) for stack in STACKS]
+
+
+@needs_crds
+@pytest.mark.parametrize("stack", CASES)
+def test_every_object_passes_its_schema(stack: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    failures = {}
+    for obj in rendered(stack):
+        problems = validate(obj)
+        if problems:
+            failures[f"{obj['kind']}/{obj['metadata']['name']}"] = problems[:5]
+    assert not failures, yaml.safe_dump(failures)
+
+
+@needs_crds
+def test_strict_schemas_catch_a_misspelt_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check is not vacuous: a typo'd key or a removed field is rejected."""
+    monkeypatch.chdir(REPO)
+    objs = rendered("stacks/seed.yaml")
+    route = copy.deepcopy(next(o for o in objs if o["kind"] == "AIGatewayRoute"))
+    route["spec"]["rules"][0]["backendRef"] = route["spec"]["rules"][0].pop("backendRefs")
+    assert validate(route)
+    template = copy.deepcopy(next(o for o in objs if o["kind"] == "WorkflowTemplate"))
+    template["spec"]["templates"][0]["nodeSelektor"] = {}
+    assert validate(template)
+    policy = copy.deepcopy(next(o for o in objs if o["kind"] == "ClusterPolicy"))
+    del policy["spec"]["toolkit"]
+    assert validate(policy)
+    cron = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "CronWorkflow",
+        "metadata": {"name": "x"},
+        "spec": {"schedule": "* * * * *", "workflowSpec": {"workflowTemplateRef": {"name": "x"}}},
+    }
+    assert validate(cron)  # v4 removed the singular 'schedule'

@@ -1,0 +1,306 @@
+"""The reference scenario (stacks/seed.yaml) renders every fact the issue asks for."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from aiplane.render import render_stack, render_with_warnings
+from aiplane.render.cli_render import to_yaml
+from aiplane.stack.loader import load_and_check
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@cache
+def seed() -> tuple[dict[str, Any], ...]:
+    return tuple(render_stack(load_and_check(str(REPO / "stacks" / "seed.yaml"))))
+
+
+def one(kind: str, name: str) -> dict[str, Any]:
+    found = [o for o in seed() if o["kind"] == kind and o["metadata"]["name"] == name]
+    assert len(found) == 1, f"{kind}/{name}: {len(found)} found"
+    return found[0]
+
+
+def test_mig_config_exactly_as_specified() -> None:
+    cm = one("ConfigMap", "aiplane-mig-parted-config")
+    assert cm["metadata"]["namespace"] == "gpu-operator"
+    config = yaml.safe_load(cm["data"]["config.yaml"])
+    assert set(config) == {"version", "mig-configs"} and config["version"] == "v1"
+    gpu0, gpu1 = config["mig-configs"]["seed-a100"]
+    assert gpu0["devices"] == [0] and gpu0["mig-enabled"] is True
+    assert gpu0["mig-devices"] == {"3g.40gb": 1, "2g.20gb": 1, "1g.10gb": 2}
+    # 1g.10gb is a different slice shape on A100-40GB: the entry is pinned to A100-80GB PCI ids.
+    assert "0x20B210DE" in gpu0["device-filter"]
+    assert gpu1 == {"devices": [1], "mig-enabled": False}
+    # ClusterPolicy's default config must exist in the custom ConfigMap.
+    assert config["mig-configs"]["all-disabled"] == [{"devices": "all", "mig-enabled": False}]
+    for entries in config["mig-configs"].values():
+        for entry in entries:
+            assert set(entry) <= {"devices", "device-filter", "mig-enabled", "mig-devices"}
+
+
+def test_cluster_policy_points_at_the_configs() -> None:
+    policy = one("ClusterPolicy", "cluster-policy")
+    assert "namespace" not in policy["metadata"]
+    spec = policy["spec"]
+    assert spec["mig"]["strategy"] == "mixed"
+    assert spec["migManager"] == {
+        "enabled": True,
+        "config": {"name": "aiplane-mig-parted-config", "default": "all-disabled"},
+    }
+    assert spec["devicePlugin"]["config"]["name"] == "aiplane-device-plugin-config"
+    assert spec["dcgmExporter"]["enabled"] and spec["gfd"]["enabled"]
+
+
+def test_time_slicing_and_node_labels() -> None:
+    cm = one("ConfigMap", "aiplane-device-plugin-config")
+    sharing = yaml.safe_load(cm["data"]["inference-sharing"])
+    assert sharing["version"] == "v1"
+    sliced = sharing["sharing"]["timeSlicing"]["resources"]
+    assert {"name": "nvidia.com/gpu", "replicas": 4} in sliced
+    assert {"name": "nvidia.com/mig-3g.40gb", "replicas": 4} in sliced
+    assert (
+        cm["metadata"]["name"]
+        in one("ClusterPolicy", "cluster-policy")["spec"]["devicePlugin"]["config"]["name"]
+    )
+    labels = one("NodeLabels", "a100")
+    assert labels["apiVersion"] == "aiplane.dev/v1alpha1"
+    assert labels["spec"] == {
+        "nodeSelector": {"node.kubernetes.io/instance-type": "a2-ultragpu-2g"},
+        "labels": {
+            "nvidia.com/mig.config": "seed-a100",
+            "nvidia.com/device-plugin.config": "inference-sharing",
+        },
+    }
+
+
+def test_priority_classes_100_50_10() -> None:
+    values = {
+        o["metadata"]["name"]: (o["value"], o["preemptionPolicy"])
+        for o in seed()
+        if o["kind"] == "PriorityClass"
+    }
+    assert values == {
+        "critical-inference": (100, "PreemptLowerPriority"),
+        "training": (50, "PreemptLowerPriority"),
+        "batch-scoring": (10, "Never"),
+    }
+
+
+def test_vllm_deployments() -> None:
+    canary = one("Deployment", "llama-70b-canary")
+    labels = canary["metadata"]["labels"]
+    assert labels["aiplane.dev/model"] == "llama-70b"
+    assert labels["aiplane.dev/version"] == "v2.1" and labels["aiplane.dev/stage"] == "canary"
+    assert (
+        canary["metadata"]["annotations"]["aiplane.dev/subject"] == "model llama-70b v2.1 (canary)"
+    )
+    pod = canary["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == "vllm/vllm-openai:v0.17.1"
+    assert container["command"] == ["vllm", "serve"]
+    args = container["args"]
+    pairs = dict(zip(args, [*args[1:], None], strict=True))
+    assert pairs["--tensor-parallel-size"] == "4"
+    assert pairs["--gpu-memory-utilization"] == "0.9"
+    assert pairs["--max-model-len"] == "8192"
+    assert pairs["--max-num-batched-tokens"] == "32768"
+    assert pairs["--max-num-seqs"] == "256"
+    assert pairs["--block-size"] == "16"
+    assert pairs["--swap-space"] == "4"
+    assert pairs["--dtype"] == "bfloat16"
+    assert "--enable-prefix-caching" in args
+    assert container["resources"]["limits"] == {"nvidia.com/gpu": "4"}
+    assert pod["nodeSelector"] == {"node.kubernetes.io/instance-type": "p5.48xlarge"}
+    assert pod["tolerations"][0]["key"] == "nvidia.com/gpu"
+    assert pod["priorityClassName"] == "critical-inference"
+    shm = next(v for v in pod["volumes"] if v["name"] == "shm")
+    assert shm["emptyDir"]["medium"] == "Memory"
+    assert {"name": "HF_HOME", "value": "/model-cache"} in container["env"]
+    startup = container["startupProbe"]
+    assert startup["httpGet"]["path"] == "/health"
+    # A 70B bf16 model needs well over ten minutes to download and load.
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 1200
+    production = one("Deployment", "llama-70b-production")
+    prod_args = production["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert prod_args[0] == "meta-llama/Llama-3.1-70B-Instruct"
+    assert "1605565b47bb9346c5515c34102e054115b4f98b" in prod_args
+    for name in ("llama-70b-canary", "llama-70b-production"):
+        assert one("Service", name)["spec"]["ports"][0]["port"] == 8000
+        assert one("PodDisruptionBudget", name)["spec"]["maxUnavailable"] == 1
+
+
+def test_model_split_route_90_10() -> None:
+    route = one("HTTPRoute", "llama-70b")
+    refs = {r["name"]: r["weight"] for r in route["spec"]["rules"][0]["backendRefs"]}
+    assert refs == {"llama-70b-production": 90, "llama-70b-canary": 10}
+
+
+def test_four_step_dag_with_accuracy_gate() -> None:
+    template = one("WorkflowTemplate", "llm-finetune")
+    spec = template["spec"]
+    dag = next(t for t in spec["templates"] if "dag" in t)
+    tasks = {t["name"]: t for t in dag["dag"]["tasks"]}
+    assert list(tasks) == ["data-preparation", "training", "evaluation", "deployment"]
+    assert tasks["training"]["depends"] == "data-preparation"
+    assert tasks["evaluation"]["depends"] == "training"
+    assert tasks["deployment"]["when"] == "{{tasks.evaluation.outputs.parameters.accuracy}} > 0.85"
+    by_name = {t["name"]: t for t in spec["templates"]}
+    accuracy = by_name["evaluation"]["outputs"]["parameters"][0]
+    assert accuracy["valueFrom"] == {"path": "/tmp/outputs/accuracy", "default": "0"}
+    training = by_name["training"]
+    assert training["container"]["resources"]["limits"] == {
+        "nvidia.com/gpu": "4",
+        "memory": "128Gi",
+    }
+    assert training["retryStrategy"]["limit"] == "2"
+    assert training["priorityClassName"] == "training"
+    env = {e["name"]: e.get("value") for e in training["container"]["env"]}
+    assert env["MLFLOW_TRACKING_URI"] == "http://mlflow.mlops.svc:5000"
+    assert env["MLFLOW_EXPERIMENT_NAME"] == "llm-finetune"
+    assert spec["podGC"]["strategy"] and spec["ttlStrategy"]["secondsAfterCompletion"] == 86400
+    assert by_name["deployment"]["container"]["args"][:4] == [
+        "promote-model",
+        "llama-70b",
+        "v2.1",
+        "canary",
+    ]
+
+
+def test_route_70_20_10_with_fallback_and_limits() -> None:
+    route = one("AIGatewayRoute", "chat-completions")
+    assert route["apiVersion"] == "aigateway.envoyproxy.io/v1beta1"
+    split = next(r for r in route["spec"]["rules"] if r["name"] == "split")
+    weights = {r["name"]: r["weight"] for r in split["backendRefs"]}
+    # 70/20/10, with the local share split 90/10 between the model's stages.
+    assert weights == {
+        "chat-completions-openai": 7000,
+        "chat-completions-anthropic": 2000,
+        "llama-70b-production": 900,
+        "llama-70b-canary": 100,
+    }
+    annotations = route["metadata"]["annotations"]
+    assert annotations["aiplane.dev/fallback-chain"] == "openai,anthropic,local-llama"
+    assert "daily-budget-usd=500" in annotations["aiplane.dev/backend-limits"]
+    assert annotations["aiplane.dev/per-organization-daily-budget-usd"] == "2000"
+    assert {c["type"] for c in route["spec"]["llmRequestCosts"]} >= {"TotalToken"}
+    policy = one("BackendTrafficPolicy", "chat-completions")["spec"]
+    assert policy["targetRefs"][0] == {
+        "group": "gateway.networking.k8s.io",
+        "kind": "HTTPRoute",
+        "name": "chat-completions",
+    }
+    assert policy["retry"]["numRetries"] == 2
+    assert "passive" in policy["healthCheck"]
+    rules = policy["rateLimit"]["global"]["rules"]
+    limits = sorted(r["limit"]["requests"] for r in rules)
+    assert limits == [60, 1000, 50000]
+    token_rule = next(r for r in rules if "cost" in r)
+    assert token_rule["cost"]["response"]["metadata"]["key"] == "llm_total_token"
+    bsp = one("BackendSecurityPolicy", "chat-completions-openai")["spec"]
+    assert bsp["type"] == "APIKey" and bsp["apiKey"]["secretRef"] == {"name": "openai-credentials"}
+    assert (
+        one("AIServiceBackend", "chat-completions-anthropic")["spec"]["schema"]["name"]
+        == "Anthropic"
+    )
+    assert one("Backend", "chat-completions-openai")["spec"]["endpoints"][0]["fqdn"] == {
+        "hostname": "api.openai.com",
+        "port": 443,
+    }
+
+
+def test_budgets_are_reported_as_warnings() -> None:
+    _, warnings = render_with_warnings(load_and_check(str(REPO / "stacks" / "seed.yaml")))
+    texts = [w.format() for w in warnings]
+    assert all(w.severity == "warning" for w in warnings)
+    assert any("dailyBudgetUsd" in t and "budget" in t for t in texts)
+    assert any("p99LatencyMs" in t for t in texts)
+
+
+def test_hnsw_collection() -> None:
+    cm = one("ConfigMap", "aiplane-collection-docs")
+    assert cm["metadata"]["annotations"]["aiplane.dev/immutable-fields"] == (
+        "vectors.size,vectors.distance,shard_number"
+    )
+    body = json.loads(cm["data"]["collection.json"])
+    assert body == {
+        "vectors": {"size": 1024, "distance": "Cosine", "on_disk": True},
+        "hnsw_config": {"m": 16, "ef_construct": 200},
+        "shard_number": 2,
+        "replication_factor": 2,
+        "on_disk_payload": False,
+    }
+
+
+def test_every_object_is_labelled_and_located() -> None:
+    for obj in seed():
+        meta = obj["metadata"]
+        assert meta["labels"]["app.kubernetes.io/managed-by"] == "aiplane"
+        assert meta["labels"]["aiplane.dev/stack"] == "seed"
+        assert "stacks/seed.yaml#L" in meta["annotations"]["aiplane.dev/source"]
+        assert meta["annotations"]["aiplane.dev/subject"]
+        gpu_operator = (
+            obj["kind"] == "ConfigMap"
+            and meta["name"].startswith("aiplane-")
+            and (meta.get("namespace") == "gpu-operator")
+        )
+        if "namespace" in meta and not gpu_operator:
+            assert meta["namespace"] == "ai-platform"
+    assert seed()[0]["kind"] == "Namespace"
+
+
+def test_sorted_by_kind_rank_then_name() -> None:
+    from aiplane.render.common import sort_key
+
+    keys = [sort_key(o) for o in seed()]
+    assert keys == sorted(keys)
+
+
+def test_two_renders_are_byte_identical() -> None:
+    path = str(REPO / "stacks" / "seed.yaml")
+    first = to_yaml(render_stack(load_and_check(path)))
+    second = to_yaml(render_stack(load_and_check(path)))
+    assert first == second
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_cli_output_is_stable_across_processes(fmt: str) -> None:
+    """Separate processes (fresh hash seeds) print the same bytes."""
+    cmd = [sys.executable, "-m", "aiplane", "render", "stacks/seed.yaml", "--format", fmt]
+    runs = [
+        subprocess.run(
+            cmd,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PYTHONHASHSEED": seed_, "PATH": "/usr/bin:/bin"},
+        )
+        for seed_ in ("1", "2")
+    ]
+    assert runs[0].stdout == runs[1].stdout
+    assert "warning:" in runs[0].stderr
+    parsed = (
+        json.loads(runs[0].stdout) if fmt == "json" else list(yaml.safe_load_all(runs[0].stdout))
+    )
+    assert len(parsed) == len(seed())
+
+
+def test_out_dir_writes_one_file_per_object(tmp_path: Path) -> None:
+    from aiplane.render.cli_render import render_main
+
+    assert render_main([str(REPO / "stacks" / "seed.yaml")], str(tmp_path), "yaml") == 0
+    files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.yaml"))
+    assert len(files) == len(seed())
+    assert "_cluster/clusterpolicy-cluster-policy.yaml" in files
+    assert "ai-platform/deployment-llama-70b-canary.yaml" in files
+    assert "gpu-operator/configmap-aiplane-mig-parted-config.yaml" in files
