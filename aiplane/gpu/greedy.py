@@ -18,27 +18,48 @@ from functools import lru_cache
 
 from aiplane.gpu.catalog import GpuSpec
 from aiplane.gpu.layouts import check_layout
-from aiplane.gpu.options import DemandClass, Option, PoolModel, RateDemand
+from aiplane.gpu.options import (
+    WHOLE_KEY,
+    DemandClass,
+    LayoutKey,
+    Option,
+    PoolModel,
+    RateDemand,
+    layout_key,
+)
 from aiplane.gpu.problem import WHOLE_GPU
-from aiplane.gpu.solver import LayoutKey, Solution
+from aiplane.gpu.solver import Solution
 
 
 @lru_cache(maxsize=8192)
-def _grow(gpu: GpuSpec, state: LayoutKey, name: str) -> LayoutKey | None:
-    """The state after adding one ``name`` instance, or None if that is no longer valid."""
+def _grow(
+    gpu: GpuSpec, state: LayoutKey, name: str, template: LayoutKey | None
+) -> LayoutKey | None:
+    """The state after adding one ``name`` instance, or None if that is no longer valid.
+
+    With a ``template`` (fixed pools) the state must stay within the configured layout.
+    """
     counts = dict(state)
     counts[name] = counts.get(name, 0) + 1
-    return tuple(sorted(counts.items())) if check_layout(gpu, counts) is None else None
+    grown = tuple(sorted(counts.items()))
+    if template is not None:
+        allowed = dict(template)
+        return grown if all(n <= allowed.get(k, 0) for k, n in grown) else None
+    return grown if check_layout(gpu, counts) is None else None
 
 
 class _PoolState:
-    """MIG GPUs of one pool indexed by state, so first fit is a heap lookup, not a scan."""
+    """GPUs of one pool indexed by (state, template), so first fit is a heap lookup."""
 
     def __init__(self, model: PoolModel) -> None:
         self.model = model
-        self.gpus: list[LayoutKey] = []
-        self.by_state: dict[LayoutKey, list[int]] = {}
+        self.gpus: list[tuple[LayoutKey, LayoutKey | None]] = []  # (state, template)
+        self.by_state: dict[tuple[LayoutKey, LayoutKey | None], list[int]] = {}
         self.gang_gpus = 0
+        fixed = model.pool.mig == "fixed" and bool(model.index_layouts)
+        self.left: dict[LayoutKey, int | None] | None = None
+        if fixed:
+            self.left = {layout_key(k): n for k, n in zip(model.layouts, model.limits, strict=True)}
 
     @property
     def used(self) -> int:
@@ -50,35 +71,63 @@ class _PoolState:
 
     def add(self, option: Option, gang: int) -> bool:
         if gang > 1:
-            if not self.room(gang):
+            if not self.room(gang) or not self._reserve_whole(gang):
                 return False
             self.gang_gpus += gang
             return True
-        if option.slice == WHOLE_GPU:
-            return self._new_gpu(((WHOLE_GPU, 1),))
-        best: tuple[int, LayoutKey, LayoutKey] | None = None
-        for state, heap in self.by_state.items():
-            grown = _grow(self.model.gpu, state, option.slice) if heap else None
-            if grown is not None and (best is None or heap[0] < best[0]):
-                best = (heap[0], state, grown)
+        best: tuple[int, tuple[LayoutKey, LayoutKey | None], LayoutKey] | None = None
+        if option.slice != WHOLE_GPU:
+            for (state, template), heap in self.by_state.items():
+                grown = _grow(self.model.gpu, state, option.slice, template) if heap else None
+                if grown is not None and (best is None or heap[0] < best[0]):
+                    best = (heap[0], (state, template), grown)
         if best is None:
-            return self._new_gpu(((option.slice, 1),))
-        index, state, grown = best
-        heapq.heappop(self.by_state[state])
-        self._set(index, grown)
+            return self._new_gpu(option.slice)
+        index, key, grown = best
+        heapq.heappop(self.by_state[key])
+        self._set(index, grown, key[1])
         return True
 
-    def _new_gpu(self, state: LayoutKey) -> bool:
+    def _reserve_whole(self, count: int) -> bool:
+        if self.left is None:
+            return True
+        left = self.left.get(WHOLE_KEY, 0)
+        if left is not None and left < count:
+            return False
+        if left is not None:
+            self.left[WHOLE_KEY] = left - count
+        return True
+
+    def _new_gpu(self, name: str) -> bool:
         if not self.room(1):
             return False
-        self.gpus.append(state)
-        self._set(len(self.gpus) - 1, state)
+        template = self._template_for(name)
+        if self.left is not None and template is None:
+            return False
+        state: LayoutKey = ((name, 1),) if name != WHOLE_GPU else WHOLE_KEY
+        self.gpus.append((state, template))
+        self._set(len(self.gpus) - 1, state, template)
         return True
 
-    def _set(self, index: int, state: LayoutKey) -> None:
-        self.gpus[index] = state
-        if state != ((WHOLE_GPU, 1),):
-            heapq.heappush(self.by_state.setdefault(state, []), index)
+    def _template_for(self, name: str) -> LayoutKey | None:
+        """Fixed pools: the first configured layout with that slice and a GPU left."""
+        if self.left is None:
+            return None
+        for key, left in self.left.items():
+            if dict(key).get(name) and (left is None or left > 0):
+                if left is not None:
+                    self.left[key] = left - 1
+                return key
+        return None
+
+    def _set(self, index: int, state: LayoutKey, template: LayoutKey | None) -> None:
+        self.gpus[index] = (state, template)
+        if state != WHOLE_KEY:
+            heapq.heappush(self.by_state.setdefault((state, template), []), index)
+
+    def layouts(self) -> list[LayoutKey]:
+        """What each GPU is configured as: the template in fixed pools, else its instances."""
+        return [template or state for state, template in self.gpus]
 
 
 def solve_greedy(
@@ -97,7 +146,7 @@ def solve_greedy(
     segments, admitted = _greedy_segments(states, rates)
     layouts: dict[tuple[int, LayoutKey], int] = {}
     for state in states:
-        for key in state.gpus:
+        for key in state.layouts():
             layouts[state.model.index, key] = layouts.get((state.model.index, key), 0) + 1
     gpus = sum(s.used for s in states)
     return Solution(

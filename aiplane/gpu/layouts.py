@@ -18,7 +18,6 @@ from types import MappingProxyType
 from aiplane.gpu.catalog import GpuSpec, MigProfile
 
 Placement = tuple[tuple[str, int], ...]
-TIMES = "\u00d7"  # multiplication sign, as in NVIDIA docs; escaped to keep linters calm
 
 
 def _profile_order(profile: MigProfile) -> tuple[int, int, str]:
@@ -27,16 +26,14 @@ def _profile_order(profile: MigProfile) -> tuple[int, int, str]:
 
 
 def describe_layout(gpu: GpuSpec, counts: Mapping[str, int]) -> str:
-    """``3g.40gb TIMES 2 + 1g.10gb TIMES 1``: profiles largest first, zero counts dropped."""
+    """``3g.40gb ×2 + 1g.10gb ×1``: profiles largest first, zero counts dropped."""
     items = [(n, c) for n, c in counts.items() if c]
 
     def key(item: tuple[str, int]) -> tuple[int, int, str]:
         profile = gpu.mig_profiles.get(item[0])
         return _profile_order(profile) if profile else (0, 0, item[0])
 
-    return (
-        " + ".join(f"{name} {TIMES}{count}" for name, count in sorted(items, key=key)) or "(empty)"
-    )
+    return " + ".join(f"{name} ×{count}" for name, count in sorted(items, key=key)) or "(empty)"
 
 
 def _count_problem(gpu: GpuSpec, counts: Mapping[str, int]) -> str | None:
@@ -51,7 +48,7 @@ def _count_problem(gpu: GpuSpec, counts: Mapping[str, int]) -> str | None:
         if count < 0:
             return f"{name}: count must not be negative (got {count})"
         if count > profile.max_count:
-            return f"{name} {TIMES}{count}: at most {profile.max_count} per {gpu.name}"
+            return f"{name} ×{count}: at most {profile.max_count} per {gpu.name}"
     return None
 
 

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from aiplane.gpu.layouts import place_layout
-from aiplane.gpu.options import DemandClass, Option, PoolModel, RateDemand
+from aiplane.gpu.options import WHOLE_KEY, DemandClass, LayoutKey, Option, PoolModel, RateDemand
 from aiplane.gpu.problem import WHOLE_GPU, GpuAssignment, UnitPlacement, Workload
-from aiplane.gpu.solver import LayoutKey, Solution
+from aiplane.gpu.solver import Solution
 
 
 @dataclass(frozen=True)
@@ -89,22 +89,26 @@ def _materialise_pool(
     free = _Nodes(pool)
     gangs = sorted((u for u in units if u.gang > 1), key=lambda u: (-u.gang, u.workload, u.index))
     for unit in gangs:
-        slots = free.take_together(unit.gang)
+        slots = free.take_together(unit.gang, WHOLE_KEY)
         if slots is None:
             reason = f"no node in pool '{name}' has {unit.gang} free GPUs together"
             out.failed.append((unit, reason))
             continue
         node = slots[0][0]
-        gpus = tuple(g for _n, g in slots)
+        indices = tuple(g for _n, g in slots)
         label = _label(workloads, unit)
-        for g in gpus:
+        for g in indices:
             out.gpus.append(GpuAssignment(name, node, g, (), (label,)))
-        out.units.append(UnitPlacement(workloads[unit.workload].name, unit.index, name, node, gpus, WHOLE_GPU, None))
+        out.units.append(
+            UnitPlacement(
+                workloads[unit.workload].name, unit.index, name, node, indices, WHOLE_GPU, None
+            )
+        )
     queues: dict[str, deque[tuple[_Gpu, int]]] = {}
     gpus: list[_Gpu] = []
     for key, count in layouts:
         for _ in range(count):
-            slot = free.take_one()
+            slot = free.take_one(key)
             if slot is None:
                 raise RuntimeError(f"pool '{name}': solver used more GPUs than it has")
             gpu = _Gpu(slot[0], slot[1], _instances(pool, key))
@@ -159,13 +163,15 @@ def _instances(pool: PoolModel, key: LayoutKey) -> list[tuple[str, int | None]]:
 
 
 class _Nodes:
-    """Free GPU slots per node; an unbounded pool grows a node at a time."""
+    """Free GPU slots per node; an unbounded pool grows a node at a time. In a fixed pool each
+    GPU index has its configured layout, and a GPU of layout ``key`` must take such a slot."""
 
     def __init__(self, pool: PoolModel) -> None:
         self.per_node = pool.pool.gpus_per_node
         self.limit = pool.pool.nodes
+        self.index_layouts = pool.index_layouts
         self.free: list[list[int]] = []
-        self.cursor = 0  # nodes before it have no free slot left for single GPUs
+        self.cursor: dict[LayoutKey | None, int] = {}  # nodes before it have no such slot
 
     def _grow(self) -> bool:
         if self.limit is not None and len(self.free) >= self.limit:
@@ -173,23 +179,35 @@ class _Nodes:
         self.free.append(list(range(self.per_node)))
         return True
 
-    def take_together(self, count: int) -> list[tuple[int, int]] | None:
+    def _fits(self, slot: int, key: LayoutKey | None) -> bool:
+        return key is None or not self.index_layouts or self.index_layouts[slot] == key
+
+    def take_together(
+        self, count: int, key: LayoutKey | None = None
+    ) -> list[tuple[int, int]] | None:
         if count > self.per_node:
             return None
         while True:
             for node, slots in enumerate(self.free):
-                if len(slots) >= count:
-                    taken, self.free[node] = slots[:count], slots[count:]
+                usable = [s for s in slots if self._fits(s, key)]
+                if len(usable) >= count:
+                    taken = usable[:count]
+                    self.free[node] = [s for s in slots if s not in taken]
                     return [(node, g) for g in taken]
             if not self._grow():
                 return None
 
-    def take_one(self) -> tuple[int, int] | None:
+    def take_one(self, key: LayoutKey | None = None) -> tuple[int, int] | None:
+        key = key if self.index_layouts else None
+        node = self.cursor.get(key, 0)
         while True:
-            while self.cursor < len(self.free):
-                slots = self.free[self.cursor]
-                if slots:
-                    return self.cursor, slots.pop(0)
-                self.cursor += 1
+            while node < len(self.free):
+                slots = self.free[node]
+                for position, slot in enumerate(slots):
+                    if self._fits(slot, key):
+                        self.cursor[key] = node
+                        return node, slots.pop(position)
+                node += 1
             if not self._grow():
+                self.cursor[key] = node
                 return None

@@ -13,8 +13,16 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from aiplane.gpu.catalog import GpuSpec, get_gpu
-from aiplane.gpu.layouts import enumerate_layouts
+from aiplane.gpu.layouts import check_layout, enumerate_layouts
 from aiplane.gpu.problem import WHOLE_GPU, Pool, ThroughputProfile, Workload
+
+LayoutKey = tuple[tuple[str, int], ...]  # sorted (slice, count) pairs
+WHOLE_KEY: LayoutKey = ((WHOLE_GPU, 1),)
+
+
+def layout_key(layout: Mapping[str, int]) -> LayoutKey:
+    """Hashable form of a layout; an empty layout is a whole GPU."""
+    return tuple(sorted((name, n) for name, n in layout.items() if n)) or WHOLE_KEY
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,8 @@ class PoolModel:
     gpu: GpuSpec
     slices: Mapping[str, tuple[int, int, float]]  # slice → (compute, memory slots, GiB)
     layouts: tuple[Mapping[str, int], ...]  # maximal layouts; {WHOLE_GPU: 1} for a whole GPU
+    limits: tuple[int | None, ...]  # most GPUs that may have each layout (None: pool capacity)
+    index_layouts: tuple[LayoutKey, ...] = ()  # fixed pools: layout of GPU index i on a node
 
     @property
     def compute_slots(self) -> int:
@@ -87,28 +97,47 @@ def build_pools(pools: Sequence[Pool], pinned: set[str]) -> tuple[PoolModel, ...
 
 
 def _pool_model(index: int, pool: Pool, gpu: GpuSpec, pinned: set[str]) -> PoolModel:
-    whole = (gpu.compute_slots or 1, gpu.memory_slots or 1, gpu.memory_gib)
-    slices: dict[str, tuple[int, int, float]] = {}
-    layouts: list[Mapping[str, int]] = []
     if pool.mig == "fixed" and gpu.mig_capable:
-        fixed = dict(pool.fixed_layout or {})
-        layouts = [MappingProxyType(fixed)]
-        names = set(fixed)
-    elif pool.mig == "auto" and gpu.mig_capable:
+        return _fixed_pool_model(index, pool, gpu)
+    layouts: list[Mapping[str, int]] = []
+    if pool.mig == "auto" and gpu.mig_capable:
         media = any(name in gpu.mig_profiles and name.endswith("+me") for name in pinned)
-        layouts = [MappingProxyType(dict(x)) for x in enumerate_layouts(gpu, maximal=True)]
-        if media:
-            layouts = enumerate_layouts(gpu, maximal=True, include_media=True)
-        names = {n for layout in layouts for n in layout}
-    else:
-        names = set()
-    for name in sorted(names):
-        profile = gpu.mig_profiles[name]
-        slices[name] = (profile.compute_slices, profile.memory_slices, profile.memory_gib)
-    if pool.mig != "fixed" or not gpu.mig_capable:
-        slices[WHOLE_GPU] = whole
-        layouts.append(MappingProxyType({WHOLE_GPU: 1}))
-    return PoolModel(index, pool, gpu, MappingProxyType(slices), tuple(layouts))
+        layouts = list(enumerate_layouts(gpu, maximal=True, include_media=media))
+    layouts.append(MappingProxyType({WHOLE_GPU: 1}))
+    slices = _slices(gpu, layouts)
+    limits = tuple(None for _ in layouts)
+    return PoolModel(index, pool, gpu, slices, tuple(layouts), limits)
+
+
+def _fixed_pool_model(index: int, pool: Pool, gpu: GpuSpec) -> PoolModel:
+    """Explicit layouts: each distinct one is allowed on as many GPUs as are configured so."""
+    per_index = pool.gpu_layouts or (pool.fixed_layout or {},) * pool.gpus_per_node
+    for layout in per_index:
+        problem = check_layout(gpu, layout) if layout else None
+        if problem is not None:
+            raise ValueError(f"pool '{pool.name}': {problem}")
+    keys = [layout_key(layout) for layout in per_index]
+    keys += [WHOLE_KEY] * (pool.gpus_per_node - len(keys))  # unlisted GPUs stay whole
+    keys = keys[: pool.gpus_per_node]
+    distinct = sorted(set(keys), key=keys.index)
+    layouts = tuple(MappingProxyType(dict(k)) for k in distinct)
+    nodes = pool.nodes
+    limits = tuple(None if nodes is None else nodes * keys.count(k) for k in distinct)
+    return PoolModel(index, pool, gpu, _slices(gpu, layouts), layouts, limits, tuple(keys))
+
+
+def _slices(
+    gpu: GpuSpec, layouts: Sequence[Mapping[str, int]]
+) -> Mapping[str, tuple[int, int, float]]:
+    """(compute, memory slots, GiB) of every slice some layout offers."""
+    slices: dict[str, tuple[int, int, float]] = {}
+    for name in sorted({n for layout in layouts for n in layout}):
+        if name == WHOLE_GPU:
+            slices[name] = (gpu.compute_slots or 1, gpu.memory_slots or 1, gpu.memory_gib)
+        else:
+            profile = gpu.mig_profiles[name]
+            slices[name] = (profile.compute_slices, profile.memory_slices, profile.memory_gib)
+    return MappingProxyType(slices)
 
 
 def _allowed_pools(workload: Workload, pools: Sequence[PoolModel]) -> list[PoolModel]:
@@ -123,6 +152,8 @@ def unit_options(workload: Workload, pools: Sequence[PoolModel]) -> tuple[Option
             whole = name == WHOLE_GPU
             if workload.slice is not None and name != workload.slice:
                 continue
+            if workload.slice is None and not whole and _full_size(pool, compute):
+                continue  # a whole GPU without MIG serves the same and has a bit more memory
             if (workload.gpus > 1 or workload.kind == "training") and not whole:
                 continue
             if workload.gpus > pool.pool.gpus_per_node:
@@ -133,6 +164,27 @@ def unit_options(workload: Workload, pools: Sequence[PoolModel]) -> tuple[Option
                 continue
             options.append(Option(pool.index, name, compute, memory))
     return tuple(sorted(options, key=lambda o: (o.pool, o.compute, o.memory, o.slice)))
+
+
+def _full_size(pool: PoolModel, compute: int) -> bool:
+    return compute >= pool.compute_slots and WHOLE_GPU in pool.slices
+
+
+def smallest_slice(gpu: GpuSpec, memory_gib: float, min_compute_slices: int = 1) -> str | None:
+    """HAMi's rule: the MIG profile with least compute, then least memory, that holds
+    ``memory_gib`` with ``min_compute_slices``; WHOLE_GPU when only the whole GPU does; None
+    when not even that. Media (``+me``) and full-size profiles are never proposed."""
+    fitting = [
+        p
+        for p in gpu.mig_profiles.values()
+        if not p.media_extensions
+        and p.compute_slices < gpu.compute_slots
+        and p.memory_gib >= memory_gib
+        and p.compute_slices >= min_compute_slices
+    ]
+    if fitting:
+        return min(fitting, key=lambda p: (p.compute_slices, p.memory_slices, p.name)).name
+    return WHOLE_GPU if gpu.memory_gib >= memory_gib else None
 
 
 def rate_options(workload: Workload, pools: Sequence[PoolModel]) -> tuple[Option, ...]:
@@ -213,7 +265,8 @@ def build_classes(
         if workload.throughput_mode or not opts:
             continue
         key = (opts, workload.gpus, workload.priority)
-        groups.setdefault(key, []).extend((index, r) for r in range(workload.replicas))
+        if workload.replicas > 0:
+            groups.setdefault(key, []).extend((index, r) for r in range(workload.replicas))
     return tuple(
         DemandClass(opts, gang, priority, tuple(members))
         for (opts, gang, priority), members in groups.items()

@@ -69,6 +69,8 @@ class Pool:
     gpus_per_node: int = 8
     mig: MigPolicy = "auto"
     fixed_layout: Mapping[str, int] | None = None  # every GPU's layout when mig == "fixed"
+    # mig == "fixed" with differing GPUs: the layout of GPU index i on every node ({} = whole).
+    gpu_layouts: tuple[Mapping[str, int], ...] = ()
 
     @property
     def capacity(self) -> int | None:

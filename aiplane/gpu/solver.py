@@ -11,22 +11,27 @@ request rate is met (``Σ_o thr·s ≥ rate``), every pool offers enough instanc
 (``Σ x + Σ s ≤ Σ_k a[k, p]·y[t, k]``) and stays within its GPUs (gangs count whole GPUs).
 
 Exact for identical GPUs per pool: any GPU's instances are a sub-multiset of a maximal layout and
-instance identity does not matter. The objective is GPUs plus ``ε`` × compute slices handed out
-(prefer the smaller of two equally good slices); ``ε`` keeps the tie-break term below 0.4, and
-HiGHS stops at an absolute gap of 0.5, so "optimal" means the GPU count is proven minimal.
+instance identity does not matter. Two solves: first minimise GPUs (HiGHS stops at an absolute
+gap of 0.5, which proves an integer optimum); then, with the GPU count capped at that optimum and
+a short time limit, minimise the compute slices handed out, so no model gets a bigger slice than
+it needs just because the optimum had room. (A single weighted objective did the same but made
+ParvaGPU scenario 6 forty times slower.)
 """
 
 from __future__ import annotations
 
 import math
+import os
+import sys
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-from aiplane.gpu.options import DemandClass, PoolModel, RateDemand
+from aiplane.gpu.options import DemandClass, LayoutKey, PoolModel, RateDemand, layout_key
 
 TIE_BREAK_BUDGET = 0.4
-LayoutKey = tuple[tuple[str, int], ...]  # sorted (slice, count) pairs
+TIDY_SECONDS = 2.0  # most time the second (slice tidying) solve may take
 _Cols = dict[tuple[int, int], int]  # (demand or pool, option or layout) → column index
 
 
@@ -65,6 +70,13 @@ class _Model:
 
 
 @dataclass(frozen=True)
+class _Costs:
+    gpu: float  # per GPU (layout GPUs and gang GPUs)
+    compute: float  # per compute slice handed to a single unit or segment
+    gpu_limit: int | None = None  # cap on GPUs (second solve)
+
+
+@dataclass(frozen=True)
 class Admission:
     """Shortage mode: how many units of each class must / may be placed."""
 
@@ -81,32 +93,83 @@ def solve_ilp(
     *,
     time_limit_s: float,
     admission: Admission | None = None,
-) -> Solution | None:
-    """Minimise GPUs (or, with ``admission``, maximise admitted units first); None if no
-    feasible solution was found in time."""
+) -> tuple[Solution | None, str]:
+    """Minimise GPUs (or, with ``admission``, maximise admitted units first).
+
+    Returns the solution (None when none was found) and HiGHS's verdict: ``optimal``,
+    ``time-limit``, ``infeasible`` or ``no-solution``.
+    """
     started = time.perf_counter()
-    model = _Model()
-    epsilon = _epsilon(classes, rates)
-    x, s, y, z = _columns(model, pools, classes, rates, epsilon, admission)
-    _rows(model, pools, classes, rates, x, s, y, z, admission)
-    values, status, bound = _run(model, time_limit_s)
-    seconds = time.perf_counter() - started
-    if values is None:
+    deadline = started + time_limit_s
+    weight = 1.0 if admission is None else _admission_gpu_weight(pools, classes, rates)
+    first = _solve_once(pools, classes, rates, _Costs(weight, 0.0), admission, time_limit_s)
+    solution, status = first
+    if solution is None or admission is not None or not solution.optimal:
+        return _finish(solution, rates, admission, started), status
+    tidy_s = min(TIDY_SECONDS, deadline - time.perf_counter())
+    if tidy_s > 0.05:
+        costs = _Costs(0.0, 1.0, gpu_limit=solution.gpus)
+        tidy, _status = _solve_once(pools, classes, rates, costs, None, tidy_s)
+        used = _compute_used(solution, classes, rates)
+        if tidy is not None and _compute_used(tidy, classes, rates) <= used:
+            solution = replace(tidy, lower_bound=solution.lower_bound, optimal=True)
+    return _finish(solution, rates, admission, started), status
+
+
+def _compute_used(
+    solution: Solution, classes: Sequence[DemandClass], rates: Sequence[RateDemand]
+) -> int:
+    """Compute slices handed to single units and segments (what the second solve minimises)."""
+    used = sum(
+        n * classes[ci].options[oi].compute
+        for (ci, oi), n in solution.units.items()
+        if classes[ci].gang == 1
+    )
+    return used + sum(
+        n * rates[ri].options[oi].compute for (ri, oi), n in solution.segments.items()
+    )
+
+
+def _finish(
+    solution: Solution | None,
+    rates: Sequence[RateDemand],
+    admission: Admission | None,
+    started: float,
+) -> Solution | None:
+    if solution is None:
         return None
+    solution = replace(solution, seconds=time.perf_counter() - started)
+    if admission is None:  # every rate is a hard constraint then, so all are served
+        solution = replace(solution, admitted_rates=frozenset(range(len(rates))))
+    return solution
+
+
+def _solve_once(
+    pools: Sequence[PoolModel],
+    classes: Sequence[DemandClass],
+    rates: Sequence[RateDemand],
+    costs: _Costs,
+    admission: Admission | None,
+    time_limit_s: float,
+) -> tuple[Solution | None, str]:
+    model = _Model()
+    x, s, y, z = _columns(model, pools, classes, rates, costs, admission)
+    _rows(model, pools, classes, rates, (x, s, y, z), admission, costs.gpu_limit)
+    values, status, bound = _run(model, time_limit_s)
+    if values is None:
+        return None, status
     gangs = {key: classes[key[0]].gang for key in x if classes[key[0]].gang > 1}
-    return _solution(values, status, bound, (x, s, y, z), gangs, pools, seconds, admission)
+    # The GPU bound only means something when GPUs are what is minimised.
+    lower = math.ceil(bound - 1e-6) if admission is None and costs.compute == 0 else 0
+    return _solution(values, status, lower, (x, s, y, z), gangs, pools), status
 
 
-def layout_key(layout: Mapping[str, int]) -> LayoutKey:
-    return tuple(sorted((name, n) for name, n in layout.items() if n))
-
-
-def _epsilon(classes: Sequence[DemandClass], rates: Sequence[RateDemand]) -> float:
-    most = sum(c.count * max(o.compute for o in c.options) for c in classes)
-    for demand in rates:
-        slowest = min(o.throughput for o in demand.options)
-        most += math.ceil(demand.rate / slowest) * max(o.compute for o in demand.options)
-    return TIE_BREAK_BUDGET / (most + 1)
+def _admission_gpu_weight(
+    pools: Sequence[PoolModel], classes: Sequence[DemandClass], rates: Sequence[RateDemand]
+) -> float:
+    """GPUs only break ties when admitting: their whole term stays below TIE_BREAK_BUDGET, so
+    with an absolute gap of 0.5 a solution admitting one unit fewer never passes as optimal."""
+    return TIE_BREAK_BUDGET / (1 + _gpu_ceiling(pools, classes, rates))
 
 
 def _columns(
@@ -114,24 +177,22 @@ def _columns(
     pools: Sequence[PoolModel],
     classes: Sequence[DemandClass],
     rates: Sequence[RateDemand],
-    epsilon: float,
+    costs: _Costs,
     admission: Admission | None,
 ) -> tuple[_Cols, _Cols, _Cols, dict[int, int]]:
-    # Admission maximises units: cost -1 per unit of the classes being maximised, and GPUs are
-    # then only a tie-break (weight below one unit).
-    gpu_weight = 1.0 if admission is None else 1.0 / (1 + _gpu_ceiling(pools, classes, rates))
     x: dict[tuple[int, int], int] = {}
     for ci, demand in enumerate(classes):
         reward = -1.0 if admission and ci in admission.maximise else 0.0
         for oi, option in enumerate(demand.options):
-            # A gang costs its whole GPUs here; single units pay through the layouts (y).
-            usage = float(demand.gang) if demand.gang > 1 else epsilon * option.compute
-            x[ci, oi] = model.column(gpu_weight * usage + reward, 0, demand.count)
+            # A gang pays for its whole GPUs here; single units pay through the layouts (y).
+            gang = demand.gang > 1
+            cost = costs.gpu * demand.gang if gang else costs.compute * option.compute
+            x[ci, oi] = model.column(cost + reward, 0, demand.count)
     s: dict[tuple[int, int], int] = {}
     for ri, rate in enumerate(rates):
         for oi, option in enumerate(rate.options):
             upper = math.ceil(rate.rate / option.throughput)
-            s[ri, oi] = model.column(epsilon * gpu_weight * option.compute, 0, upper)
+            s[ri, oi] = model.column(costs.compute * option.compute, 0, upper)
     z: dict[int, int] = {}
     if admission is not None:
         for ri in range(len(rates)):
@@ -141,8 +202,9 @@ def _columns(
     y: dict[tuple[int, int], int] = {}
     for pool in pools:
         cap = pool.pool.capacity
-        for ki in range(len(pool.layouts)):
-            y[pool.index, ki] = model.column(gpu_weight, 0, math.inf if cap is None else cap)
+        for ki, limit in enumerate(pool.limits):
+            bounds = [b for b in (cap, limit) if b is not None]
+            y[pool.index, ki] = model.column(costs.gpu, 0, min(bounds) if bounds else math.inf)
     return x, s, y, z
 
 
@@ -162,12 +224,11 @@ def _rows(
     pools: Sequence[PoolModel],
     classes: Sequence[DemandClass],
     rates: Sequence[RateDemand],
-    x: Mapping[tuple[int, int], int],
-    s: Mapping[tuple[int, int], int],
-    y: Mapping[tuple[int, int], int],
-    z: Mapping[int, int],
+    columns: tuple[_Cols, _Cols, _Cols, dict[int, int]],
     admission: Admission | None,
+    gpu_limit: int | None,
 ) -> None:
+    x, s, y, z = columns
     for ci, demand in enumerate(classes):
         terms = {x[ci, oi]: 1.0 for oi in range(len(demand.options))}
         if admission is None:
@@ -197,17 +258,34 @@ def _rows(
                 terms[y[pool_index, ki]] = -float(layout[name])
         model.row(-math.inf, 0.0, terms)
     for pool in pools:
+        _fixed_whole_row(model, pool, capacity[pool.index], y)
         cap = pool.pool.capacity
         if cap is not None:
-            terms = capacity[pool.index]
+            terms = dict(capacity[pool.index])
             terms.update({y[pool.index, ki]: 1.0 for ki in range(len(pool.layouts))})
             model.row(-math.inf, cap, terms)
+    if gpu_limit is not None:  # second solve: keep the proven GPU count
+        every = {col: float(gang) for terms in capacity.values() for col, gang in terms.items()}
+        every.update({col: 1.0 for col in y.values()})
+        model.row(-math.inf, gpu_limit, every)
+
+
+def _fixed_whole_row(
+    model: _Model, pool: PoolModel, gangs: Mapping[int, float], y: Mapping[tuple[int, int], int]
+) -> None:
+    """In a fixed pool, gangs can only use the GPUs configured whole."""
+    if not pool.index_layouts or not gangs:
+        return
+    for ki, layout in enumerate(pool.layouts):
+        limit = pool.limits[ki]
+        if "gpu" in layout and limit is not None:
+            model.row(-math.inf, limit, {**gangs, y[pool.index, ki]: 1.0})
 
 
 def _run(model: _Model, time_limit_s: float) -> tuple[list[float] | None, str, float]:
     import highspy  # heavy native module: load only when a plan is solved
 
-    highs = highspy.Highs()  # type: ignore[no-untyped-call]
+    highs = _quiet(highspy.Highs)
     highs.setOptionValue("output_flag", False)
     highs.setOptionValue("log_to_console", False)
     highs.setOptionValue("time_limit", max(time_limit_s, 0.01))
@@ -238,28 +316,36 @@ def _run(model: _Model, time_limit_s: float) -> tuple[list[float] | None, str, f
     highs.run()
     status = highs.getModelStatus()
     info = highs.getInfo()
-    has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
-    if not has_solution:
-        return None, str(status), -math.inf
+    if status == highspy.HighsModelStatus.kInfeasible:
+        return None, "infeasible", -math.inf
+    if info.primal_solution_status != 2:  # 2 = kSolutionStatusFeasible
+        return None, "no-solution", -math.inf
     name = "optimal" if status == highspy.HighsModelStatus.kOptimal else "time-limit"
     values = list(highs.getSolution().col_value)
     return values, name, float(info.mip_dual_bound)
 
 
+def _quiet(factory: Callable[[], Any]) -> Any:
+    """HiGHS prints a banner from its C++ constructor, before any option can switch output
+    off; silence file descriptor 1 for that moment so ``aiplane plan --json`` stays clean."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            return factory()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def _solution(
     values: list[float],
     status: str,
-    bound: float,
-    columns: tuple[
-        Mapping[tuple[int, int], int],
-        Mapping[tuple[int, int], int],
-        Mapping[tuple[int, int], int],
-        Mapping[int, int],
-    ],
+    lower: int,
+    columns: tuple[_Cols, _Cols, _Cols, dict[int, int]],
     gangs: Mapping[tuple[int, int], int],
     pools: Sequence[PoolModel],
-    seconds: float,
-    admission: Admission | None,
 ) -> Solution:
     x, s, y, z = columns
 
@@ -274,8 +360,6 @@ def _solution(
     gpus = sum(n for _t, _k, n in layouts) + sum(
         n * gangs[key] for key, n in units.items() if key in gangs
     )
-    # Only a pure minimisation yields a GPU bound; after admission the caller re-minimises.
-    lower = math.ceil(bound - TIE_BREAK_BUDGET - 1e-9) if admission is None else 0
     return Solution(
         units=units,
         segments=segments,
@@ -283,7 +367,7 @@ def _solution(
         gpus=gpus,
         lower_bound=max(lower, 0),
         optimal=status == "optimal",
-        seconds=seconds,
+        seconds=0.0,
         status=status,
         admitted_rates=frozenset(ri for ri, col in z.items() if count(col)),
     )

@@ -394,3 +394,49 @@ def test_smallest_slice() -> None:
     assert smallest_slice(H100, 90.0) is None
     l4 = get_gpu("L4")
     assert l4 is not None and smallest_slice(l4, 10.0) == WHOLE_GPU
+
+
+_POOLS = (
+    Pool("h100", "H100-80GB", nodes=None, gpus_per_node=4),
+    Pool("a100", "A100-40GB", nodes=1, gpus_per_node=4),
+    Pool("a30", "A30", nodes=2, gpus_per_node=2),
+    Pool("l4", "L4", nodes=2, gpus_per_node=2),
+    Pool(
+        "fixed",
+        "A100-80GB",
+        nodes=1,
+        gpus_per_node=4,
+        mig="fixed",
+        gpu_layouts=({"3g.40gb": 2}, {"1g.10gb": 7}, {"4g.40gb": 1, "3g.40gb": 1}, {}),
+    ),
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    workloads=st.lists(_workload, min_size=1, max_size=8),
+    pool_sets=st.lists(
+        st.lists(st.sampled_from([p.name for p in _POOLS]), max_size=2, unique=True),
+        min_size=8,
+        max_size=8,
+    ),
+    method=st.sampled_from(["auto", "greedy"]),
+)
+def test_random_multi_pool_plans_are_sound(
+    workloads: list[Workload], pool_sets: list[list[str]], method: str
+) -> None:
+    named = tuple(
+        Workload(**{**w.__dict__, "name": f"w{i}", "pools": tuple(pool_sets[i])})
+        for i, w in enumerate(workloads)
+    )
+    problem = PlacementProblem(named, _POOLS)
+    plan = plan_placement(problem, method=method)  # type: ignore[arg-type]
+    _assert_sound(problem, plan)
+    for pool in plan.pools:
+        capacity = next(p.capacity for p in _POOLS if p.name == pool.name)
+        assert capacity is None or pool.gpus_used <= capacity
+        assert pool.lower_bound <= pool.gpus_used
+    fixed = [g for g in plan.gpus if g.pool == "fixed"]
+    expected = {0: {"3g.40gb": 2}, 1: {"1g.10gb": 7}, 2: {"4g.40gb": 1, "3g.40gb": 1}, 3: {}}
+    for gpu in fixed:
+        assert dict(Counter(n for n, _s in gpu.layout)) == expected[gpu.index]
