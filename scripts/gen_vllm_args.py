@@ -37,18 +37,38 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_RELEASES = [
-    "0.10.2", "0.11.0", "0.13.0", "0.14.1", "0.16.0", "0.17.0", "0.17.1",
-    "0.18.0", "0.19.1", "0.22.1", "0.26.0", "0.30.0", "0.33.0",
+    "0.10.2",
+    "0.11.0",
+    "0.13.0",
+    "0.14.1",
+    "0.16.0",
+    "0.17.0",
+    "0.17.1",
+    "0.18.0",
+    "0.19.1",
+    "0.22.1",
+    "0.26.0",
+    "0.30.0",
+    "0.33.0",
 ]
+# The frontend flags moved: openai/cli_args.py (to ~0.26), launchers/ (~0.30), common/ (0.33).
 FILES = (
     "vllm/engine/arg_utils.py",
     "vllm/entrypoints/openai/cli_args.py",
+    "vllm/entrypoints/launchers/cli_args.py",
+    "vllm/entrypoints/common/cli_args.py",
     "vllm/entrypoints/cli/serve.py",
 )
 CACHE = Path.home() / ".cache" / "aiplane" / "vllm-src"
 OUT = Path(__file__).resolve().parent.parent / "aiplane" / "data" / "vllm_args.json"
 JSON_API = "https://pypi.org/pypi/vllm/{version}/json"
 ALL_JSON = "https://pypi.org/pypi/vllm/json"
+
+
+# Renames the AST cannot see (the dataclass field was renamed too). Each was read in vLLM's source:
+# 0.11.0 arg_utils.py marks --override-pooler-config deprecated; 0.13.0 has --pooler-config for
+# the same ModelConfig setting.
+KNOWN_RENAMES = {"--override-pooler-config": "--pooler-config"}
 
 
 def version_key(v: str) -> tuple[int, ...]:
@@ -63,10 +83,12 @@ def _sdist_url(version: str) -> str:
                 data = json.load(resp)
         except OSError:
             continue
-        files = data["urls"] if "releases" not in data or api != ALL_JSON else data["releases"][version]
+        files = (
+            data["urls"] if "releases" not in data or api != ALL_JSON else data["releases"][version]
+        )
         for f in files:
             if f["packagetype"] == "sdist":
-                return urllib.parse.urljoin(api, f["url"])
+                return urllib.parse.urljoin(api, str(f["url"]))
     raise SystemExit(f"no sdist found for vllm {version}")
 
 
@@ -127,17 +149,33 @@ def _call_type(call: ast.Call, field_types: dict[str, str], field: str | None) -
                 return text
         if kw.arg == "nargs":
             return "list"
-    if field and field in field_types:
-        return field_types[field]
+    bare = field.rsplit(".", 1)[-1] if field else None
+    if bare and bare in field_types:
+        return field_types[bare]
     return "str"
+
+
+def _subscript_field(node: ast.expr) -> str | None:
+    """``cache_kwargs["swap_space"]`` → ``cache_kwargs.swap_space`` (qualified: config classes
+    share field names such as ``backend``)."""
+    if isinstance(node, ast.Subscript):
+        key = node.slice
+        if isinstance(key, ast.Constant) and isinstance(key.value, str):
+            return f"{ast.unparse(node.value)}.{key.value}"
+    if isinstance(node, ast.Dict):  # **{**kw["field"], "default": None}
+        for k, v in zip(node.keys, node.values, strict=True):
+            found = _subscript_field(v) if k is None else None
+            if found:
+                return found
+    return None
 
 
 def _field_of(call: ast.Call) -> str | None:
     for kw in call.keywords:
-        if kw.arg is None and isinstance(kw.value, ast.Subscript):
-            key = kw.value.slice
-            if isinstance(key, ast.Constant) and isinstance(key.value, str):
-                return key.value
+        if kw.arg is None:
+            found = _subscript_field(kw.value)
+            if found:
+                return found
     return None
 
 
@@ -156,7 +194,7 @@ def flags_of_release(files: dict[str, str]) -> dict[str, dict[str, Any]]:
     engine_fields: dict[str, str] = {}
     if engine_src:
         engine_fields = _class_fields(ast.parse(engine_src), ("EngineArgs", "AsyncEngineArgs"))
-    for rel, src in sorted(files.items()):
+    for _rel, src in sorted(files.items()):
         tree = ast.parse(src)
         frontend = _class_fields(tree, ("FrontendArgs", "BaseFrontendArgs"))
         types = {**engine_fields, **frontend}
@@ -165,8 +203,13 @@ def flags_of_release(files: dict[str, str]) -> dict[str, dict[str, Any]]:
                 continue
             if node.func.attr != "add_argument":
                 continue
-            names = [a.value for a in node.args if isinstance(a, ast.Constant)
-                     and isinstance(a.value, str) and a.value.startswith("-")]
+            names = [
+                a.value
+                for a in node.args
+                if isinstance(a, ast.Constant)
+                and isinstance(a.value, str)
+                and a.value.startswith("-")
+            ]
             longs = [n for n in names if n.startswith("--")]
             if not longs:
                 continue
@@ -177,13 +220,25 @@ def flags_of_release(files: dict[str, str]) -> dict[str, dict[str, Any]]:
                 "aliases": sorted(n for n in names if n != longs[0]),
                 "field": field or longs[0][2:].replace("-", "_"),
                 "negatable": _negatable(node, kind, bool_optional),
+                "deprecated": any(
+                    kw.arg == "deprecated" and ast.unparse(kw.value) == "True"
+                    for kw in node.keywords
+                ),
             }
         if "f\"--{key.replace('_', '-')}\"" in src and frontend:
             # Frontend flags generated from the dataclass fields, one per field.
             for field, kind in frontend.items():
                 flag = "--" + field.replace("_", "-")
-                flags.setdefault(flag, {"type": kind, "aliases": [], "field": field,
-                                        "negatable": kind == "bool" and bool_optional})
+                flags.setdefault(
+                    flag,
+                    {
+                        "type": kind,
+                        "aliases": [],
+                        "field": field,
+                        "negatable": kind == "bool" and bool_optional,
+                        "deprecated": False,
+                    },
+                )
     return flags
 
 
@@ -199,6 +254,8 @@ def build_table(releases: list[str]) -> dict[str, Any]:
             entry["negatable"] = info["negatable"]
             entry["aliases"] = sorted(set(entry["aliases"]) | set(info["aliases"]))
             entry.setdefault("releases", []).append(release)
+            if info["deprecated"] and "deprecatedSince" not in entry:
+                entry["deprecatedSince"] = release
     renames: dict[str, str] = {}
     for flag, entry in table.items():
         if entry["last"] == releases[-1]:
@@ -206,10 +263,15 @@ def build_table(releases: list[str]) -> dict[str, Any]:
         field = per_release[entry["last"]][flag]["field"]
         later = [r for r in releases if version_key(r) > version_key(entry["last"])]
         for release in later:
-            match = [f for f, i in per_release[release].items() if i["field"] == field and f != flag]
+            match = [
+                f for f, i in per_release[release].items() if i["field"] == field and f != flag
+            ]
             if match:
                 renames[flag] = sorted(match)[0]
                 break
+    for old, new in KNOWN_RENAMES.items():
+        if old in table and new in table:
+            renames.setdefault(old, new)
     for entry in table.values():
         # Sampled releases: a flag present at both ends of the range is assumed present between.
         entry.pop("releases")

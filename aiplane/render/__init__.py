@@ -1,0 +1,99 @@
+"""Compile a loaded stack into the manifests the data plane runs on.
+
+``render_stack(loaded)`` returns every object of every target; ``render_with_warnings`` also
+returns what the targets could not express (as ``Diagnostic`` warnings, never dropped silently).
+The output is deterministic: objects sorted by kind rank (see ``common.KIND_ORDER``), namespace
+and name, keys in a stable order, so two renders of the same stack are byte-identical.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aiplane.errors import Diagnostic, StackError
+from aiplane.render.common import Context, Obj, canonical, sort_key
+from aiplane.stack.loader import LoadedStack
+
+Target = Callable[[Context], list[Obj]]
+
+
+def targets() -> dict[str, Target]:
+    """Target name → renderer, in the order the golden files name them."""
+    from aiplane.render.argo import render_pipelines
+    from aiplane.render.collections import render_collections
+    from aiplane.render.gpu_operator import render_gpu_operator
+    from aiplane.render.priorities import render_priorities
+    from aiplane.render.routes import render_routes
+    from aiplane.render.vllm import render_vllm
+
+    return {
+        "priorities": render_priorities,
+        "gpu_operator": render_gpu_operator,
+        "vllm": render_vllm,
+        "routes": render_routes,
+        "argo": render_pipelines,
+        "collections": render_collections,
+    }
+
+
+def _namespace(ctx: Context) -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": ctx.meta(
+            ctx.namespace, ("metadata", "namespace"), f"stack {ctx.stack_name}", namespace=None
+        ),
+    }
+
+
+def finish(objects: list[Obj]) -> list[dict[str, Any]]:
+    """Sort and put keys in canonical order."""
+    return [canonical(o, top=True) for o in sorted(objects, key=sort_key)]
+
+
+def render_target(loaded: LoadedStack, name: str) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
+    """One target's objects (without the Namespace), sorted; for golden tests and debugging."""
+    _check_args(loaded)
+    ctx = Context(loaded)
+    return finish(targets()[name](ctx)), ctx.warnings
+
+
+def _check_args(loaded: LoadedStack) -> list[Diagnostic]:
+    # These belong to the stack checks too; rendering re-runs them so an unchecked stack can never
+    # produce a command line vLLM would reject or a manifest with a pasted credential.
+    from aiplane.render.vllm_args import check_vllm_args
+    from aiplane.stack.check_secrets import check_secrets
+
+    found = check_vllm_args(loaded) + check_secrets(loaded)
+    errors = [d for d in found if d.severity == "error"]
+    if errors:
+        raise StackError(f"{loaded.path}: {len(errors)} error(s)", found)
+    return found
+
+
+def render_with_warnings(loaded: LoadedStack) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
+    """Every object of every target, and the warnings about what could not be expressed."""
+    arg_notes = _check_args(loaded)
+    ctx = Context(loaded)
+    objects: list[Obj] = [_namespace(ctx)]
+    for render in targets().values():
+        objects.extend(render(ctx))
+    known = set(loaded.warnings)
+    warnings = [w for w in [*arg_notes, *ctx.warnings] if w not in known]
+    ordered = sorted(_unique(warnings), key=lambda d: (d.line, d.column, d.message))
+    return finish(objects), ordered
+
+
+def _unique(items: list[Diagnostic]) -> list[Diagnostic]:
+    seen: set[Diagnostic] = set()
+    out: list[Diagnostic] = []
+    for item in items:
+        if item not in seen:
+            seen.add(item)
+            out.append(item)
+    return out
+
+
+def render_stack(loaded: LoadedStack) -> list[dict[str, Any]]:
+    return render_with_warnings(loaded)[0]

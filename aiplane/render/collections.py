@@ -28,11 +28,16 @@ def render_collections(ctx: Context) -> list[Obj]:
         path = ("spec", "vectorCollections", index)
         if coll.backend != "qdrant":
             # Milvus has no declarative create body of this shape; say so rather than guess.
-            ctx.warn(path + ("backend",), f"backend {coll.backend} is not rendered yet",
-                     "only qdrant collections are rendered")
+            ctx.warn(
+                (*path, "backend"),
+                f"backend {coll.backend} is not rendered yet",
+                "only qdrant collections are rendered",
+            )
             continue
         if coll.index.type != "hnsw":
-            ctx.warn(path + ("index", "type"), "qdrant indexes are always HNSW; ivf settings ignored")
+            ctx.warn(
+                (*path, "index", "type"), "qdrant indexes are always HNSW; ivf settings ignored"
+            )
         annotations = {
             "aiplane.dev/immutable-fields": IMMUTABLE_FIELDS,
             "aiplane.dev/backend": coll.backend,
@@ -48,10 +53,14 @@ def render_collections(ctx: Context) -> list[Obj]:
                 "apiVersion": "v1",
                 "kind": "ConfigMap",
                 "metadata": ctx.meta(
-                    f"aiplane-collection-{coll.name}", path, f"collection {coll.name}",
+                    f"aiplane-collection-{coll.name}",
+                    path,
+                    f"collection {coll.name}",
                     annotations=annotations,
                 ),
-                "data": {"collection.json": json.dumps(qdrant_body(coll), sort_keys=True, indent=2)},
+                "data": {
+                    "collection.json": json.dumps(qdrant_body(coll), sort_keys=True, indent=2)
+                },
             }
         )
     return out

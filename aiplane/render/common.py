@@ -37,6 +37,7 @@ KIND_ORDER = (
     "HorizontalPodAutoscaler",
     "HTTPRoute",
     "Backend",
+    "BackendTLSPolicy",
     "AIServiceBackend",
     "BackendSecurityPolicy",
     "AIGatewayRoute",
@@ -145,3 +146,24 @@ def canonical(value: Any, top: bool = False) -> Any:
     if isinstance(value, list):
         return [canonical(v) for v in value]
     return value
+
+
+def accelerator(pool: GpuPool | None, gpus: int, mig_profile: str | None) -> tuple[str, int]:
+    """The extended resource and count a pod asks for: whole GPUs or one MIG slice.
+
+    Under the ``mixed`` strategy each profile is its own resource (``nvidia.com/mig-3g.40gb``);
+    under ``single`` every slice is advertised as ``nvidia.com/gpu``. Time-slicing with
+    ``renameByDefault`` adds the ``.shared`` suffix the device plugin advertises then.
+    """
+    from aiplane.gpu.catalog import get_gpu
+
+    key, count = "nvidia.com/gpu", gpus
+    if mig_profile:
+        count = 1
+        gpu = get_gpu(pool.gpu) if pool else None
+        profile = gpu.profile(mig_profile) if gpu else None
+        if pool is not None and pool.mig.strategy == "mixed" and profile is not None:
+            key = profile.resource_name
+    if pool is not None and pool.time_slicing is not None and pool.time_slicing.rename_by_default:
+        key += ".shared"
+    return key, count

@@ -43,8 +43,10 @@ def render_gpu_operator(ctx: Context) -> list[Obj]:
     mig_pools = [(i, p) for i, p in enumerate(pools) if p.mig.policy == "explicit"]
     for index, pool in enumerate(pools):
         if pool.mig.policy == "auto":
-            ctx.warn(_POOLS + (index, "mig", "policy"),
-                     "mig: auto layouts are chosen by 'aiplane plan'; render emits none for this pool")
+            ctx.warn(
+                (*_POOLS, index, "mig", "policy"),
+                "mig: auto layouts are chosen by 'aiplane plan'; render emits none for this pool",
+            )
     strategy = cluster_mig_strategy(ctx)
     shared = _device_plugin_configs(ctx, strategy)
     out: list[Obj] = [_cluster_policy(ctx, strategy, bool(mig_pools), bool(shared))]
@@ -58,12 +60,17 @@ def render_gpu_operator(ctx: Context) -> list[Obj]:
 
 def cluster_mig_strategy(ctx: Context) -> str:
     """ClusterPolicy's ``mig.strategy`` is cluster-wide: mixed wins if any pool needs it."""
-    strategies = {p.mig.strategy for p in ctx.loaded.stack.spec.gpu_pools if p.mig.policy != "disabled"}
+    strategies = {
+        p.mig.strategy for p in ctx.loaded.stack.spec.gpu_pools if p.mig.policy != "disabled"
+    }
     if not strategies:
         return "none"
     if len(strategies) > 1:
-        ctx.warn(_POOLS, "GPU pools ask for different MIG strategies; the cluster uses 'mixed'",
-                 "ClusterPolicy mig.strategy is one value for the whole cluster")
+        ctx.warn(
+            _POOLS,
+            "GPU pools ask for different MIG strategies; the cluster uses 'mixed'",
+            "ClusterPolicy mig.strategy is one value for the whole cluster",
+        )
         return "mixed"
     return strategies.pop()
 
@@ -105,7 +112,7 @@ def _gpu(ctx: Context, index: int, pool: GpuPool) -> GpuSpec:
     if gpu is None:
         raise StackError(
             f"{ctx.loaded.path}: unknown GPU",
-            [ctx.loaded.diagnostic(_POOLS + (index, "gpu"), f"unknown GPU model '{pool.gpu}'")],
+            [ctx.loaded.diagnostic((*_POOLS, index, "gpu"), f"unknown GPU model '{pool.gpu}'")],
         )
     return gpu
 
@@ -130,19 +137,28 @@ def mig_entries(ctx: Context, index: int, pool: GpuPool) -> list[dict[str, Any]]
     entries: list[dict[str, Any]] = []
     covered: set[int] = set()
     for d_index, dev in enumerate(pool.mig.devices):
-        path = _POOLS + (index, "mig", "devices", d_index)
+        path = (*_POOLS, index, "mig", "devices", d_index)
         entry: dict[str, Any] = {"devices": dev.gpus}
         if dev.gpus != "all":
             covered.update(dev.gpus)
         if dev.profiles:
             problem = check_layout(gpu, dev.profiles)
             if problem:
-                raise StackError(f"{ctx.loaded.path}: invalid MIG layout",
-                                 [ctx.loaded.diagnostic(path + ("profiles",), problem)])
+                raise StackError(
+                    f"{ctx.loaded.path}: invalid MIG layout",
+                    [ctx.loaded.diagnostic((*path, "profiles"), problem)],
+                )
             if pool.mig.strategy == "single" and len(dev.profiles) > 1:
-                raise StackError(f"{ctx.loaded.path}: invalid MIG layout", [ctx.loaded.diagnostic(
-                    path + ("profiles",), "strategy single needs identical MIG devices",
-                    "use strategy: mixed")])
+                raise StackError(
+                    f"{ctx.loaded.path}: invalid MIG layout",
+                    [
+                        ctx.loaded.diagnostic(
+                            (*path, "profiles"),
+                            "strategy single needs identical MIG devices",
+                            "use strategy: mixed",
+                        )
+                    ],
+                )
             if any(_ambiguous(gpu, p) for p in dev.profiles):
                 # e.g. 1g.10gb is 2 memory slices on A100-40GB but 1 on A100-80GB: pin the model.
                 entry["device-filter"] = list(gpu.pci_ids)
@@ -168,8 +184,9 @@ def _mig_configmap(ctx: Context, pools: list[tuple[int, GpuPool]]) -> Obj:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": ctx.meta(MIG_CONFIGMAP, _POOLS, f"gpu pools {names}",
-                             namespace=GPU_OPERATOR_NAMESPACE),
+        "metadata": ctx.meta(
+            MIG_CONFIGMAP, _POOLS, f"gpu pools {names}", namespace=GPU_OPERATOR_NAMESPACE
+        ),
         "data": {"config.yaml": yaml.safe_dump(document, sort_keys=True, default_flow_style=False)},
     }
 
@@ -220,8 +237,9 @@ def _device_plugin_configmap(ctx: Context, shared: dict[str, tuple[str, dict[str
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": ctx.meta(DEVICE_PLUGIN_CONFIGMAP, _POOLS, f"gpu pools {names}",
-                             namespace=GPU_OPERATOR_NAMESPACE),
+        "metadata": ctx.meta(
+            DEVICE_PLUGIN_CONFIGMAP, _POOLS, f"gpu pools {names}", namespace=GPU_OPERATOR_NAMESPACE
+        ),
         "data": data,
     }
 
@@ -240,11 +258,18 @@ def _node_labels(ctx: Context, shared: dict[str, tuple[str, dict[str, Any]]]) ->
             labels[DEVICE_PLUGIN_LABEL] = shared[pool.name][0]
         if not labels:
             continue
-        out.append({
-            "apiVersion": "aiplane.dev/v1alpha1",
-            "kind": "NodeLabels",
-            "metadata": ctx.meta(pool.name, _POOLS + (index,), f"pool {pool.name}",
-                                 namespace=None, annotations=annotations),
-            "spec": {"nodeSelector": pool.selector(), "labels": labels},
-        })
+        out.append(
+            {
+                "apiVersion": "aiplane.dev/v1alpha1",
+                "kind": "NodeLabels",
+                "metadata": ctx.meta(
+                    pool.name,
+                    (*_POOLS, index),
+                    f"pool {pool.name}",
+                    namespace=None,
+                    annotations=annotations,
+                ),
+                "spec": {"nodeSelector": pool.selector(), "labels": labels},
+            }
+        )
     return out

@@ -18,7 +18,9 @@ def render_priorities(ctx: Context) -> list[Obj]:
             "apiVersion": "scheduling.k8s.io/v1",
             "kind": "PriorityClass",
             "metadata": ctx.meta(
-                cls.name, ("spec", "priorities", "classes", index), f"priority {cls.name}",
+                cls.name,
+                ("spec", "priorities", "classes", index),
+                f"priority {cls.name}",
                 namespace=None,
             ),
             "value": cls.value,

@@ -19,21 +19,32 @@ from __future__ import annotations
 import math
 import re
 
-from aiplane.gpu.catalog import get_gpu
-from aiplane.render.common import Context, Obj, k8s_name, quantity, tolerations
+from aiplane.render.common import Context, Obj, accelerator, k8s_name, quantity, tolerations
 from aiplane.render.vllm_args import vllm_args
-from aiplane.stack.models import Deployment, GpuPool, Model, ModelVersion, StackSpec
+from aiplane.render.vllm_sizing import rollout, startup_budget_seconds, weights_gib
+from aiplane.stack.loader import LoadedStack
+from aiplane.stack.models import (
+    Autoscaling,
+    Deployment,
+    GpuPool,
+    Model,
+    ModelVersion,
+    StackSpec,
+)
 from aiplane.stack.sections.base import EnvSource, EnvValue
 
 PORT = 8000
 CACHE_DIR = "/model-cache"
 PVC_ROOT = "/mnt/models"
-_PARAMS_B = re.compile(r"(?<![0-9.])([0-9]+(?:\.[0-9]+)?)[bB](?![a-zA-Z0-9])")
 
 
 def service_name(model: str, stage: str) -> str:
-    """The Service (and Deployment) of one model stage; routes point here."""
-    return k8s_name(model, stage)
+    """The Service (and Deployment) of one model stage; routes point here.
+
+    Service names must start with a letter (DNS-1035), model names may start with a digit.
+    """
+    name = k8s_name(model, stage)
+    return name if name[0].isalpha() else k8s_name("m", model, stage)
 
 
 def render_vllm(ctx: Context) -> list[Obj]:
@@ -42,8 +53,10 @@ def render_vllm(ctx: Context) -> list[Obj]:
         for d_index, dep in enumerate(model.deployments):
             version = model.version(dep.version)
             if version is None:
-                ctx.warn(("spec", "models", m_index, "deployments", d_index, "version"),
-                         f"unknown version '{dep.version}'; nothing rendered for it")
+                ctx.warn(
+                    ("spec", "models", m_index, "deployments", d_index, "version"),
+                    f"unknown version '{dep.version}'; nothing rendered for it",
+                )
                 continue
             out.extend(_stage_objects(ctx, m_index, model, d_index, dep, version))
         if len(model.deployments) > 1:
@@ -75,7 +88,7 @@ def _stage_objects(
         {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
-            "metadata": meta(_deployment_annotations(model, version)),
+            "metadata": meta(_deployment_annotations(ctx, model, version)),
             "spec": _deployment_spec(ctx, m_index, model, dep, version, selector, labels),
         },
         {
@@ -109,13 +122,16 @@ def _label_value(text: str) -> str:
     return value.strip("-_.") or "unknown"
 
 
-def _deployment_annotations(model: Model, version: ModelVersion) -> dict[str, str]:
+def _deployment_annotations(ctx: Context, model: Model, version: ModelVersion) -> dict[str, str]:
     out = {"aiplane.dev/model-source": version.source}
     if version.revision:
         out["aiplane.dev/model-revision"] = version.revision
     if version.digest:
         out["aiplane.dev/model-digest"] = version.digest
-    out["aiplane.dev/startup-budget-seconds"] = str(startup_budget_seconds(model))
+    out["aiplane.dev/startup-budget-seconds"] = str(startup_budget_seconds(model, ctx.loaded))
+    if model.autoscaling is not None and _hpa_targets(model.autoscaling):
+        # The plan shows a replica count the HPA changed as expected drift, not as a change.
+        out["aiplane.dev/expected-drift"] = "spec.replicas=HorizontalPodAutoscaler"
     return out
 
 
@@ -130,8 +146,7 @@ def _deployment_spec(
 ) -> Obj:
     spec: Obj = {
         "selector": {"matchLabels": selector},
-        # Surge one pod, never drop below the desired count: a rollout keeps serving.
-        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": rollout(ctx, model)},
         "template": {
             "metadata": {"labels": labels},
             "spec": _pod_spec(ctx, m_index, model, version),
@@ -151,8 +166,11 @@ def _pod_spec(ctx: Context, m_index: int, model: Model, version: ModelVersion) -
     parallel = serving.tensor_parallel_size * serving.pipeline_parallel_size
     volumes: list[Obj] = [
         # NCCL and PyTorch workers exchange tensors through /dev/shm; the default 64Mi is too small.
-        {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi" if parallel > 1 else "2Gi"}},
-        {"name": "model-cache", "emptyDir": _cache_volume(model)},
+        {
+            "name": "shm",
+            "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi" if parallel > 1 else "2Gi"},
+        },
+        {"name": "model-cache", "emptyDir": _cache_volume(model, ctx.loaded)},
     ]
     mounts: list[Obj] = [
         {"name": "shm", "mountPath": "/dev/shm"},
@@ -160,12 +178,21 @@ def _pod_spec(ctx: Context, m_index: int, model: Model, version: ModelVersion) -
     ]
     claim = _pvc_claim(version.source)
     if claim:
-        volumes.append({"name": "model-weights", "persistentVolumeClaim": {"claimName": claim, "readOnly": True}})
-        mounts.append({"name": "model-weights", "mountPath": f"{PVC_ROOT}/{claim}", "readOnly": True})
+        volumes.append(
+            {
+                "name": "model-weights",
+                "persistentVolumeClaim": {"claimName": claim, "readOnly": True},
+            }
+        )
+        mounts.append(
+            {"name": "model-weights", "mountPath": f"{PVC_ROOT}/{claim}", "readOnly": True}
+        )
     if version.source.startswith("mlflow://"):
-        ctx.warn(("spec", "models", m_index, "versions", model.versions.index(version), "source"),
-                 "mlflow:// sources are passed to vLLM unresolved",
-                 "give the registered model's storage URI (s3://, gs://, hf:// or pvc://) instead")
+        ctx.warn(
+            ("spec", "models", m_index, "versions", model.versions.index(version), "source"),
+            "mlflow:// sources are passed to vLLM unresolved",
+            "give the registered model's storage URI (s3://, gs://, hf:// or pvc://) instead",
+        )
     container: Obj = {
         "name": "vllm",
         "image": image,
@@ -175,7 +202,7 @@ def _pod_spec(ctx: Context, m_index: int, model: Model, version: ModelVersion) -
         "env": _env(model),
         "resources": _resources(ctx, m_index, model, pool),
         "volumeMounts": mounts,
-        **_probes(model),
+        **_probes(model, ctx.loaded),
     }
     pod: Obj = {
         "containers": [container],
@@ -218,12 +245,16 @@ def _env_value(name: str, value: EnvValue) -> Obj:
 
 
 def _env(model: Model) -> list[Obj]:
-    env = [{"name": "HF_HOME", "value": CACHE_DIR}]
+    env: list[Obj] = [{"name": "HF_HOME", "value": CACHE_DIR}]
     ref = model.serving.api_key_secret
     if ref is not None:
         # vLLM reads VLLM_API_KEY; the value stays in the Secret.
-        env.append({"name": "VLLM_API_KEY",
-                    "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}})
+        env.append(
+            {
+                "name": "VLLM_API_KEY",
+                "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}},
+            }
+        )
     env.extend(_env_value(k, v) for k, v in sorted(model.env.items()))
     return env
 
@@ -231,21 +262,14 @@ def _env(model: Model) -> list[Obj]:
 def _resources(ctx: Context, m_index: int, model: Model, pool: GpuPool | None) -> Obj:
     res = model.resources
     serving = model.serving
-    gpu_key = "nvidia.com/gpu"
     count = res.gpus or serving.tensor_parallel_size * serving.pipeline_parallel_size
     if res.auto:
-        ctx.warn(("spec", "models", m_index, "resources"),
-                 f"resources: auto is decided by 'aiplane plan'; render requests {count} whole GPU(s)")
-    if res.mig_profile:
-        count = 1
-        gpu = get_gpu(pool.gpu) if pool else None
-        profile = gpu.profile(res.mig_profile) if gpu else None
-        if pool is not None and pool.mig.strategy == "mixed" and profile is not None:
-            gpu_key = profile.resource_name  # mixed: one extended resource per profile
-        # single strategy: every MIG slice is advertised as nvidia.com/gpu
-    if pool is not None and pool.time_slicing is not None and pool.time_slicing.rename_by_default:
-        gpu_key += ".shared"
-    limits: dict[str, str] = {gpu_key: str(count)}
+        ctx.warn(
+            ("spec", "models", m_index, "resources"),
+            f"resources: auto is decided by 'aiplane plan'; render requests {count} whole GPU(s)",
+        )
+    key, count = accelerator(pool, count, res.mig_profile)
+    limits: dict[str, str] = {key: str(count)}
     requests: dict[str, str] = {}
     if res.cpu:
         requests["cpu"] = quantity(res.cpu)
@@ -257,55 +281,14 @@ def _resources(ctx: Context, m_index: int, model: Model, pool: GpuPool | None) -
     return out
 
 
-def parameters_billion(model: Model) -> float | None:
-    """Model size in billions of parameters, from the architecture or the names (``70B``)."""
-    arch = model.architecture
-    if arch is not None and arch.parameters_b is not None:
-        return arch.parameters_b
-    texts = [arch.catalog or "" if arch else "", model.name, *(v.source for v in model.versions)]
-    for text in texts:
-        found = _PARAMS_B.findall(text)
-        if found:
-            return float(found[-1])
-    return None
-
-
-def weights_gib(model: Model) -> float | None:
-    params = parameters_billion(model)
-    if params is None:
-        return None
-    quant = (model.serving.quantization or "").lower()
-    if any(q in quant for q in ("awq", "gptq", "bitsandbytes", "nf4", "int4")):
-        per_param = 0.5
-    elif any(q in quant for q in ("fp8", "int8", "w8a8")):
-        per_param = 1.0
-    elif model.serving.dtype in ("float", "float32"):
-        per_param = 4.0
-    else:
-        per_param = 2.0
-    return params * 1e9 * per_param / 2**30
-
-
-def startup_budget_seconds(model: Model) -> int:
-    """How long the startupProbe waits: download + load + CUDA graph capture.
-
-    5 minutes of fixed cost plus 8 s per GiB of weights (about 130 MB/s from a remote store),
-    bounded to [10 min, 2 h]; 30 minutes when the size is unknown.
-    """
-    size = weights_gib(model)
-    if size is None:
-        return 1800
-    return min(7200, max(600, int(300 + 8 * size)))
-
-
-def _cache_volume(model: Model) -> Obj:
-    size = weights_gib(model)
+def _cache_volume(model: Model, loaded: LoadedStack) -> Obj:
+    size = weights_gib(model, loaded)
     if size is None:
         return {}
     return {"sizeLimit": f"{math.ceil(size * 1.2)}Gi"}  # weights plus HF cache overhead
 
 
-def _probes(model: Model) -> Obj:
+def _probes(model: Model, loaded: LoadedStack) -> Obj:
     # /health answers only once weights are loaded, so only the startupProbe carries the budget;
     # liveness then catches a dead engine (503 on EngineDeadError) quickly.
     period = 10
@@ -315,10 +298,20 @@ def _probes(model: Model) -> Obj:
             "httpGet": http,
             "periodSeconds": period,
             "timeoutSeconds": 5,
-            "failureThreshold": math.ceil(startup_budget_seconds(model) / period),
+            "failureThreshold": math.ceil(startup_budget_seconds(model, loaded) / period),
         },
-        "readinessProbe": {"httpGet": http, "periodSeconds": 5, "timeoutSeconds": 5, "failureThreshold": 3},
-        "livenessProbe": {"httpGet": http, "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 6},
+        "readinessProbe": {
+            "httpGet": http,
+            "periodSeconds": 5,
+            "timeoutSeconds": 5,
+            "failureThreshold": 3,
+        },
+        "livenessProbe": {
+            "httpGet": http,
+            "periodSeconds": 10,
+            "timeoutSeconds": 5,
+            "failureThreshold": 6,
+        },
     }
 
 
@@ -326,21 +319,13 @@ def _hpa(ctx: Context, m_index: int, model: Model, name: str) -> Obj | None:
     auto = model.autoscaling
     if auto is None:
         return None
-    metrics: list[Obj] = []
-    if auto.target_requests_per_replica:
-        # Needs a custom-metrics adapter (e.g. prometheus-adapter) exposing vLLM's gauge.
-        metrics.append({"type": "Pods", "pods": {
-            "metric": {"name": "vllm:num_requests_running"},
-            "target": {"type": "AverageValue", "averageValue": str(auto.target_requests_per_replica)},
-        }})
-    if auto.target_cpu_percent:
-        metrics.append({"type": "Resource", "resource": {
-            "name": "cpu", "target": {"type": "Utilization", "averageUtilization": auto.target_cpu_percent},
-        }})
+    metrics = _hpa_targets(auto)
     if not metrics:
-        ctx.warn(("spec", "models", m_index, "autoscaling"),
-                 "autoscaling has no target; no HorizontalPodAutoscaler rendered",
-                 "set targetRequestsPerReplica or targetCpuPercent")
+        ctx.warn(
+            ("spec", "models", m_index, "autoscaling"),
+            "autoscaling has no target; no HorizontalPodAutoscaler rendered",
+            "set targetRequestsPerReplica or targetCpuPercent",
+        )
         return None
     return {
         "apiVersion": "autoscaling/v2",
@@ -352,6 +337,38 @@ def _hpa(ctx: Context, m_index: int, model: Model, name: str) -> Obj | None:
             "metrics": metrics,
         },
     }
+
+
+def _hpa_targets(auto: Autoscaling) -> list[Obj]:
+    metrics: list[Obj] = []
+    if auto.target_requests_per_replica:
+        # Needs a custom-metrics adapter (e.g. prometheus-adapter) exposing vLLM's gauge.
+        metrics.append(
+            {
+                "type": "Pods",
+                "pods": {
+                    "metric": {"name": "vllm:num_requests_running"},
+                    "target": {
+                        "type": "AverageValue",
+                        "averageValue": str(auto.target_requests_per_replica),
+                    },
+                },
+            }
+        )
+    if auto.target_cpu_percent:
+        metrics.append(
+            {
+                "type": "Resource",
+                "resource": {
+                    "name": "cpu",
+                    "target": {
+                        "type": "Utilization",
+                        "averageUtilization": auto.target_cpu_percent,
+                    },
+                },
+            }
+        )
+    return metrics
 
 
 def model_gateway(spec: StackSpec, model: str) -> tuple[str, str | None]:
@@ -377,15 +394,22 @@ def _model_route(ctx: Context, m_index: int, model: Model) -> Obj:
         parent["namespace"] = gw_ns
     prefix = f"/models/{model.name}"
     filters: list[Obj] = [
-        {"type": "URLRewrite",
-         "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}}},
+        {
+            "type": "URLRewrite",
+            "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}},
+        },
     ]
     for dep in model.deployments:
         if dep.stage == "shadow":
-            filters.append({"type": "RequestMirror", "requestMirror": {
-                "backendRef": {"name": service_name(model.name, dep.stage), "port": PORT},
-                "percent": dep.mirror_percent or 100,
-            }})
+            filters.append(
+                {
+                    "type": "RequestMirror",
+                    "requestMirror": {
+                        "backendRef": {"name": service_name(model.name, dep.stage), "port": PORT},
+                        "percent": dep.mirror_percent or 100,
+                    },
+                }
+            )
     backends = [
         {"name": service_name(model.name, d.stage), "port": PORT, "weight": w}
         for d, w in stage_weights(model)
@@ -393,15 +417,21 @@ def _model_route(ctx: Context, m_index: int, model: Model) -> Obj:
     return {
         "apiVersion": "gateway.networking.k8s.io/v1",
         "kind": "HTTPRoute",
-        "metadata": ctx.meta(k8s_name(model.name), ("spec", "models", m_index, "deployments"),
-                             f"model {model.name}", labels={"aiplane.dev/model": model.name}),
+        "metadata": ctx.meta(
+            k8s_name(model.name),
+            ("spec", "models", m_index, "deployments"),
+            f"model {model.name}",
+            labels={"aiplane.dev/model": model.name},
+        ),
         "spec": {
             "parentRefs": [parent],
-            "rules": [{
-                "name": "stages",
-                "matches": [{"path": {"type": "PathPrefix", "value": prefix}}],
-                "filters": filters,
-                "backendRefs": backends,
-            }],
+            "rules": [
+                {
+                    "name": "stages",
+                    "matches": [{"path": {"type": "PathPrefix", "value": prefix}}],
+                    "filters": filters,
+                    "backendRefs": backends,
+                }
+            ],
         },
     }

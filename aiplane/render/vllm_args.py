@@ -105,15 +105,25 @@ class ArgTable:
             return Verdict(flag, f"'{raw}': {name} cannot be negated on vLLM {version}")
         if self.accepts(entry, version):
             shown = "--no-" + name[2:] if negated else name
-            return Verdict(shown, kind=kind, negatable=negatable)
+            since = entry.get("deprecatedSince")
+            note = ""
+            if since and version_key(version) >= version_key(since):
+                note = f"{name} is deprecated since vLLM {since}"
+            return Verdict(shown, note=note, kind=kind, negatable=negatable)
         if version_key(version) < version_key(entry["first"]):
-            return Verdict(flag, f"{name} needs vLLM {entry['first']} or newer (engineVersion is {version})")
+            return Verdict(
+                flag, f"{name} needs vLLM {entry['first']} or newer (engineVersion is {version})"
+            )
         removed = self._removed_in(entry["last"])
         new = self.renames.get(name)
         if new and new in self.args and self.accepts(self.args[new], version):
             note = f"{name} was renamed to {new} in vLLM {removed}; rendered as {new}"
-            return Verdict(new, note=note, kind=self.args[new]["type"],
-                           negatable=bool(self.args[new].get("negatable")))
+            return Verdict(
+                new,
+                note=note,
+                kind=self.args[new]["type"],
+                negatable=bool(self.args[new].get("negatable")),
+            )
         message = f"{name} was removed in vLLM {removed} (last accepted: {entry['last']})"
         hint = suggest(name, [f for f in self.accepted(version) if f != name])
         return Verdict(flag, message, hint or f"drop it, or pin engineVersion to {entry['last']}")
@@ -151,9 +161,9 @@ def _flag_tokens(verdict: Verdict, value: Any) -> list[str]:
 def _type_problem(kind: str, value: Any) -> str:
     if kind == "bool" and not isinstance(value, bool):
         return "expects true or false"
-    if kind == "int" and not (isinstance(value, int) and not isinstance(value, bool)):
-        if not (isinstance(value, str) and value.isdigit()):
-            return "expects an integer"
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if kind == "int" and not is_int and not (isinstance(value, str) and value.isdigit()):
+        return "expects an integer"
     if kind == "float" and (isinstance(value, bool) or not isinstance(value, int | float)):
         try:
             float(str(value))
@@ -182,8 +192,15 @@ def vllm_args(model: Model, version: ModelVersion) -> list[str]:
 
     table = load_table()
     engine = model.serving.engine_version
-    args = [model_location(version), "--host", "0.0.0.0", "--port", str(PORT),
-            "--served-model-name", model.name]
+    args = [
+        model_location(version),
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(PORT),
+        "--served-model-name",
+        model.name,
+    ]
     if version.source.startswith("hf://") and version.revision:
         args += ["--revision", version.revision]
     if version.source.startswith(("s3://", "gs://")):
@@ -203,19 +220,30 @@ def check_vllm_args(loaded: LoadedStack) -> list[Diagnostic]:
     for index, model in enumerate(loaded.stack.spec.models):
         engine = model.serving.engine_version
         base = ("spec", "models", index, "serving")
+        found.extend(_coverage(loaded, (*base, "engineVersion"), table, engine))
         for field, flag, _value in _set_fields(model):
-            found.extend(_diagnose(loaded, base + (to_camel(field),), table.check(flag, engine)))
+            found.extend(_diagnose(loaded, (*base, to_camel(field)), table.check(flag, engine)))
         for key, value in sorted(model.serving.extra_args.items()):
-            path = base + ("extraArgs", key)
+            path = (*base, "extraArgs", key)
             verdict = table.check(key, engine)
             normal = normalise_flag(key)
             if normal in _OWNED or normal in {f for _, f in FIELD_FLAGS}:
-                found.append(loaded.diagnostic(path, f"{normal} is set by aiplane or a serving field",
-                                               "use the serving field instead"))
+                found.append(
+                    loaded.diagnostic(
+                        path,
+                        f"{normal} is set by aiplane or a serving field",
+                        "use the serving field instead",
+                    )
+                )
                 continue
             if normal == "--api-key":
-                found.append(loaded.diagnostic(path, "API keys must not be written in the stack",
-                                               "use serving.apiKeySecret"))
+                found.append(
+                    loaded.diagnostic(
+                        path,
+                        "API keys must not be written in the stack",
+                        "use serving.apiKeySecret",
+                    )
+                )
                 continue
             found.extend(_diagnose(loaded, path, verdict))
             problem = "" if verdict.error else _type_problem(verdict.kind, value)
@@ -224,7 +252,28 @@ def check_vllm_args(loaded: LoadedStack) -> list[Diagnostic]:
     return found
 
 
-def _diagnose(loaded: LoadedStack, path: tuple[str | int, ...], verdict: Verdict) -> list[Diagnostic]:
+def _coverage(
+    loaded: LoadedStack, path: tuple[str | int, ...], table: ArgTable, engine: str
+) -> list[Diagnostic]:
+    """A warning when the engine version is outside the releases the table was built from."""
+    oldest, newest = table.releases[0], table.releases[-1]
+    if version_key(oldest) <= version_key(engine) <= version_key(newest):
+        return []
+    side = "older" if version_key(engine) < version_key(oldest) else "newer"
+    return [
+        loaded.diagnostic(
+            path,
+            f"vLLM {engine} is {side} than the releases the argument table covers "
+            f"({oldest} to {newest}); flags are checked against the nearest one",
+            "regenerate aiplane/data/vllm_args.json with scripts/gen_vllm_args.py",
+            warning=True,
+        )
+    ]
+
+
+def _diagnose(
+    loaded: LoadedStack, path: tuple[str | int, ...], verdict: Verdict
+) -> list[Diagnostic]:
     if verdict.error:
         return [loaded.diagnostic(path, verdict.error, verdict.hint)]
     if verdict.note:

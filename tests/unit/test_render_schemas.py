@@ -406,7 +406,82 @@ def check_builtin(obj: dict[str, Any]) -> list[str]:
     return problems
 
 
+# Python equivalents of the CEL rules (x-kubernetes-validations) that apply to what aiplane
+# emits; a JSON-Schema validator does not evaluate CEL.
+_BSP_FIELDS = {
+    "APIKey": "apiKey",
+    "AnthropicAPIKey": "anthropicAPIKey",
+    "AzureAPIKey": "azureAPIKey",
+    "AWSCredentials": "awsCredentials",
+    "AzureCredentials": "azureCredentials",
+    "GCPCredentials": "gcpCredentials",
+}
+_ONCE = {"URLRewrite", "RequestRedirect", "RequestHeaderModifier", "ResponseHeaderModifier", "CORS"}
+
+
+def cel_equivalents(obj: dict[str, Any]) -> list[str]:
+    kind, spec = obj["kind"], obj.get("spec", {})
+    problems = []
+    if kind in ("HTTPRoute", "AIGatewayRoute"):
+        names = [r["name"] for r in spec.get("rules", []) if "name" in r]
+        if len(names) != len(set(names)):
+            problems.append("rule names must be unique")
+        for rule in spec["rules"]:
+            if not rule.get("backendRefs"):
+                problems.append(f"rule {rule.get('name')} has no backendRefs")
+    if kind == "HTTPRoute":
+        for rule in spec["rules"]:
+            types = [f["type"] for f in rule.get("filters", [])]
+            if any(types.count(t) > 1 for t in _ONCE):
+                problems.append("a non-repeatable filter is repeated")
+            for f in rule.get("filters", []):
+                if f["type"] != "URLRewrite" or "replacePrefixMatch" not in f["urlRewrite"]["path"]:
+                    continue
+                prefixes = [m for m in rule.get("matches", []) if m["path"]["type"] == "PathPrefix"]
+                if len(rule.get("matches", [])) != 1 or len(prefixes) != 1:
+                    problems.append("replacePrefixMatch needs exactly one PathPrefix match")
+            if any(
+                "port" not in r
+                for r in rule.get("backendRefs", [])
+                if r.get("kind", "Service") == "Service"
+            ):
+                problems.append("Service backendRefs need a port")
+    if kind == "AIGatewayRoute":
+        if any(p.get("kind") != "Gateway" for p in spec["parentRefs"]):
+            problems.append("only Gateway parents are supported")
+        if any(r.get("name") == "route-not-found" for r in spec["rules"]):
+            problems.append("rule name route-not-found is reserved")
+        for rule in spec["rules"]:
+            if any("group" in r or "kind" in r for r in rule.get("backendRefs", [])):
+                problems.append("backendRefs must be AIServiceBackends (no group/kind)")
+    if kind == "AIServiceBackend":
+        ref = spec["backendRef"]
+        if (ref.get("group"), ref.get("kind")) != ("gateway.envoyproxy.io", "Backend"):
+            problems.append("backendRef must be an Envoy Gateway Backend")
+    if kind == "BackendSecurityPolicy":
+        present = {f for f in _BSP_FIELDS.values() if f in spec}
+        if present != {_BSP_FIELDS[spec["type"]]}:
+            problems.append(f"type {spec['type']} needs exactly its own credentials field")
+    if kind == "BackendTrafficPolicy":
+        for ref in spec["targetRefs"]:
+            if ref["group"] != "gateway.networking.k8s.io" or ref["kind"] not in (
+                "Gateway",
+                "HTTPRoute",
+                "GRPCRoute",
+            ):
+                problems.append("BackendTrafficPolicy targets Gateways and routes only")
+        for rule in spec.get("rateLimit", {}).get("global", {}).get("rules", []):
+            for cost in rule.get("cost", {}).values():
+                if ("number" in cost) == ("metadata" in cost):
+                    problems.append("a cost takes exactly one of number or metadata")
+    return problems
+
+
 def validate(obj: dict[str, Any]) -> list[str]:
+    return _validate_schema(obj) + cel_equivalents(obj)
+
+
+def _validate_schema(obj: dict[str, Any]) -> list[str]:
     kind = obj["kind"]
     if kind in ARGO_KINDS:
         return _errors(argo_validator(f"io.argoproj.workflow.v1alpha1.{kind}"), obj)
@@ -463,3 +538,6 @@ def test_strict_schemas_catch_a_misspelt_field(monkeypatch: pytest.MonkeyPatch) 
         "spec": {"schedule": "* * * * *", "workflowSpec": {"workflowTemplateRef": {"name": "x"}}},
     }
     assert validate(cron)  # v4 removed the singular 'schedule'
+    bsp = copy.deepcopy(next(o for o in objs if o["kind"] == "BackendSecurityPolicy"))
+    bsp["spec"]["type"] = "AzureAPIKey"
+    assert "type AzureAPIKey needs exactly its own credentials field" in validate(bsp)

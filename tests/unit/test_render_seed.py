@@ -304,3 +304,13 @@ def test_out_dir_writes_one_file_per_object(tmp_path: Path) -> None:
     assert "_cluster/clusterpolicy-cluster-policy.yaml" in files
     assert "ai-platform/deployment-llama-70b-canary.yaml" in files
     assert "gpu-operator/configmap-aiplane-mig-parted-config.yaml" in files
+
+
+def test_invalid_stack_raises_stack_error(tmp_path: Path) -> None:
+    from aiplane.errors import StackError
+    from aiplane.render.cli_render import render_main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: aiplane.dev/v1alpha1\nkind: Stack\nmetadata: {name: Bad_Name}\n")
+    with pytest.raises(StackError):
+        render_main([str(bad)], None, "yaml")

@@ -132,14 +132,48 @@ def test_pvc_source_hpa_and_no_fixed_replicas() -> None:
     claim = next(v for v in pod["volumes"] if "persistentVolumeClaim" in v)
     assert claim["persistentVolumeClaim"] == {"claimName": "weights", "readOnly": True}
     assert "replicas" not in deployment["spec"]  # the HPA owns the count
+    drift = deployment["metadata"]["annotations"]["aiplane.dev/expected-drift"]
+    assert drift == "spec.replicas=HorizontalPodAutoscaler"
     (hpa,) = by_kind(objs, "HorizontalPodAutoscaler")
     assert hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
     assert hpa["spec"]["metrics"][0]["pods"]["metric"]["name"] == "vllm:num_requests_running"
     assert not by_kind(objs, "HTTPRoute")  # one stage: no split route
+    # A MIG slice needs no whole GPUs, so a surge pod can always be tried.
+    assert deployment["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+
+
+def test_full_gpu_pool_rolls_in_place() -> None:
+    spec = """\
+    gpuPools: [{name: p, gpu: H100-80GB, nodes: 1, gpusPerNode: 8}]
+    models:
+      - name: big
+        versions: [{name: v1, source: "hf://o/big-70b"}, {name: v2, source: "hf://o/big-70b"}]
+        deployments:
+          - {version: v1, stage: production, weight: 90}
+          - {version: v2, stage: canary, weight: 10}
+        serving: {engineVersion: "0.17.1", tensorParallelSize: 4}
+        resources: {gpus: 4}
+        pool: p
+    """
+    for deployment in by_kind(objects(spec, "vllm"), "Deployment"):
+        # Both stages fill the 8 GPUs: a surge pod would stay Pending, so replace in place.
+        assert deployment["spec"]["strategy"]["rollingUpdate"] == {
+            "maxSurge": 0,
+            "maxUnavailable": 1,
+        }
+    roomy = objects(spec.replace("nodes: 1", "nodes: 2"), "vllm")
+    assert by_kind(roomy, "Deployment")[0]["spec"]["strategy"]["rollingUpdate"]["maxSurge"] == 1
+
+
+def test_service_names_start_with_a_letter() -> None:
+    from aiplane.render.vllm import service_name
+
+    assert service_name("llama", "canary") == "llama-canary"
+    assert service_name("7b-chat", "production") == "m-7b-chat-production"
 
 
 def test_startup_budget_scales_with_model_size() -> None:
-    from aiplane.render.vllm import startup_budget_seconds
+    from aiplane.render.vllm_sizing import startup_budget_seconds
     from aiplane.stack.models import Model
 
     def model(name: str) -> Model:
