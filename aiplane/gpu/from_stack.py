@@ -158,54 +158,12 @@ def _model_workloads(
 
 def _estimate(loaded: LoadedStack | None, model: Model) -> MemoryEstimate | None:
     """The memory estimate, or None when the architecture cannot be resolved."""
-    if loaded is None:
-        return _estimate_without_file(model)
     from aiplane.stack.model_memory import estimate_for
 
     try:
         return estimate_for(loaded, model)
     except (OSError, ValueError):
         return None
-
-
-def _estimate_without_file(model: Model) -> MemoryEstimate | None:
-    from aiplane.gpu.architectures import ModelArch, get_arch
-    from aiplane.gpu.memory import estimate_memory
-
-    facts = model.architecture
-    arch: ModelArch | None = None
-    if facts is not None and facts.catalog:
-        arch = get_arch(facts.catalog)
-    elif (
-        facts is not None
-        and facts.parameters_b
-        and facts.layers
-        and facts.kv_heads
-        and facts.head_dim
-    ):
-        arch = ModelArch(
-            model.name, facts.parameters_b, facts.layers, facts.kv_heads, facts.head_dim
-        )
-    elif facts is None:
-        arch = next(
-            (
-                get_arch(v.source.removeprefix("hf://"))
-                for v in model.versions
-                if v.source.startswith("hf://")
-            ),
-            None,
-        )
-    if arch is None:
-        return None
-    serving = model.serving
-    return estimate_memory(
-        arch,
-        dtype=serving.dtype if serving.dtype != "auto" else "bfloat16",
-        quantization=serving.quantization,
-        kv_cache_dtype=serving.kv_cache_dtype,
-        max_model_len=serving.max_model_len or 8192,
-        tensor_parallel_size=serving.tensor_parallel_size * serving.pipeline_parallel_size,
-    )
 
 
 def _step_workload(pipeline: str, step: Step, priorities: Mapping[str | None, int]) -> Workload:

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from aiplane.gpu.memory import MemoryEstimate
 
 
-def resolve_arch(loaded: LoadedStack, model: Model) -> ModelArch | None:
+def resolve_arch(loaded: LoadedStack | None, model: Model) -> ModelArch | None:
     """The model's architecture: explicit facts, a catalog name, a config.json, or the HF source."""
     from aiplane.gpu.architectures import ModelArch, arch_from_config_json, get_arch
 
@@ -29,7 +29,8 @@ def resolve_arch(loaded: LoadedStack, model: Model) -> ModelArch | None:
     if arch.config_json:
         from pathlib import Path
 
-        base = Path(loaded.path).parent
+        # A stack built in memory (no file) resolves paths from the working directory.
+        base = Path(loaded.path).parent if loaded is not None else Path()
         return arch_from_config_json(str(base / arch.config_json))
     assert arch.parameters_b and arch.layers and arch.kv_heads and arch.head_dim
     return ModelArch(
@@ -41,7 +42,7 @@ def resolve_arch(loaded: LoadedStack, model: Model) -> ModelArch | None:
     )
 
 
-def estimate_for(loaded: LoadedStack, model: Model) -> MemoryEstimate | None:
+def estimate_for(loaded: LoadedStack | None, model: Model) -> MemoryEstimate | None:
     """Memory per GPU for one replica of ``model``, or None when the architecture is unknown."""
     from aiplane.gpu.memory import estimate_memory
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, GetJsonSchemaHandler
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -73,11 +75,23 @@ EnvValue = str | int | float | bool | EnvSource
 """A literal environment value, or ``{secretRef: {name, key}}``."""
 
 
-def with_string_shorthand(
-    schema: dict[str, Any], string_schema: dict[str, Any], description: str
-) -> dict[str, Any]:
-    """The JSON Schema of a model that also accepts a bare string (see ``shorthand``)."""
-    return {"anyOf": [{**string_schema, "description": description}, schema]}
+class ShorthandModel(StackModel):
+    """A model that YAML may also spell as a bare string (``mig: auto``, ``resources: auto``).
+
+    Subclasses turn the string into a mapping in a ``mode="before"`` validator (see
+    ``shorthand``); this base makes the JSON Schema accept the string too, so editors agree.
+    """
+
+    shorthand_schema: ClassVar[dict[str, Any]] = {"type": "string"}
+    shorthand_description: ClassVar[str] = ""
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        string = {**cls.shorthand_schema, "description": cls.shorthand_description}
+        return {"anyOf": [string, dict(schema)]}
 
 
 def shorthand(field: str, value: Any) -> Any:

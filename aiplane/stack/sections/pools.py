@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field, GetJsonSchemaHandler, model_validator
-from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema
+from pydantic import Field, model_validator
 
 from aiplane.stack.sections.base import (
     Name,
     NonNegativeInt,
     PositiveInt,
+    ShorthandModel,
     StackModel,
     shorthand,
-    with_string_shorthand,
 )
 
 
@@ -31,8 +29,11 @@ class MigDevices(StackModel):
     )
 
 
-class MigPolicy(StackModel):
+class MigPolicy(ShorthandModel):
     """How the pool's GPUs are partitioned."""
+
+    shorthand_schema: ClassVar[dict[str, Any]] = {"enum": ["disabled", "explicit", "auto"]}
+    shorthand_description: ClassVar[str] = "Shorthand for {policy: <value>}."
 
     policy: Literal["disabled", "explicit", "auto"] = Field(
         default="disabled",
@@ -47,17 +48,6 @@ class MigPolicy(StackModel):
     )
     devices: list[MigDevices] = Field(default_factory=list)
     """Explicit layout: one entry per group of GPUs (mig-parted format)."""
-
-    @classmethod
-    def __get_pydantic_json_schema__(
-        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        schema = handler.resolve_ref_schema(handler(core_schema))
-        return with_string_shorthand(
-            dict(schema),
-            {"enum": ["disabled", "explicit", "auto"]},
-            "Shorthand for {policy: <value>}.",
-        )
 
     @model_validator(mode="before")
     @classmethod

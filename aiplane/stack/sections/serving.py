@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, Field, GetJsonSchemaHandler, model_validator
-from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema
+from pydantic import AfterValidator, Field, model_validator
 
 from aiplane.stack.sections.base import (
     EnvValue,
@@ -15,9 +13,9 @@ from aiplane.stack.sections.base import (
     NonNegativeInt,
     PositiveInt,
     SecretRef,
+    ShorthandModel,
     StackModel,
     shorthand,
-    with_string_shorthand,
 )
 
 _SOURCE = re.compile(r"^(hf|s3|gs|pvc|mlflow)://[^\s]+$")
@@ -68,8 +66,13 @@ class Deployment(StackModel):
     )
 
 
-class Architecture(StackModel):
+class Architecture(ShorthandModel):
     """The facts the memory estimate needs, by catalog name or spelled out."""
+
+    shorthand_schema: ClassVar[dict[str, Any]] = {"type": "string"}
+    shorthand_description: ClassVar[str] = (
+        "A model of the built-in catalog (shorthand for {catalog: <name>})."
+    )
 
     catalog: str | None = Field(default=None, description="A model of the built-in catalog.")
     config_json: str | None = Field(default=None, description="Path of a local HF config.json.")
@@ -80,17 +83,6 @@ class Architecture(StackModel):
     """Key/value heads (grouped-query attention)."""
     head_dim: PositiveInt | None = None
     """Dimension of one attention head."""
-
-    @classmethod
-    def __get_pydantic_json_schema__(
-        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        schema = handler.resolve_ref_schema(handler(core_schema))
-        return with_string_shorthand(
-            dict(schema),
-            {"type": "string"},
-            "A model of the built-in catalog (shorthand for {catalog: <name>}).",
-        )
 
     @model_validator(mode="before")
     @classmethod
@@ -149,8 +141,11 @@ class Serving(StackModel):
     api_key_secret: SecretRef | None = Field(default=None, description="Secret for VLLM_API_KEY.")
 
 
-class Resources(StackModel):
+class Resources(ShorthandModel):
     """What each replica gets: whole GPUs, a MIG slice, or 'auto' for the planner."""
+
+    shorthand_schema: ClassVar[dict[str, Any]] = {"const": "auto"}
+    shorthand_description: ClassVar[str] = "Let the placement planner choose."
 
     auto: bool = False
     """Let the placement planner choose the slice."""
@@ -162,15 +157,6 @@ class Resources(StackModel):
     """CPU request per replica."""
     memory: str | None = None
     """Memory request per replica."""
-
-    @classmethod
-    def __get_pydantic_json_schema__(
-        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        schema = handler.resolve_ref_schema(handler(core_schema))
-        return with_string_shorthand(
-            dict(schema), {"const": "auto"}, "Let the placement planner choose."
-        )
 
     @model_validator(mode="before")
     @classmethod
