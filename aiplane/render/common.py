@@ -53,6 +53,8 @@ class Context:
 
     loaded: LoadedStack
     warnings: list[Diagnostic] = field(default_factory=list)
+    # Results several targets share (the GPU placement plan), computed once per render.
+    cache: dict[str, Any] = field(default_factory=dict)
 
     @property
     def namespace(self) -> str:

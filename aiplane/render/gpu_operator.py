@@ -6,14 +6,22 @@ Rendered (all in namespace ``gpu-operator`` except the cluster-scoped ClusterPol
   device plugin pointed at our device-plugin ConfigMap, DCGM exporter and GFD on. Every key the
   CRD requires is present.
 * ``ConfigMap/aiplane-mig-parted-config`` (key ``config.yaml``): one named mig-parted config per
-  MIG pool, plus ``all-disabled``: ClusterPolicy's ``migManager.config.default`` names that config
-  for unlabelled nodes, and MIG Manager looks it up in *our* ConfigMap once we replace the
-  generated one, so leaving it out would break every GPU node without the label.
+  MIG pool (per node group of a ``mig: auto`` pool, see below), plus ``all-disabled``:
+  ClusterPolicy's ``migManager.config.default`` names that config for unlabelled nodes, and MIG
+  Manager looks it up in *our* ConfigMap once we replace the generated one, so leaving it out
+  would break every GPU node without the label.
 * ``ConfigMap/aiplane-device-plugin-config``: one device-plugin config per time-slicing policy, and
   ``aiplane-default`` (no sharing) as the default for nodes that ask for nothing.
 * ``NodeLabels/<pool>`` pseudo-objects: aiplane does not own Node objects, so the labels MIG
   Manager and the device plugin act on (``nvidia.com/mig.config``, ``nvidia.com/device-plugin.config``)
   are a patch of the pool's nodes that the plan shows and apply performs.
+
+``mig: auto`` pools get the layouts the GPU placement planner chose (``aiplane.gpu``): one config
+``aiplane-<pool>`` and one NodeLabels over the pool when every used node has the same layout,
+else one config ``aiplane-<pool>-<n>`` and one NodeLabels ``<pool>-<n>`` per node group, selected
+by ``aiplane.dev/node-group: <n>`` on top of the pool's selector (``render/placement.py`` says
+why). The layouts are checked against the placement rules again here, so a planner bug cannot
+reach MIG Manager, and strategy ``single`` refuses a node whose slices differ.
 """
 
 from __future__ import annotations
@@ -26,6 +34,13 @@ from aiplane.errors import StackError
 from aiplane.gpu.catalog import GpuSpec, get_gpu, gpu_names
 from aiplane.gpu.layouts import check_layout
 from aiplane.render.common import GPU_OPERATOR_NAMESPACE, Context, Obj
+from aiplane.render.placement import (
+    NODE_GROUP_LABEL,
+    NodeGroup,
+    layout_entries,
+    node_groups,
+    pool_placement,
+)
 from aiplane.stack.models import GpuPool
 
 MIG_CONFIGMAP = "aiplane-mig-parted-config"
@@ -40,13 +55,7 @@ def render_gpu_operator(ctx: Context) -> list[Obj]:
     pools = ctx.loaded.stack.spec.gpu_pools
     if not pools:
         return []
-    mig_pools = [(i, p) for i, p in enumerate(pools) if p.mig.policy == "explicit"]
-    for index, pool in enumerate(pools):
-        if pool.mig.policy == "auto":
-            ctx.warn(
-                (*_POOLS, index, "mig", "policy"),
-                "mig: auto layouts are chosen by 'aiplane plan'; render emits none for this pool",
-            )
+    mig_pools = [(i, p) for i, p in enumerate(pools) if p.mig.policy != "disabled"]
     strategy = cluster_mig_strategy(ctx)
     shared = _device_plugin_configs(ctx, strategy)
     out: list[Obj] = [_cluster_policy(ctx, strategy, bool(mig_pools), bool(shared))]
@@ -175,10 +184,55 @@ def mig_entries(ctx: Context, index: int, pool: GpuPool) -> list[dict[str, Any]]
     return entries
 
 
+def auto_groups(ctx: Context, index: int, pool: GpuPool) -> tuple[NodeGroup, ...]:
+    """The planner's node groups of a ``mig: auto`` pool, each layout checked again."""
+    gpu = _gpu(ctx, index, pool)
+    groups = node_groups(pool, pool_placement(ctx, pool.name))
+    for group in groups:
+        for gpu_index, counts in group.layout:
+            problem = check_layout(gpu, dict(counts))
+            if problem:  # the planner only emits valid layouts; this guards MIG Manager anyway
+                raise StackError(
+                    f"{ctx.loaded.path}: invalid MIG layout",
+                    [
+                        ctx.loaded.diagnostic(
+                            (*_POOLS, index, "mig"), f"planned GPU {gpu_index}: {problem}"
+                        )
+                    ],
+                )
+        profiles = {name for _i, counts in group.layout for name, _n in counts}
+        if pool.mig.strategy == "single" and len(profiles) > 1:
+            raise StackError(
+                f"{ctx.loaded.path}: invalid MIG layout",
+                [
+                    ctx.loaded.diagnostic(
+                        (*_POOLS, index, "mig", "strategy"),
+                        "strategy single needs identical MIG devices on a node, but the planner "
+                        f"chose {', '.join(sorted(profiles))}",
+                        "use strategy: mixed",
+                    )
+                ],
+            )
+    return groups
+
+
+def _auto_entries(gpu: GpuSpec, pool: GpuPool, group: NodeGroup) -> list[dict[str, Any]]:
+    entries = layout_entries(group.layout, pool.gpus_per_node)
+    for entry in entries:
+        if any(_ambiguous(gpu, p) for p in entry.get("mig-devices", {})):
+            entry["device-filter"] = list(gpu.pci_ids)  # as for explicit layouts
+    return entries
+
+
 def _mig_configmap(ctx: Context, pools: list[tuple[int, GpuPool]]) -> Obj:
     configs: dict[str, Any] = {"all-disabled": [{"devices": "all", "mig-enabled": False}]}
     for index, pool in pools:
-        configs[pool.mig_config_name()] = mig_entries(ctx, index, pool)
+        if pool.mig.policy == "auto":
+            gpu = _gpu(ctx, index, pool)
+            for group in auto_groups(ctx, index, pool):
+                configs[group.config] = _auto_entries(gpu, pool, group)
+        else:
+            configs[pool.mig_config_name()] = mig_entries(ctx, index, pool)
     document = {"version": "v1", "mig-configs": configs}
     names = ", ".join(p.name for _, p in pools)
     return {
@@ -191,13 +245,23 @@ def _mig_configmap(ctx: Context, pools: list[tuple[int, GpuPool]]) -> Obj:
     }
 
 
-def _sharing_config(pool: GpuPool, strategy: str) -> dict[str, Any]:
+def _pool_profiles(ctx: Context, pool: GpuPool) -> set[str]:
+    """MIG profiles the pool's GPUs are partitioned into: the stack's or the planner's."""
+    if pool.mig.policy == "explicit":
+        return {p for d in pool.mig.devices for p in d.profiles}
+    placed = pool_placement(ctx, pool.name) if pool.mig.policy == "auto" else None
+    if placed is None:
+        return set()
+    return {name for g in placed.gpus for name, _start in g.layout}
+
+
+def _sharing_config(ctx: Context, pool: GpuPool, strategy: str) -> dict[str, Any]:
     ts = pool.time_slicing
     assert ts is not None
     names = ["nvidia.com/gpu"]
     gpu = get_gpu(pool.gpu)
-    if pool.mig.policy == "explicit" and strategy == "mixed" and gpu is not None:
-        profiles = {p for d in pool.mig.devices for p in d.profiles if p in gpu.mig_profiles}
+    if strategy == "mixed" and gpu is not None:
+        profiles = {p for p in _pool_profiles(ctx, pool) if p in gpu.mig_profiles}
         names += sorted(gpu.mig_profiles[p].resource_name for p in profiles)
     return {
         "version": "v1",
@@ -219,7 +283,7 @@ def _device_plugin_configs(ctx: Context, strategy: str) -> dict[str, tuple[str, 
     for pool in ctx.loaded.stack.spec.gpu_pools:
         if pool.time_slicing is None:
             continue
-        config = _sharing_config(pool, strategy)
+        config = _sharing_config(ctx, pool, strategy)
         key = pool.time_slicing.name
         if taken.get(key, config) != config:
             key = f"{pool.name}-{key}"  # same name, different content: keep both apart
@@ -244,32 +308,71 @@ def _device_plugin_configmap(ctx: Context, shared: dict[str, tuple[str, dict[str
     }
 
 
+_DISRUPTION = "changing nvidia.com/mig.config makes MIG Manager stop every GPU pod on the node"
+
+
 def _node_labels(ctx: Context, shared: dict[str, tuple[str, dict[str, Any]]]) -> list[Obj]:
     out: list[Obj] = []
     for index, pool in enumerate(ctx.loaded.stack.spec.gpu_pools):
-        labels: dict[str, str] = {}
-        annotations: dict[str, str] = {}
-        if pool.mig.policy == "explicit":
-            labels[MIG_CONFIG_LABEL] = pool.mig_config_name()
-            annotations["aiplane.dev/disruption"] = (
-                "changing nvidia.com/mig.config makes MIG Manager stop every GPU pod on the node"
-            )
-        if pool.name in shared:
-            labels[DEVICE_PLUGIN_LABEL] = shared[pool.name][0]
-        if not labels:
+        # One NodeLabels per node: they all apply under one field manager, so two objects on
+        # the same node would each release the other's labels. A node group's object therefore
+        # carries the device-plugin label too.
+        sharing = {DEVICE_PLUGIN_LABEL: shared[pool.name][0]} if pool.name in shared else {}
+        groups = auto_groups(ctx, index, pool) if pool.mig.policy == "auto" else ()
+        if len(groups) > 1:
+            out.extend(_group_labels(ctx, index, pool, g, sharing) for g in groups)
             continue
-        out.append(
-            {
-                "apiVersion": "aiplane.dev/v1alpha1",
-                "kind": "NodeLabels",
-                "metadata": ctx.meta(
-                    pool.name,
-                    (*_POOLS, index),
-                    f"pool {pool.name}",
-                    namespace=None,
-                    annotations=annotations,
-                ),
-                "spec": {"nodeSelector": pool.selector(), "labels": labels},
-            }
-        )
+        labels = dict(sharing)
+        annotations: dict[str, str] = {}
+        if pool.mig.policy != "disabled":
+            labels[MIG_CONFIG_LABEL] = groups[0].config if groups else pool.mig_config_name()
+            annotations["aiplane.dev/disruption"] = _DISRUPTION
+        if labels:
+            out.append(
+                _node_labels_obj(ctx, index, pool, pool.name, pool.selector(), labels, annotations)
+            )
     return out
+
+
+def _group_labels(
+    ctx: Context, index: int, pool: GpuPool, group: NodeGroup, sharing: dict[str, str]
+) -> Obj:
+    assert group.label is not None
+    ctx.warn(
+        (*_POOLS, index, "mig"),
+        f"the planner needs {len(group.nodes)} node(s) of pool '{pool.name}' with MIG config "
+        f"{group.config}",
+        f"label {len(group.nodes)} of the pool's nodes {NODE_GROUP_LABEL}={group.label}",
+    )
+    selector = {**pool.selector(), NODE_GROUP_LABEL: group.label}
+    labels = {**sharing, MIG_CONFIG_LABEL: group.config}
+    obj = _node_labels_obj(
+        ctx,
+        index,
+        pool,
+        f"{pool.name}-{group.label}",
+        selector,
+        labels,
+        {"aiplane.dev/disruption": _DISRUPTION},
+    )
+    obj["spec"]["nodes"] = len(group.nodes)  # how many nodes should carry the group label
+    return obj
+
+
+def _node_labels_obj(
+    ctx: Context,
+    index: int,
+    pool: GpuPool,
+    name: str,
+    selector: dict[str, str],
+    labels: dict[str, str],
+    annotations: dict[str, str],
+) -> Obj:
+    return {
+        "apiVersion": "aiplane.dev/v1alpha1",
+        "kind": "NodeLabels",
+        "metadata": ctx.meta(
+            name, (*_POOLS, index), f"pool {pool.name}", namespace=None, annotations=annotations
+        ),
+        "spec": {"nodeSelector": selector, "labels": labels},
+    }

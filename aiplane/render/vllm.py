@@ -7,6 +7,14 @@ in-place rolling update and the Service that routes point at never changes; the 
 selector (immutable in Kubernetes) therefore holds model and stage only, while the pod labels also
 carry the version.
 
+GPUs: ``resources: {gpus}`` / ``{migProfile}`` are taken as written. ``resources: auto`` takes the
+GPU placement planner's slice (``nvidia.com/mig-<profile>: 1`` under the mixed strategy,
+``nvidia.com/gpu: 1`` under single, ``nvidia.com/gpu: N`` for whole GPUs) and node selector, and
+the Deployment says so in ``aiplane.dev/placement: <slice> (planner)``. A model the planner
+could not place fails the render at its ``resources``, with the planner's reason. In a
+``mig: auto`` pool whose nodes need different layouts, every model whose replicas the planner put
+in one node group also selects ``aiplane.dev/node-group`` (see ``placement.py``).
+
 Traffic split design: a model with two or more deployments also gets an HTTPRoute ``<model>`` on
 its gateway, matching ``/models/<model>/...`` (rewritten to ``/...``) with the stage Services as
 weighted backendRefs (and a RequestMirror for a shadow stage). Routes in ``spec.routes`` that send
@@ -18,8 +26,16 @@ from __future__ import annotations
 
 import math
 import re
+from typing import TYPE_CHECKING
 
+from aiplane.gpu.problem import WHOLE_GPU
 from aiplane.render.common import Context, Obj, accelerator, k8s_name, quantity, tolerations
+from aiplane.render.placement import (
+    NODE_GROUP_LABEL,
+    check_placed,
+    model_node_group,
+    model_placement,
+)
 from aiplane.render.vllm_args import vllm_args
 from aiplane.render.vllm_sizing import rollout, startup_budget_seconds, weights_gib
 from aiplane.stack.loader import LoadedStack
@@ -32,6 +48,9 @@ from aiplane.stack.models import (
     StackSpec,
 )
 from aiplane.stack.sections.base import EnvSource, EnvValue
+
+if TYPE_CHECKING:
+    from aiplane.gpu.stack_placement import ModelPlacement
 
 PORT = 8000
 CACHE_DIR = "/model-cache"
@@ -84,12 +103,18 @@ def _stage_objects(
     def meta(extra: dict[str, str] | None = None) -> Obj:
         return ctx.meta(name, path, subject, labels=labels, annotations=extra)
 
+    planned = model_placement(ctx, model, dep)
+    if planned is not None:
+        check_placed(ctx, m_index, planned)
+    annotations = _deployment_annotations(ctx, model, version)
+    if planned is not None:
+        annotations["aiplane.dev/placement"] = f"{planned.slice} (planner)"
     out = [
         {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
-            "metadata": meta(_deployment_annotations(ctx, model, version)),
-            "spec": _deployment_spec(ctx, m_index, model, dep, version, selector, labels),
+            "metadata": meta(annotations),
+            "spec": _deployment_spec(ctx, m_index, model, dep, version, selector, labels, planned),
         },
         {
             "apiVersion": "v1",
@@ -143,13 +168,14 @@ def _deployment_spec(
     version: ModelVersion,
     selector: dict[str, str],
     labels: dict[str, str],
+    planned: ModelPlacement | None,
 ) -> Obj:
     spec: Obj = {
         "selector": {"matchLabels": selector},
         "strategy": {"type": "RollingUpdate", "rollingUpdate": rollout(ctx, model)},
         "template": {
             "metadata": {"labels": labels},
-            "spec": _pod_spec(ctx, m_index, model, version),
+            "spec": _pod_spec(ctx, m_index, model, dep, version, planned),
         },
     }
     if model.autoscaling is None:
@@ -158,7 +184,14 @@ def _deployment_spec(
     return spec
 
 
-def _pod_spec(ctx: Context, m_index: int, model: Model, version: ModelVersion) -> Obj:
+def _pod_spec(
+    ctx: Context,
+    m_index: int,
+    model: Model,
+    dep: Deployment,
+    version: ModelVersion,
+    planned: ModelPlacement | None,
+) -> Obj:
     spec = ctx.loaded.stack.spec
     pool = spec.pool(model.pool) if model.pool else None
     serving = model.serving
@@ -200,7 +233,7 @@ def _pod_spec(ctx: Context, m_index: int, model: Model, version: ModelVersion) -
         "args": vllm_args(model, version),
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
         "env": _env(model),
-        "resources": _resources(ctx, m_index, model, pool),
+        "resources": _resources(ctx, m_index, model, pool, planned),
         "volumeMounts": mounts,
         **_probes(model, ctx.loaded),
     }
@@ -211,7 +244,7 @@ def _pod_spec(ctx: Context, m_index: int, model: Model, version: ModelVersion) -
         "terminationGracePeriodSeconds": 60,
     }
     if pool is not None:
-        pod["nodeSelector"] = pool.selector()
+        pod["nodeSelector"] = _node_selector(ctx, m_index, model, dep, pool, planned)
         if pool.taints:
             pod["tolerations"] = tolerations(pool)
     if model.priority:
@@ -259,16 +292,53 @@ def _env(model: Model) -> list[Obj]:
     return env
 
 
-def _resources(ctx: Context, m_index: int, model: Model, pool: GpuPool | None) -> Obj:
+def _node_selector(
+    ctx: Context,
+    m_index: int,
+    model: Model,
+    dep: Deployment,
+    pool: GpuPool,
+    planned: ModelPlacement | None,
+) -> dict[str, str]:
+    selector = dict(planned.node_selector) if planned is not None else {}
+    selector = selector or pool.selector()
+    # In a mig: auto pool every model's replicas sit where the planner put them, pinned or not.
+    group, spread = model_node_group(ctx, pool, model, dep)
+    if group is not None:
+        selector[NODE_GROUP_LABEL] = group
+    elif spread and pool.mig.strategy == "single":
+        # Every slice is nvidia.com/gpu under single: only the node group tells them apart.
+        ctx.warn(
+            ("spec", "models", m_index, "resources"),
+            "the planner spread this model over node groups with different MIG layouts; "
+            "under strategy single its pods may land on a slice of another size",
+            "use strategy: mixed for the pool",
+        )
+    return selector
+
+
+def _resources(
+    ctx: Context,
+    m_index: int,
+    model: Model,
+    pool: GpuPool | None,
+    planned: ModelPlacement | None,
+) -> Obj:
     res = model.resources
     serving = model.serving
     count = res.gpus or serving.tensor_parallel_size * serving.pipeline_parallel_size
-    if res.auto:
+    profile = res.mig_profile
+    if planned is not None:
+        whole = planned.slice == WHOLE_GPU
+        count, profile = (planned.resource_count, None) if whole else (1, planned.slice)
+    elif res.auto:
         ctx.warn(
             ("spec", "models", m_index, "resources"),
-            f"resources: auto is decided by 'aiplane plan'; render requests {count} whole GPU(s)",
+            f"the GPU planner has no placement for this model; render requests {count} whole "
+            "GPU(s)",
+            "give the model a pool with a GPU from the catalog",
         )
-    key, count = accelerator(pool, count, res.mig_profile)
+    key, count = accelerator(pool, count, profile)
     limits: dict[str, str] = {key: str(count)}
     requests: dict[str, str] = {}
     if res.cpu:
