@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CODE   := aiplane tests bench scripts
 
-.PHONY: install demo test lint unit cluster-test schema reference golden clean
+.PHONY: install demo test lint unit cluster-bin schema golden clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,12 @@ lint: install
 unit: install
 	$(BIN)/pytest -m "not cluster"
 
-test: lint
+# The control plane is built here first (cached) so its build time and failures show on their own;
+# the pytest fixture would otherwise build it on first use.
+cluster-bin:
+	$(PYTHON) scripts/local-cluster build
+
+test: lint cluster-bin
 	$(BIN)/pytest
 
 schema: install

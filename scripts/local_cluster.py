@@ -41,6 +41,7 @@ import argparse
 import base64
 import contextlib
 import ctypes
+import fcntl
 import hashlib
 import json
 import os
@@ -170,7 +171,6 @@ def _go_env() -> dict[str, str]:
     env = dict(os.environ)
     env["CGO_ENABLED"] = "0"
     env["GOFLAGS"] = (env.get("GOFLAGS", "") + " -mod=mod").strip()
-    env.setdefault("GOPROXY", "https://proxy.golang.org,direct")
     return env
 
 
@@ -288,6 +288,51 @@ def _build_k8s(
     )  # fmt: skip
 
 
+def _publish(stage: Path, out: Path, names: Sequence[str]) -> None:
+    for name in names:
+        if not _is_exe(stage / name):
+            raise ClusterError(f"the build did not produce {stage / name}")
+        (stage / name).replace(out / name)
+
+
+def _try_lock(f: Any) -> bool:
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def _build_missing(out: Path, missing: Sequence[str], need_stages: bool) -> None:
+    work = out / ".work"
+    logfile = out / "build.log"
+    env = _go_env()
+    gov = _go(["version"], out, env).strip()
+    log(f"building into {out} with {gov} (log: {logfile})")
+    log(f"  versions: kubernetes v{K8S_VERSION}, etcd v{ETCD_VERSION}, kwok v{KWOK_VERSION}")
+    # Build into a staging dir and move finished binaries into place, so that an
+    # interrupted build never leaves a truncated binary that looks cached.
+    stage = work / "out"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    if "etcd" in missing:
+        log("step: etcd")
+        _build_etcd(stage, work, env, logfile)
+        _publish(stage, out, ["etcd"])
+    if "kwok" in missing:
+        log("step: kwok")
+        _build_kwok(stage, work, env, logfile)
+        _publish(stage, out, ["kwok"])
+    if need_stages:
+        log("step: kwok default stages from the module cache")
+        _write_kwok_stages(out, work, env)
+    k8s = [b for b in K8S_BINARIES if b in missing]
+    if k8s:
+        log(f"step: kubernetes ({', '.join(k8s)}); a cold build takes a long while")
+        _build_k8s(stage, work, env, logfile, k8s)
+        _publish(stage, out, k8s)
+
+
 def build(*, force: bool = False) -> Path:
     """Return a directory holding all binaries and kwok-stages.yaml, building what is missing.
 
@@ -305,10 +350,15 @@ def build(*, force: bool = False) -> Path:
             if (name == STAGES_FILE and cand.is_file()) or _is_exe(cand):
                 chosen[name] = cand
                 break
-    missing = [n for n in ALL_BINARIES if n not in chosen and (force or not _is_exe(out / n))]
-    need_stages = STAGES_FILE not in chosen and (force or not (out / STAGES_FILE).is_file())
+
+    def todo() -> tuple[list[str], bool]:
+        missing = [n for n in ALL_BINARIES if n not in chosen and (force or not _is_exe(out / n))]
+        stages = STAGES_FILE not in chosen and (force or not (out / STAGES_FILE).is_file())
+        return missing, stages
+
     if overrides:
         log(f"prebuilt binaries from {', '.join(map(str, overrides))}: {sorted(chosen) or 'none'}")
+    missing, need_stages = todo()
     if missing or need_stages:
         if shutil.which("go") is None:
             raise ClusterError(
@@ -316,25 +366,14 @@ def build(*, force: bool = False) -> Path:
                 ">= 1.26 or point AIPLANE_CLUSTER_BIN at a directory with the binaries"
             )
         out.mkdir(parents=True, exist_ok=True)
-        work = out / ".work"
-        logfile = out / "build.log"
-        env = _go_env()
-        gov = _go(["version"], out, env).strip()
-        log(f"building into {out} with {gov} (log: {logfile})")
-        log(f"  versions: kubernetes v{K8S_VERSION}, etcd v{ETCD_VERSION}, kwok v{KWOK_VERSION}")
-        if "etcd" in missing:
-            log("step: etcd")
-            _build_etcd(out, work, env, logfile)
-        if "kwok" in missing:
-            log("step: kwok")
-            _build_kwok(out, work, env, logfile)
-        if need_stages:
-            log("step: kwok default stages from the module cache")
-            _write_kwok_stages(out, work, env)
-        k8s = [b for b in K8S_BINARIES if b in missing]
-        if k8s:
-            log(f"step: kubernetes ({', '.join(k8s)}); a cold build takes a long while")
-            _build_k8s(out, work, env, logfile, k8s)
+        with (out / ".build.lock").open("w") as lock:
+            if not _try_lock(lock):
+                log(f"another build holds {out / '.build.lock'}; waiting for it")
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                force = False  # whatever that build produced is fresh
+                missing, need_stages = todo()
+            if missing or need_stages:
+                _build_missing(out, missing, need_stages)
         log(f"build finished in {time.monotonic() - t0:.0f}s")
     if not chosen:
         return out
@@ -572,6 +611,7 @@ class Cluster:
     ports: dict[str, int]
     procs: dict[str, dict[str, Any]] = field(default_factory=dict)
     die_with_parent: bool = False
+    _ctx: ssl.SSLContext | None = field(default=None, repr=False, compare=False)
 
     # ---- paths -----------------------------------------------------------------------------
     @property
@@ -623,7 +663,9 @@ class Cluster:
             ctype = "application/merge-patch+json" if method == "PATCH" else "application/json"
             req.add_header("Content-Type", ctype)
         try:
-            with urllib.request.urlopen(req, context=_client_ctx(self.pki), timeout=timeout) as r:
+            if self._ctx is None:
+                self._ctx = _client_ctx(self.pki)
+            with urllib.request.urlopen(req, context=self._ctx, timeout=timeout) as r:
                 raw = r.read()
         except urllib.error.HTTPError as e:
             detail = e.read().decode(errors="replace")
@@ -806,21 +848,27 @@ def up(
         if not _is_exe(bin_dir / name):
             raise ClusterError(f"missing binary {bin_dir / name}; run `local-cluster build`")
     run_dir.mkdir(parents=True, exist_ok=True)
-    for sub in ("etcd", "logs", "pki"):
-        shutil.rmtree(run_dir / sub, ignore_errors=True)
     names = ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok")
-    ports: dict[str, int] = {}
-    while len(ports) < len(names):  # distinct free ports
-        p = free_port()
-        if p not in ports.values():
-            ports[names[len(ports)]] = p
-    c = Cluster(run_dir, bin_dir, ports, die_with_parent=die_with_parent)
     t0 = time.monotonic()
-    try:
-        _bring_up(c, timeout)
-    except BaseException:
-        _stop_all(c)
-        raise
+    for attempt in (1, 2, 3):
+        for sub in ("etcd", "logs", "pki"):
+            shutil.rmtree(run_dir / sub, ignore_errors=True)
+        ports: dict[str, int] = {}
+        while len(ports) < len(names):  # distinct free ports
+            p = free_port()
+            if p not in ports.values():
+                ports[names[len(ports)]] = p
+        c = Cluster(run_dir, bin_dir, ports, die_with_parent=die_with_parent)
+        try:
+            _bring_up(c, timeout)
+            break
+        except BaseException as e:
+            _stop_all(c)
+            # A free port can be taken by someone else between probing and binding.
+            if attempt < 3 and isinstance(e, ClusterError) and "address already in use" in str(e):
+                log(f"port clash ({e.__class__.__name__}); retrying with new ports")
+                continue
+            raise
     log(f"control plane ready in {time.monotonic() - t0:.1f}s: KUBECONFIG={c.kubeconfig}")
     return c
 

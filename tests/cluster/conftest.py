@@ -48,6 +48,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -58,6 +59,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 _SCRIPT = REPO / "scripts" / "local_cluster.py"
+RUN_DIR_PREFIX = "aiplane-cluster-"
 
 
 def _load_local_cluster() -> ModuleType:
@@ -171,6 +173,20 @@ class _Teardown:
                 signal.signal(sig, old)
 
 
+def _remove_stale_run_dirs() -> None:
+    """Run dirs left by a session that was SIGKILLed (its processes died with it). A dir is
+    left alone while any recorded process lives or it changed in the last 5 minutes (another
+    session may be starting up in it)."""
+    for d in Path(tempfile.gettempdir()).glob(f"{RUN_DIR_PREFIX}*"):
+        with contextlib.suppress(Exception):
+            state = d / lc.STATE_FILE
+            newest = max(d.stat().st_mtime, state.stat().st_mtime if state.exists() else 0)
+            if time.time() - newest < 300:
+                continue
+            if not state.exists() or not lc.Cluster.load(d).pids():
+                shutil.rmtree(d)
+
+
 @pytest.fixture(scope="session")
 def local_cluster() -> ModuleType:
     return lc
@@ -178,12 +194,16 @@ def local_cluster() -> ModuleType:
 
 @pytest.fixture(scope="session")
 def control_plane(request: pytest.FixtureRequest) -> Iterator[Any]:
+    error = None
     with _uncaptured(request.config):
         try:
             bin_dir = lc.build()
         except Exception as e:  # a failed build must fail the tests, never skip them
-            pytest.fail(f"building the local control plane failed: {e}", pytrace=False)
-    run_dir = Path(tempfile.mkdtemp(prefix="aiplane-cluster-"))
+            error = f"building the local control plane failed: {e}"
+    if error:
+        pytest.fail(error, pytrace=False)
+    _remove_stale_run_dirs()
+    run_dir = Path(tempfile.mkdtemp(prefix=RUN_DIR_PREFIX))
     teardown = _Teardown(run_dir)
     atexit.register(teardown)
     teardown.install_signals()
@@ -197,7 +217,9 @@ def control_plane(request: pytest.FixtureRequest) -> Iterator[Any]:
                 files = install_crds(cluster, crds)
                 lc.log(f"installed {len(files)} CRD files from {crds}")
             except lc.ClusterError as e:
-                pytest.fail(f"starting the local control plane failed: {e}", pytrace=False)
+                error = f"starting the local control plane failed: {e}"
+        if error:
+            pytest.fail(error, pytrace=False)
         yield cluster
     finally:
         teardown()

@@ -157,3 +157,10 @@ def test_generator_extracts_flags_statically() -> None:
     assert flags["--enable-prefix-caching"]["negatable"] is True
     assert flags["--tensor-parallel-size"]["aliases"] == ["-tp"]
     assert flags["--port"]["type"] == "int" and "--host" in flags
+
+
+def test_engine_outside_the_table_is_a_warning() -> None:
+    found = check_vllm_args(stack('engineVersion: "0.40.0"\n'))
+    assert errors(found) == []
+    assert any("newer than the releases" in d.message for d in found)
+    assert check_vllm_args(stack('engineVersion: "0.17.1"\n')) == []
