@@ -16,9 +16,10 @@ from aiplane.cluster import nodes
 from aiplane.cluster.applyset import recorded_group_kinds
 from aiplane.cluster.client import ApiError, ClusterUnreachable
 from aiplane.cluster.desired import Desired, key_of
+from aiplane.cluster.drift import pinned_fingerprint
 from aiplane.cluster.health import wait_healthy
 from aiplane.cluster.kinds import MIG_CONFIG, STAGES, stage_of
-from aiplane.cluster.objects import Manifest, ObjectRef, live_fingerprint
+from aiplane.cluster.objects import ObjectRef, ref_of
 from aiplane.cluster.plan import Change, Plan
 from aiplane.cluster.planner import FIELD_MANAGER, ClusterPlanner, stack_digest
 from aiplane.errors import AiplaneError
@@ -69,19 +70,13 @@ def check_fresh(planner: ClusterPlanner, plan: Plan, desired: Sequence[Desired])
         _check_one(planner, by_ref[d.key], d)
     for key, obj in planner.live.members.items():
         if key not in by_ref:
-            raise StalePlan(f"plan is stale: {_ref(obj)} joined the ApplySet since the plan")
+            raise StalePlan(f"plan is stale: {ref_of(obj)} joined the ApplySet since the plan")
     for key in deleted:
         _check_one(planner, by_ref[key], None)
 
 
 def _digest_moved(change: Change | None, d: Desired) -> bool:
     return change is None or change.desired_digest != d.digest
-
-
-def _ref(obj: Manifest) -> ObjectRef:
-    from aiplane.cluster.objects import ref_of
-
-    return ref_of(obj)
 
 
 def _check_one(planner: ClusterPlanner, change: Change, d: Desired | None) -> None:
@@ -103,7 +98,11 @@ def _check_one(planner: ClusterPlanner, change: Change, d: Desired | None) -> No
     meta = live["metadata"]
     if meta.get("resourceVersion") == pin.resource_version:
         return
-    if meta.get("uid") != pin.uid or live_fingerprint(live) != pin.fingerprint:
+    if (
+        meta.get("uid") != pin.uid
+        or not pin.fingerprint
+        or pinned_fingerprint(live) != pin.fingerprint
+    ):
         raise StalePlan(f"plan is stale: {change.ref} changed since the plan")
 
 
@@ -179,7 +178,7 @@ class Applier:
             for n in nodes.list_node_names(c.diffs)
         ]
         try:
-            wait_healthy(self.client, refs, self.say)
+            wait_healthy(self.client, refs, self.say, selector=self.planner.applyset.selector)
         except (ApiError, ClusterUnreachable, AiplaneError) as exc:
             raise ApplyFailed(
                 f"stage {name}: {self.planner.scrub(str(exc))}", self._not_applied(later)

@@ -11,6 +11,7 @@ import hashlib
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from aiplane import __version__
@@ -51,11 +52,11 @@ class ApplySet:
     def name(self) -> str:
         return f"applyset-{self.stack}"
 
-    @property
+    @cached_property
     def id(self) -> str:
         return applyset_id(self.name, self.namespace, "ConfigMap", "")
 
-    @property
+    @cached_property
     def selector(self) -> str:
         return f"{PART_OF}={self.id}"
 

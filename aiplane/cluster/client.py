@@ -3,7 +3,9 @@
 It covers what plan and apply need: discovery (kinds to plurals and scope, cached), GET, LIST with a
 label selector, server-side apply (optionally as a dry run), create, replace, delete and patch.
 Requests are retried briefly on transport errors and 429/5xx; a cluster that stays unreachable
-raises ``ClusterUnreachable``.
+raises ``ClusterUnreachable``. Concurrency is a thread pool over a pool of HTTP/1.1 keep-alive
+connections: httpx's synchronous HTTP/2 connection is not safe to share between threads (it failed
+with "deque mutated during iteration" under load), so ``http2`` is off unless asked for.
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ class KubeClient:
         concurrency: int = 16,
         timeout: float = 30.0,
         retries: int = 3,
-        http2: bool = True,
+        http2: bool = False,
     ) -> None:
         self.config = config
         self.concurrency = concurrency

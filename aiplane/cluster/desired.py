@@ -16,7 +16,7 @@ from aiplane.cluster.objects import (
     Manifest,
     ObjectRef,
     annotation,
-    digest,
+    desired_digest,
     ref_of,
     with_labels,
 )
@@ -82,6 +82,7 @@ def prepare(
             problems.append(Diagnostic(f"{ref}: object needs apiVersion, kind and metadata.name"))
             continue
         source = annotation(body, SOURCE_ANN)
+        body = _without_source(body)
         if key_of(ref) in seen:
             problems.append(Diagnostic(f"{ref}: rendered twice ({seen[key_of(ref)]}, {source})"))
             continue
@@ -89,7 +90,7 @@ def prepare(
         if ref.kind != NODE_LABELS_KIND:
             labels = {MANAGED_BY: "aiplane", STACK_LABEL: applyset.stack}
             body = with_labels(body, {**labels, **applyset.member_labels()})
-        out.append(Desired(ref, body, source, annotation(body, SUBJECT_ANN), digest(body)))
+        out.append(Desired(ref, body, source, annotation(body, SUBJECT_ANN), desired_digest(body)))
     if problems:
         raise AiplaneError(f"{len(problems)} rendered object(s) are invalid", problems)
     return out
@@ -108,3 +109,15 @@ def _with_namespace(
     if namespaced is False and meta.get("namespace"):
         return {**m, "metadata": {k: v for k, v in meta.items() if k != "namespace"}}
     return dict(m)
+
+
+def _without_source(body: Manifest) -> Manifest:
+    """The source line stays in the plan, not in the cluster: moving a line must not be a change."""
+    anns = (body.get("metadata") or {}).get("annotations") or {}
+    if SOURCE_ANN not in anns:
+        return body
+    rest = {k: v for k, v in anns.items() if k != SOURCE_ANN}
+    meta = {**body["metadata"], "annotations": rest}
+    if not rest:
+        del meta["annotations"]
+    return {**body, "metadata": meta}

@@ -41,7 +41,7 @@ class FieldDiff:
 
 
 def join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
+    return f"{path}.{key}" if path and not path.endswith(":") else f"{path}{key}"
 
 
 def diff_values(before: Any, after: Any, path: str = "") -> list[FieldDiff]:
@@ -59,6 +59,10 @@ def diff_values(before: Any, after: Any, path: str = "") -> list[FieldDiff]:
         inner = _json_object(before), _json_object(after)
         if inner[0] is not None and inner[1] is not None:
             return diff_values(inner[0], inner[1], f"{path}:" if path else "")
+    if before is None and isinstance(after, dict) and after:
+        return diff_values({}, after, path)
+    if after is None and isinstance(before, dict) and before:
+        return diff_values(before, {}, path)
     return [FieldDiff(path, before, after)]
 
 
@@ -120,9 +124,8 @@ def mask_diffs(ref: ObjectRef, diffs: Sequence[FieldDiff]) -> tuple[FieldDiff, .
 
 def _holds_secret_subtree(d: FieldDiff) -> bool:
     """A whole-object diff (path "") or any value that contains data/stringData."""
-    return any(
-        isinstance(v, dict) and ("data" in v or "stringData" in v or d.path in ("", "metadata"))
-        for v in (d.before, d.after)
+    return d.path == "" or any(
+        isinstance(v, dict) and ("data" in v or "stringData" in v) for v in (d.before, d.after)
     )
 
 

@@ -9,6 +9,7 @@ sent on apply, so aiplane never fights that controller for it.
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import json
 from collections.abc import Iterable, Mapping
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiplane.cluster.diff import join
-from aiplane.cluster.objects import DRIFT_ANN, annotation
+from aiplane.cluster.objects import DRIFT_ANN, annotation, live_fingerprint
 
 _AUTOSCALERS = ("kube-controller-manager", "*autoscaler*", "keda*", "*hpa*")
 
@@ -117,3 +118,32 @@ def flatten_fields(tree: Mapping[str, Any], path: str = "") -> set[str]:
         if isinstance(child, dict):
             out |= flatten_fields(child, sub)
     return out
+
+
+def pinned_fingerprint(live: Mapping[str, Any]) -> str | None:
+    """The content digest a saved plan pins: without the fields the presets expect other
+    controllers to change (an HPA scaling between plan and apply does not make a plan stale)."""
+    kind = str(live.get("kind", ""))
+    paths = [
+        r.path for r in PRESETS if r.matches(kind, r.path) and not any(c in r.path for c in "*[")
+    ]
+    if not paths:
+        return live_fingerprint(live)
+    view = copy.deepcopy(dict(live))
+    for path in paths:
+        _drop(view, path)
+    return live_fingerprint(view)
+
+
+def _drop(obj: dict[str, Any], path: str) -> None:
+    for prefix in ("metadata.labels.", "metadata.annotations."):
+        if path.startswith(prefix):
+            parts = [*prefix[:-1].split("."), path[len(prefix) :]]
+            break
+    else:
+        parts = path.split(".")
+    cur: Any = obj
+    for part in parts[:-1]:
+        cur = cur.get(part) if isinstance(cur, dict) else None
+    if isinstance(cur, dict):
+        cur.pop(parts[-1], None)

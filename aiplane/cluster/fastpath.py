@@ -10,6 +10,7 @@ The walk also reports every value that differs, for the expected-drift rules.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,9 @@ from typing import Any
 from aiplane.cluster.diff import join
 
 _MISSING = object()
+_ZERO: tuple[Any, ...] = (False, 0, "")
+_ZERO_TYPES = (bool, int, str)
+_KEY_DEFAULTS = {"protocol": "TCP"}
 Segment = str | int
 
 
@@ -55,6 +59,8 @@ def owned_fields(live: Mapping[str, Any], manager: str, api_version: str) -> dic
 def compare(desired: Mapping[str, Any], live: Mapping[str, Any], owned: Any) -> WalkResult:
     """Walk ``desired`` against ``live`` and the owned-fields tree (see module docstring)."""
     result = WalkResult(exact=owned is not None)
+    if desired.get("kind") == "Secret" and isinstance(desired.get("stringData"), dict):
+        live = _secret_view(live, desired["stringData"])
     body = {k: v for k, v in desired.items() if k not in ("apiVersion", "kind")}
     meta = {k: v for k, v in (body.get("metadata") or {}).items() if k not in ("name", "namespace")}
     body["metadata"] = meta
@@ -88,7 +94,12 @@ def _walk_map(
 def _walk(
     d: Any, live: Any, owned: Any, path: str, where: tuple[Segment, ...], res: WalkResult
 ) -> None:
-    if isinstance(d, dict):
+    if isinstance(d, dict) and owned == {}:
+        # an atomic map (e.g. a label selector): owned and compared as a whole
+        if live != d:
+            res.mismatches.append(Mismatch(path, where, d, None if live is _MISSING else live))
+            res.exact = False
+    elif isinstance(d, dict):
         if not isinstance(live, dict):
             res.mismatches.append(Mismatch(path, where, d, None if live is _MISSING else live))
             res.exact = False
@@ -96,6 +107,8 @@ def _walk(
         _walk_map(d, live, owned, path, where, res)
     elif isinstance(d, list):
         _walk_list(d, live, owned, path, where, res)
+    elif live is _MISSING and owned is not None and d in _ZERO and type(d) in _ZERO_TYPES:
+        return  # omitempty: a zero value the server does not store
     elif live is _MISSING or live != d or type(live) is not type(d):
         res.mismatches.append(Mismatch(path, where, d, None if live is _MISSING else live))
         res.exact = False
@@ -151,7 +164,21 @@ def _walk_assoc(
 
 
 def _has_keys(item: Mapping[str, Any], key: Mapping[str, Any]) -> bool:
-    return all(item.get(k) == v for k, v in key.items())
+    """Whether ``item`` has the key fields (a key field left out may take its API default)."""
+    return all(item.get(k, _KEY_DEFAULTS.get(k)) == v for k, v in key.items())
+
+
+def _secret_view(live: Mapping[str, Any], string_data: Mapping[str, Any]) -> dict[str, Any]:
+    """The live Secret with ``stringData`` reconstructed from ``data`` for the keys we set."""
+    data = live.get("data") or {}
+    view: dict[str, Any] = {}
+    for key in string_data:
+        if key in data:
+            try:
+                view[key] = base64.b64decode(data[key]).decode()
+            except (ValueError, UnicodeDecodeError):
+                continue
+    return {**live, "stringData": view}
 
 
 def remove_at(body: Any, where: tuple[Segment, ...]) -> None:

@@ -45,7 +45,7 @@ def _rollout(obj: Mapping[str, Any]) -> tuple[bool, str]:
     want = int(spec.get("replicas", 1))
     gen, seen = obj["metadata"].get("generation", 0), status.get("observedGeneration", 0)
     if seen < gen:
-        return False, "waiting for the controller to see the new spec"
+        return False, "the controller has not seen the new spec yet"
     updated = int(status.get("updatedReplicas", 0))
     ready = int(status.get("readyReplicas", status.get("availableReplicas", 0)) or 0)
     total = int(status.get("replicas", 0))
@@ -103,11 +103,37 @@ def timeout_for(kind: str) -> float:
     return min(base, cap) if cap > 0 else base
 
 
+def fetch(
+    client: KubeClient, refs: Sequence[ObjectRef], selector: str
+) -> list[Mapping[str, Any] | None]:
+    """Current objects for ``refs``: one LIST per kind by ``selector`` when several share a kind
+    (a thousand Deployments cost one request per poll, not a thousand), else GETs."""
+    by_kind: dict[tuple[str, str], list[ObjectRef]] = {}
+    for r in refs:
+        by_kind.setdefault((r.api_version, r.kind), []).append(r)
+    # Nodes are not ApplySet members (NodeLabels only label them): always read by name
+    listed = [k for k, rs in by_kind.items() if selector and len(rs) > 1 and k[1] != "Node"]
+    found: dict[ObjectRef, Mapping[str, Any]] = {}
+    for (api_version, kind), items in zip(
+        listed,
+        client.map(lambda k: client.list(k[0], k[1], label_selector=selector), listed),
+        strict=True,
+    ):
+        for obj in items:
+            meta = obj["metadata"]
+            found[ObjectRef(api_version, kind, meta.get("namespace", ""), meta["name"])] = obj
+    rest = [r for r in refs if (r.api_version, r.kind) not in listed]
+    got = client.map(lambda r: client.get(r.api_version, r.kind, r.name, r.namespace or None), rest)
+    found.update({r: g for r, g in zip(rest, got, strict=True) if g is not None})
+    return [found.get(r) for r in refs]
+
+
 def wait_healthy(
     client: KubeClient,
     refs: Sequence[ObjectRef],
     progress: Callable[[str], None],
     *,
+    selector: str = "",
     poll: float = 0.5,
 ) -> None:
     """Poll ``refs`` (kinds with a check) until healthy; raise ``HealthTimeout`` past the timeout."""
@@ -115,8 +141,7 @@ def wait_healthy(
     start = time.monotonic()
     last: dict[ObjectRef, str] = {}
     while pending:
-        live = client.map(lambda r: client.get(r.api_version, r.kind, r.name, r.namespace or None),
-                          pending)  # fmt: skip
+        live = fetch(client, pending, selector)
         still = []
         for ref, obj in zip(pending, live, strict=True):
             ok, detail = (False, "not found") if obj is None else CHECKS[ref.kind](obj)
@@ -131,5 +156,6 @@ def wait_healthy(
         if late:
             detail = "; ".join(f"{r}: {last[r]}" for r in late[:5])
             raise HealthTimeout(f"{late[0]}: not healthy after {waited:.0f} s ({detail})")
-        progress(f"waiting for {len(pending)} object(s): {pending[0]}: {last[pending[0]]}")
+        more = f" (+{len(pending) - 1} more not healthy yet)" if len(pending) > 1 else ""
+        progress(f"{pending[0]}: waiting: {last[pending[0]]}{more}")
         time.sleep(poll)

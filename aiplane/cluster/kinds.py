@@ -107,13 +107,13 @@ def collection_immutable_reason(desired: Mapping[str, Any], live: Mapping[str, A
 
 def disruption_of(ref: ObjectRef, action: Action, diffs: Sequence[FieldDiff]) -> Disruption:
     """The disruption class of one change."""
+    mig = any(d.path.endswith(MIG_CONFIG) for d in diffs)
+    if ref.kind == NODE_LABELS_KIND and action in ("create", "update"):
+        return "node-disruptive" if mig else "in-place"
     if action in ("noop", "drift-expected", "create"):
         return "none"
     if action in ("replace", "delete"):
         return "recreate" if ref.kind in POD_KINDS or action == "replace" else "none"
-    if ref.kind == NODE_LABELS_KIND:
-        mig = any(d.path.endswith(MIG_CONFIG) for d in diffs)
-        return "node-disruptive" if mig else "in-place"
     for glob in _NODE_DISRUPTIVE.get(ref.kind, ()):
         if any(fnmatch.fnmatchcase(d.path, glob) for d in diffs):
             return "node-disruptive"

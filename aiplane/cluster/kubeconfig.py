@@ -43,12 +43,15 @@ class ClusterConfig:
 
     def ssl_context(self) -> ssl.SSLContext:
         """Build the TLS context: the cluster CA (or system CAs) plus the client certificate."""
-        ctx = ssl.create_default_context()
         if self.insecure:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
-        elif self.ca_pem:
-            ctx = ssl.create_default_context(cadata=self.ca_pem)
+        elif self.ca_pem:  # only the cluster CA: loading the system store costs ~0.1 s
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.load_verify_locations(cadata=self.ca_pem)
+        else:
+            ctx = ssl.create_default_context()
         if self.client_cert_pem and self.client_key_pem:
             _load_client_cert(ctx, self.client_cert_pem, self.client_key_pem)
         return ctx

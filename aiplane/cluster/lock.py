@@ -38,6 +38,23 @@ def default_holder() -> str:
     return f"{user}@{socket.gethostname()}:{os.getpid()}"
 
 
+def _holder_gone(holder: str) -> bool:
+    """True when ``holder`` names a process on this host that no longer runs."""
+    head, _, rest = holder.partition(" ")
+    if rest:  # "... plan <id>": a saved plan holds the lock after its process ended
+        return False
+    where, _, pid = head.rpartition(":")
+    if not pid.isdigit() or where.rpartition("@")[2] != socket.gethostname():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 def _micro(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -116,8 +133,10 @@ class StackLock:
             if holder in ("", self.holder) or (take_from and holder == take_from):
                 self.client.replace(self._body(rv))
                 return None
-            if expires < time.time():
-                self.say(f"{self.subject}: lock of {holder} expired; taking it over")
+            gone = _holder_gone(holder)
+            if expires < time.time() or gone:
+                why = "its process is gone" if gone else "it expired"
+                self.say(f"{self.subject}: lock of {holder}: {why}; taking it over")
                 self.client.replace(self._body(rv))
                 return None
         except ApiError as exc:
@@ -126,7 +145,25 @@ class StackLock:
             raise
         purpose = ((live.get("metadata") or {}).get("annotations") or {}).get(PURPOSE_ANN, "")
         left = max(0, int(expires - time.time()))
-        return f"held by {holder} ({purpose or 'no purpose recorded'}), expires in {left} s"
+        note = (
+            "; a saved plan holds the lock until it is applied or expires"
+            if " plan " in holder
+            else ""
+        )
+        return f"held by {holder} ({purpose or 'no purpose recorded'}), expires in {left} s{note}"
+
+    def holder_now(self) -> str | None:
+        """Who holds the lock now (None when free, expired or gone); reads, never writes."""
+        live = self.client.get(_API, "Lease", self.name, self.namespace)
+        if live is None:
+            return None
+        spec = live.get("spec") or {}
+        holder = spec.get("holderIdentity") or ""
+        expires = _parse(spec.get("renewTime")) + float(spec.get("leaseDurationSeconds") or 0)
+        if not holder or expires < time.time() or _holder_gone(holder):
+            return None
+        purpose = ((live.get("metadata") or {}).get("annotations") or {}).get(PURPOSE_ANN, "")
+        return f"{holder} ({purpose or 'no purpose recorded'})"
 
     def renew(self) -> None:
         live = self.client.get(_API, "Lease", self.name, self.namespace)

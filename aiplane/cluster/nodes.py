@@ -101,7 +101,8 @@ def plan_node_labels(client: KubeClient, d: Desired) -> Change:
     mig = [x for x in diffs if x.path.endswith(MIG_CONFIG)]
     reason = f"labels change on {len(changed)} node(s): {', '.join(changed[:5])}"
     if mig:
-        reason = f"MIG re-partition ({mig[0].before} -> {mig[0].after}) on {len(changed)} node(s)"
+        was = mig[0].before or "unset"
+        reason = f"MIG re-partition ({was} -> {mig[0].after}) on {len(changed)} node(s)"
     return Change(action="update", reason=reason, diffs=diffs, pin=pin, expected_drift=notes,
                   disruption=disruption_of(d.ref, "update", diffs), **base)  # fmt: skip
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from collections.abc import Mapping
@@ -96,18 +95,58 @@ def digest(value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def live_fingerprint(obj: Mapping[str, Any]) -> str:
-    """Digest of a live object's content (not status, not server metadata)."""
+def live_fingerprint(obj: Mapping[str, Any]) -> str | None:
+    """Digest of a live object's content (not status, not server metadata).
+
+    None for Secrets: nothing derived from a secret value is ever written to a plan file (a hash
+    of a weak password can be brute-forced), so a Secret is pinned by resourceVersion alone.
+    """
+    if is_secret(ref_of(obj)):
+        return None
     return digest(strip_server_fields(obj))
 
 
+def desired_digest(body: Mapping[str, Any]) -> str:
+    """Digest of a desired object for the saved plan; a Secret's values are left out (see
+    ``live_fingerprint``): its keys and other fields are pinned, its values are not."""
+    if is_secret(ref_of(body)):
+        from aiplane.cluster.masking import redact_secret_object
+
+        return digest(redact_secret_object(body))
+    return digest(body)
+
+
 def with_labels(obj: Mapping[str, Any], labels: Mapping[str, str]) -> Manifest:
-    """A deep copy of ``obj`` with ``labels`` merged into ``metadata.labels``."""
-    out = copy.deepcopy(dict(obj))
-    meta = out.setdefault("metadata", {})
+    """A copy of ``obj`` with ``labels`` merged into ``metadata.labels``.
+
+    Only the metadata is copied; the rest is shared with ``obj`` (bodies are never mutated in
+    place: code that edits one deep-copies it first).
+    """
+    meta = dict(obj.get("metadata") or {})
     meta["labels"] = {**(meta.get("labels") or {}), **labels}
-    return out
+    return {**obj, "metadata": meta}
 
 
 def is_secret(ref: ObjectRef) -> bool:
     return ref.kind == "Secret" and ref.api_version == "v1"
+
+
+_BOOKKEEPING = (MANAGED_BY, STACK_LABEL, PART_OF, SUBJECT_ANN)
+
+
+def shown_body(obj: Mapping[str, Any]) -> Manifest:
+    """What a create/replace diff shows: no apiVersion/kind/name/namespace (in the header) and
+    none of aiplane's own bookkeeping labels and annotations."""
+    out = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "status")}
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in ("name", "namespace")}
+    for field in ("labels", "annotations"):
+        kept = {k: v for k, v in (meta.get(field) or {}).items() if k not in _BOOKKEEPING}
+        if kept:
+            meta[field] = kept
+        else:
+            meta.pop(field, None)
+    if meta:
+        out["metadata"] = meta
+    else:
+        out.pop("metadata", None)
+    return out

@@ -21,7 +21,7 @@ from aiplane.cluster.applyset import ApplySet
 from aiplane.cluster.desired import Desired, prepare
 from aiplane.cluster.diff import diff_values, mask_diffs
 from aiplane.cluster.kinds import disruption_of, immutable_reason
-from aiplane.cluster.objects import Manifest
+from aiplane.cluster.objects import Manifest, shown_body
 from aiplane.cluster.plan import Action, Change, Plan
 from aiplane.cluster.planner import now_iso, stack_digest
 from aiplane.errors import AiplaneError
@@ -130,18 +130,14 @@ def offline_plan(
     return plan, desired
 
 
-def _shown(d: Desired) -> dict[str, Any]:
-    """Compared content: no apiVersion/kind (shown in the header); Secrets masked by mask_diffs."""
-    return {k: v for k, v in d.body.items() if k not in ("apiVersion", "kind")}
-
-
 def _change(d: Desired, old: Desired | None) -> Change:
     base: dict[str, Any] = {"ref": d.ref, "source": d.source, "subject": d.subject,
                             "desired_digest": d.digest}  # fmt: skip
     if old is None:
-        return Change(action="create", reason="new",
-                      diffs=mask_diffs(d.ref, diff_values({}, _shown(d))), **base)  # fmt: skip
-    diffs = mask_diffs(d.ref, diff_values(_shown(old), _shown(d)))
+        new = mask_diffs(d.ref, diff_values({}, shown_body(d.body)))
+        return Change(action="create", reason="new", diffs=new,
+                      disruption=disruption_of(d.ref, "create", new), **base)  # fmt: skip
+    diffs = mask_diffs(d.ref, diff_values(shown_body(old.body), shown_body(d.body)))
     if not diffs:
         return Change(action="noop", **base)
     reason = immutable_reason(d.ref, d.body, old.body, diffs)

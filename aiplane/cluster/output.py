@@ -7,6 +7,7 @@ masked. Markdown stays under ``MARKDOWN_LIMIT`` characters (GitHub's comment lim
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -50,18 +51,32 @@ def _subject_line(subject: str, changes: Sequence[Change]) -> SubjectLine:
     actions = {c.action for c in changes}
     n = len(changes)
     objects = f" ({n} objects)" if n > 1 else f" ({changes[0].ref.kind})"
-    if actions == {"create"}:
-        action, text = "create", "new" + objects
+    subject, role = _split_role(subject)
+    if actions == {"create"} and all(c.ref.kind == NODE_LABELS_KIND for c in changes):
+        labels = [f"{d.path[len('spec.labels.'):]}={d.after}" for c in changes for d in c.diffs
+                  if d.path.startswith("spec.labels.")]  # fmt: skip
+        action, text = "create", "labels nodes: " + ", ".join(labels[:3])
+    elif actions == {"create"}:
+        action, text = "create", f"new {role}".rstrip() + objects
     elif actions == {"delete"}:
         action, text = "delete", "removed" + objects
     elif "replace" in actions:
         first = next(c for c in changes if c.action == "replace")
-        action, text = "replace", f"recreated: {first.ref.kind} {first.reason}"
+        action, text = "replace", f"replace {first.ref.kind}: {first.reason}"
     else:
         action, text = "update", _update_text(changes)
     worst = max((c.disruption for c in changes), key=DISRUPTION_ORDER.index)
     source = next((c.source for c in changes if c.source), "")
     return SubjectLine(SYMBOL[action], action, subject, text, worst, source)
+
+
+def _split_role(subject: str) -> tuple[str, str]:
+    """``model x v2.1 (canary)`` -> (``model x v2.1``, ``canary``): "new canary" reads better."""
+    if subject.endswith(")") and " (" in subject:
+        base, _, role = subject[:-1].rpartition(" (")
+        if role and " " not in role:
+            return base, role
+    return subject, ""
 
 
 def _update_text(changes: Sequence[Change]) -> str:
@@ -137,15 +152,17 @@ def _header_line(c: Change) -> str:
     if c.estimate:
         extras.append("estimate")
     source = f"  {c.source}" if c.source else ""
-    why = f" - {c.reason}" if c.reason and c.action != "update" else ""
+    generic = c.reason == f"{len(c.diffs)} field(s) change"
+    why = f" - {c.reason}" if c.reason and not generic else ""
     return f"{sym} {c.ref} ({', '.join(extras)}){why}{source}"
 
 
 def render_human(plan: Plan, gates: Sequence[Gate], console: Console, scrub: Scrub) -> None:
-    """Print the plan for a terminal."""
+    """Print the plan for a terminal (built as one Text: one print is much faster than many)."""
+    out = Text()
 
     def say(text: str, style: str = "") -> None:
-        console.print(Text(scrub(text), style=style), soft_wrap=True)
+        out.append(scrub(text) + "\n", style=style)
 
     say(f"aiplane plan: stack {plan.stack} ({plan.stack_file}) against {plan.target}", "bold")
     for w in plan.warnings:
@@ -153,8 +170,12 @@ def render_human(plan: Plan, gates: Sequence[Gate], console: Console, scrub: Scr
     lines = summarize(plan)
     if not lines:
         drift = [c for c in plan.changes if c.action == "drift-expected"]
-        say("No changes. The cluster matches the stack." if not drift else
-            f"No changes; {len(drift)} object(s) show expected drift only.", "green")  # fmt: skip
+        what = (
+            "the target matches the stack"
+            if not drift
+            else (f"{len(drift)} object(s) show expected drift only")
+        )
+        say(f"stack {plan.stack}: no changes; {what}.", "green")  # fmt: skip
     else:
         say("\nSummary", "bold")
         for s in lines:
@@ -170,6 +191,8 @@ def render_human(plan: Plan, gates: Sequence[Gate], console: Console, scrub: Scr
     say("\n" + totals(plan), "bold")
     for line in gate_lines(gates):
         say(f"blocked: {line}", "bold red")
+    out.rstrip()
+    console.print(out, soft_wrap=True)
 
 
 def render_json(plan: Plan, gates: Sequence[Gate], scrub: Scrub) -> str:
@@ -191,10 +214,15 @@ def render_markdown(
     lines = summarize(plan)
     if lines:
         head += ["", "| | Subject | Change | Disruption | Source |", "|---|---|---|---|---|"]
-        head += [
-            f"| `{s.symbol}` | {_md(s.subject)} | {_md(s.text)} | {s.disruption} | {_md(s.source)} |"
-            for s in lines
-        ]
+        budget = int(limit * 0.6) - sum(len(h) + 1 for h in head)
+        for n, s in enumerate(lines):
+            src = _source_link(s.source)
+            row = f"| `{s.symbol}` | {_md(s.subject)} | {_md(s.text)} | {s.disruption} | {src} |"
+            budget -= len(row) + 1
+            if budget < 0:
+                head.append(f"\n> **Truncated:** {len(lines) - n} more subject(s) not listed.")
+                break
+            head.append(row)
     text = scrub("\n".join(head) + "\n")
     details = [_md_details(c, scrub) for c in plan.changes if c.changing]
     return _fit(text, details, limit)
@@ -219,6 +247,16 @@ def _fit(text: str, details: Sequence[str], limit: int) -> str:
         )
     out = "".join(parts)
     return out if len(out) <= limit else out[: limit - 20] + "\n(truncated)\n"
+
+
+def _source_link(source: str) -> str:
+    """``file#Lnn`` as a link to the file at this commit when running in GitHub Actions."""
+    server, repo, sha = (os.environ.get(k, "") for k in
+                         ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_SHA"))  # fmt: skip
+    if not (source and server and repo and sha):
+        return _md(source)
+    path = source.removeprefix("./")
+    return f"[{_md(source)}]({server}/{repo}/blob/{sha}/{path})"
 
 
 def _md(text: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +21,7 @@ from aiplane.cluster.applyset import ApplySet, recorded_group_kinds
 from aiplane.cluster.client import ApiError, KubeClient
 from aiplane.cluster.desired import Desired, Key, crd_scopes, key_of, prepare
 from aiplane.cluster.diff import FieldDiff, diff_values, mask_diffs
-from aiplane.cluster.drift import DriftRule, match_rule, rules_for
+from aiplane.cluster.drift import DriftRule, match_rule, pinned_fingerprint, rules_for
 from aiplane.cluster.fastpath import Mismatch, compare, owned_fields, remove_at
 from aiplane.cluster.kinds import disruption_of, immutable_reason
 from aiplane.cluster.masking import Scrubber
@@ -31,16 +32,20 @@ from aiplane.cluster.objects import (
     Manifest,
     annotation,
     digest,
-    is_secret,
     label,
-    live_fingerprint,
     ref_of,
+    shown_body,
     strip_server_fields,
 )
 from aiplane.cluster.plan import Change, DriftNote, Pin, Plan
 from aiplane.errors import AiplaneError, Diagnostic
 
 FIELD_MANAGER = "aiplane"
+_DELETE_NOTES = {
+    "Namespace": "; deleting a Namespace deletes everything in it",
+    "PersistentVolumeClaim": "; the volume's data (e.g. a model cache) may be lost",
+    "CustomResourceDefinition": "; deleting a CRD deletes all its custom resources",
+}
 
 
 class PlanError(AiplaneError):
@@ -84,6 +89,8 @@ class ClusterPlanner:
         self.drift_rules = tuple(drift_rules)
         self.live = LiveState()
         self.crds: dict[tuple[str, str], bool] = {}
+        self.new_namespaces: set[str] = set()
+        self.fingerprints = False  # content digests in pins: only saved plans need them
 
     # -- entry points --------------------------------------------------------------------------
 
@@ -92,6 +99,11 @@ class ClusterPlanner:
             if ref_of(m).kind == "Secret":
                 self.scrub.learn_secret(m)
         self.crds = crd_scopes(manifests)
+        self.new_namespaces = {
+            str((m.get("metadata") or {}).get("name"))
+            for m in manifests
+            if m.get("kind") == "Namespace"
+        }
         return prepare(
             manifests,
             applyset=self.applyset,
@@ -124,6 +136,12 @@ class ClusterPlanner:
             lock_holder=lock_holder,
         )
         return plan, desired
+
+    def pin(self, live: Manifest) -> Pin:
+        """What a saved plan records about a live object (the content digest only when saving)."""
+        meta = live["metadata"]
+        fingerprint = pinned_fingerprint(live) if self.fingerprints else None
+        return Pin(meta.get("resourceVersion"), fingerprint, meta.get("uid"))
 
     # -- live state ----------------------------------------------------------------------------
 
@@ -180,20 +198,39 @@ class ClusterPlanner:
     # -- per object ----------------------------------------------------------------------------
 
     def _plan_all(self, desired: Sequence[Desired]) -> tuple[list[Change], list[Diagnostic]]:
-        results = self.client.map(self._plan_safely, desired)
-        changes = [c for c in results if isinstance(c, Change)]
-        problems = [p for p in results if isinstance(p, Diagnostic)]
+        """Objects provably unchanged are decided here; the rest go to a thread pool as soon as
+        they are found, so dry-run requests overlap with the local walk."""
+        results: list[Change | Diagnostic | Future[Change | Diagnostic]] = []
+        with ThreadPoolExecutor(max_workers=self.client.concurrency) as pool:
+            for d in desired:
+                local = self._plan_locally(d)
+                results.append(local if local is not None else pool.submit(self._plan_safely, d))
+            done = [r.result() if isinstance(r, Future) else r for r in results]
+        changes = [c for c in done if isinstance(c, Change)]
+        problems = [p for p in done if isinstance(p, Diagnostic)]
         return changes, problems
+
+    def _plan_locally(self, d: Desired) -> Change | None:
+        """The no-request no-op, when the fast path proves it; None when a request is needed."""
+        live = self.live.objects.get(d.key)
+        if live is None or d.node_labels or label(live, PART_OF) != self.applyset.id:
+            return None
+        owned = owned_fields(live, FIELD_MANAGER, d.ref.api_version)
+        if owned is None or not compare(d.body, live, owned).exact:
+            return None
+        return self._change(d, action="noop", pin=self.pin(live))
 
     def _plan_safely(self, d: Desired) -> Change | Diagnostic:
         try:
             return self.plan_one(d)
-        except ApiError as exc:
-            causes = "; ".join(exc.causes)
-            text = f"{d.ref}: {exc}" + (f" ({causes})" if causes and causes not in str(exc) else "")
-            return Diagnostic(self.scrub(text), file=d.source or self.stack_file)
         except AiplaneError as exc:
-            return Diagnostic(self.scrub(f"{d.ref}: {exc}"), file=d.source or self.stack_file)
+            file, _, line = (d.source or self.stack_file).partition("#L")
+            return Diagnostic(
+                self.scrub(f"{d.ref}: {exc}"),
+                file=file,
+                line=int(line) if line.isdigit() else 0,
+                column=1 if line.isdigit() else 0,
+            )
 
     def plan_one(self, d: Desired) -> Change:
         if d.node_labels:
@@ -211,7 +248,7 @@ class ClusterPlanner:
     def _estimate(self, d: Desired) -> Change:
         crd = (d.ref.group, d.ref.kind) in self.crds
         why = "installed by this plan" if crd else "not installed"
-        diffs = mask_diffs(d.ref, diff_values({}, _shown(d.body)))
+        diffs = mask_diffs(d.ref, diff_values({}, shown_body(d.body)))
         reason = f"CRD for {d.ref.group_kind} {why}; client-side estimate"
         return self._change(d, action="create", reason=reason, diffs=diffs, estimate=True)
 
@@ -222,13 +259,16 @@ class ClusterPlanner:
         except ApiError as exc:
             if exc.status != 404:
                 raise
+            if d.ref.namespace not in self.new_namespaces:
+                raise PlanError(
+                    f"namespace {d.ref.namespace} does not exist and the stack does not create it"
+                ) from exc
             estimate, reason = True, "new; namespace created by this plan (client-side estimate)"
-        diffs = mask_diffs(d.ref, diff_values({}, _shown(d.body)))
+        diffs = mask_diffs(d.ref, diff_values({}, shown_body(d.body)))
         return self._change(d, action="create", reason=reason, diffs=diffs, estimate=estimate)
 
     def _update(self, d: Desired, live: Manifest) -> Change:
-        pin = Pin(live["metadata"].get("resourceVersion"), live_fingerprint(live),
-                  live["metadata"].get("uid"))  # fmt: skip
+        pin = self.pin(live)
         foreign = label(live, PART_OF)
         if foreign and foreign != self.applyset.id:
             raise PlanError(f"belongs to another ApplySet ({foreign}); refusing to take it over")
@@ -261,7 +301,9 @@ class ClusterPlanner:
     def _replace(
         self, d: Desired, live: Manifest, pin: Pin, reason: str, notes: tuple[DriftNote, ...]
     ) -> Change:
-        diffs = mask_diffs(d.ref, diff_values(_shown(strip_server_fields(live)), _shown(d.body)))
+        diffs = mask_diffs(
+            d.ref, diff_values(shown_body(strip_server_fields(live)), shown_body(d.body))
+        )
         return self._change(
             d, action="replace", pin=pin, diffs=diffs, reason=reason,
             disruption=disruption_of(d.ref, "replace", diffs), expected_drift=notes,
@@ -295,14 +337,13 @@ class ClusterPlanner:
             if key in wanted or label(obj, PART_OF) != self.applyset.id:
                 continue
             ref = ref_of(obj)
-            meta = obj["metadata"]
             out.append(
                 Change(
                     action="delete",
                     ref=ref,
-                    reason="no longer in the stack",
+                    reason="no longer in the stack" + _DELETE_NOTES.get(ref.kind, ""),
                     disruption=disruption_of(ref, "delete", ()),
-                    pin=Pin(meta.get("resourceVersion"), live_fingerprint(obj), meta.get("uid")),
+                    pin=self.pin(obj),
                     source=annotation(obj, SOURCE_ANN),
                     subject=annotation(obj, SUBJECT_ANN),
                 )
@@ -321,13 +362,3 @@ class ClusterPlanner:
 
 def _mismatches(body: Manifest, live: Manifest) -> list[Mismatch]:
     return compare(body, live, None).mismatches
-
-
-def _shown(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """What a create/replace diff shows: the object minus apiVersion/kind (in the header)."""
-    out = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
-    if is_secret(ref_of(obj)):
-        from aiplane.cluster.masking import redact_secret_object
-
-        out = redact_secret_object(out)
-    return out

@@ -1,0 +1,212 @@
+"""Plan at scale: ``aiplane plan`` vs ``kubectl diff --server-side`` on ~5,000 objects.
+
+Generates a stack of N models (default 1,000), each rendered as Deployment + Service +
+PodDisruptionBudget + ConfigMap + HorizontalPodAutoscaler (5 objects; generated here directly, in
+the renderer's output shape), applies it to the local control plane (scripts/local_cluster.py),
+then times, in the same run and on the same objects:
+
+* ``aiplane plan --detailed-exitcode`` with no changes and with 10 % of the objects changed
+  (a subprocess, so Python start-up and reading the stack are included);
+* ``kubectl diff --server-side`` on exactly the objects aiplane sends (ownership labels added),
+  at kubectl's default ``--concurrency=1`` and at ``--concurrency=16``.
+
+Usage: .venv/bin/python bench/plan_scale.py [--models 1000] [--runs 3] [--kubeconfig K]
+(without --kubeconfig a local control plane is started and stopped; set AIPLANE_CLUSTER_BIN to
+reuse prebuilt binaries).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from aiplane.cluster.applyset import ApplySet, system_namespace  # noqa: E402
+from aiplane.cluster.desired import prepare  # noqa: E402
+from aiplane.cluster.offline import offline_scope  # noqa: E402
+
+STACK = "bench"
+NAMESPACES = 10
+
+
+def _meta(name: str, ns: str, subject: str, line: int) -> dict[str, Any]:
+    return {
+        "name": name,
+        "namespace": ns,
+        "labels": {"app.kubernetes.io/managed-by": "aiplane", "aiplane.dev/stack": STACK},
+        "annotations": {
+            "aiplane.dev/source": f"stacks/bench.yaml#L{line}",
+            "aiplane.dev/subject": subject,
+        },
+    }
+
+
+def model(i: int, *, changed: bool = False) -> list[dict[str, Any]]:
+    name, ns, line = f"model-{i:04d}", f"bench-{i % NAMESPACES}", 10 + 12 * i
+    subject = f"model {name} v1"
+    labels = {"app": name}
+    tag = "v0.7.0" if changed else "v0.6.0"
+    container = {
+        "name": "vllm",
+        "image": f"vllm/vllm-openai:{tag}",
+        "args": ["--model", f"org/{name}", "--tensor-parallel-size", "1"],
+        "ports": [{"name": "http", "containerPort": 8000}],
+        "resources": {"limits": {"nvidia.com/gpu": "1"}, "requests": {"cpu": "4"}},
+    }
+    return [
+        {"apiVersion": "apps/v1", "kind": "Deployment",
+         "metadata": _meta(name, ns, subject, line),
+         "spec": {"replicas": 0, "selector": {"matchLabels": labels},
+                  "template": {"metadata": {"labels": labels},
+                               "spec": {"containers": [container]}}}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": _meta(name, ns, subject, line),
+         "spec": {"selector": labels, "clusterIP": "None",
+                  "ports": [{"name": "http", "port": 80 if not changed else 8080,
+                             "targetPort": 8000}]}},
+        {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+         "metadata": _meta(name, ns, subject, line),
+         "spec": {"maxUnavailable": 2 if changed else 1, "selector": {"matchLabels": labels}}},
+        {"apiVersion": "v1", "kind": "ConfigMap",
+         "metadata": _meta(f"{name}-config", ns, subject, line),
+         "data": {"served-model-name": name, "max-model-len": "16384" if changed else "8192"}},
+        {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+         "metadata": _meta(name, ns, subject, line),
+         "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+                  "minReplicas": 1, "maxReplicas": 8 if changed else 4,
+                  "metrics": [{"type": "Resource", "resource": {
+                      "name": "cpu", "target": {"type": "Utilization",
+                                                "averageUtilization": 80}}}]}},
+    ]  # fmt: skip
+
+
+def generate(models: int, changed_every: int = 0) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for i in range(models):
+        items += model(i, changed=bool(changed_every) and i % changed_every == 0)
+    return items
+
+
+def write_bundle(path: Path, items: list[dict[str, Any]]) -> None:
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List",
+                                "metadata": {"name": STACK}, "items": items}))  # fmt: skip
+
+
+def write_kubectl_input(path: Path, items: list[dict[str, Any]]) -> None:
+    """Exactly the bodies aiplane applies (ownership labels added, source annotation dropped)."""
+    desired = prepare(items, applyset=ApplySet(STACK, system_namespace()),
+                      default_namespace="default", scope=offline_scope)  # fmt: skip
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List",
+                                "items": [d.body for d in desired]}))  # fmt: skip
+
+
+def timed(cmd: list[str], env: dict[str, str], ok: tuple[int, ...]) -> tuple[float, str]:
+    start = time.perf_counter()
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, cwd=REPO)
+    took = time.perf_counter() - start
+    if res.returncode not in ok:
+        raise SystemExit(f"{' '.join(cmd[:4])}: exit {res.returncode}\n{res.stderr[-3000:]}")
+    return took, res.stdout
+
+
+def median_of(runs: int, cmd: list[str], env: dict[str, str], ok: tuple[int, ...]) -> list[float]:
+    return [timed(cmd, env, ok)[0] for _ in range(runs)]
+
+
+def _local_cluster() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "local_cluster", REPO / "scripts/local_cluster.py"
+    )
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["local_cluster"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def run(args: argparse.Namespace, kubeconfig: Path, kubectl: str, work: Path) -> dict[str, Any]:
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "NO_COLOR": "1", "AIPLANE_NO_WAIT": "1"}
+    for i in range(NAMESPACES):
+        subprocess.run([kubectl, "create", "namespace", f"bench-{i}"], env=env,
+                       capture_output=True, check=False)  # fmt: skip
+    base, changed = generate(args.models), generate(args.models, changed_every=10)
+    write_bundle(work / "base.json", base)
+    write_bundle(work / "changed.json", changed)
+    write_kubectl_input(work / "kubectl-base.json", base)
+    write_kubectl_input(work / "kubectl-changed.json", changed)
+    aiplane = [sys.executable, "-m", "aiplane"]
+    apply_s, _ = timed([*aiplane, "apply", str(work / "base.json"), "--yes"], env, (0,))
+    plan = [*aiplane, "plan", "--detailed-exitcode"]
+    _, out = timed([*plan, str(work / "changed.json"), "--json"], env, (2,))
+    n_changed = sum(1 for c in json.loads(out)["changes"] if c["action"] != "noop")
+    result: dict[str, Any] = {
+        "objects": len(base),
+        "changed_objects": n_changed,
+        "apply_s": apply_s,
+        "plan_nochange_s": median_of(args.runs, [*plan, str(work / "base.json")], env, (0,)),
+        "plan_changed_s": median_of(args.runs, [*plan, str(work / "changed.json")], env, (2,)),
+    }
+    diff = [kubectl, "diff", "--server-side", "--force-conflicts", "--field-manager=aiplane"]
+    for conc in ("1", "16"):
+        for label, file in (("nochange", "kubectl-base.json"), ("changed", "kubectl-changed.json")):
+            cmd = [*diff, f"--concurrency={conc}", "-f", str(work / file)]
+            expect = (0,) if label == "nochange" else (1,)
+            result[f"kubectl_c{conc}_{label}_s"] = median_of(1, cmd, env, expect)
+    return result
+
+
+def report(r: dict[str, Any]) -> None:
+    med = {k: statistics.median(v) for k, v in r.items() if isinstance(v, list)}
+    print(f"machine: {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
+          f"Python {platform.python_version()}")  # fmt: skip
+    print(f"objects: {r['objects']}; changed in the 10 % run: {r['changed_objects']}")
+    print(f"initial apply (no health wait): {r['apply_s']:.1f} s")
+    for k, v in r.items():
+        if isinstance(v, list):
+            print(f"{k}: median {med[k]:.2f} s (runs: {', '.join(f'{x:.2f}' for x in v)})")
+    for label in ("nochange", "changed"):
+        ours = med[f"plan_{label}_s"]
+        for conc in ("1", "16"):
+            theirs = med[f"kubectl_c{conc}_{label}_s"]
+            print(f"ratio {label}, kubectl --concurrency={conc}: {theirs / ours:.1f}x")
+    print(json.dumps(r))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", type=int, default=1000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--kubeconfig", type=Path)
+    ap.add_argument("--kubectl", default="")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, files)")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="aiplane-bench-"))
+    if args.kubeconfig:
+        report(run(args, args.kubeconfig, args.kubectl or "kubectl", work))
+        return
+    lc = _local_cluster()
+    bin_dir = lc.build()
+    run_dir = work / "cluster"
+    cluster = lc.up(run_dir, bin_dir=bin_dir)
+    try:
+        report(run(args, Path(cluster.kubeconfig), args.kubectl or str(bin_dir / "kubectl"), work))
+    finally:
+        lc.down(run_dir, keep_dir=args.keep)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
