@@ -157,7 +157,7 @@ def plan(
         typer.Option(help="Plan offline against a git ref, a directory of manifests, or 'empty'."),
     ] = None,
     allow_disruption: Annotated[bool, typer.Option(help="Accept node-disruptive changes.")] = False,
-    allow_delete: Annotated[bool, typer.Option(help="Accept deletions.")] = False,
+    allow_delete: Annotated[bool, typer.Option(help="Accept deletions and replacements.")] = False,
 ) -> None:
     """Show what apply would change in the live cluster (or against another revision)."""
 
@@ -189,7 +189,9 @@ def apply(
     context: Annotated[str | None, typer.Option(help="kubeconfig context.")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     allow_disruption: Annotated[bool, typer.Option(help="Accept node-disruptive changes.")] = False,
-    allow_delete: Annotated[bool, typer.Option(help="Accept deletions (prune).")] = False,
+    allow_delete: Annotated[
+        bool, typer.Option(help="Accept deletions (prune) and replacements.")
+    ] = False,
     lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for the stack lock.")] = 60.0,
 ) -> None:
     """Apply a plan: server-side apply, staged, pruning only what this stack owns."""

@@ -167,6 +167,7 @@ def render_human(plan: Plan, gates: Sequence[Gate], console: Console, scrub: Scr
     say(f"aiplane plan: stack {plan.stack} ({plan.stack_file}) against {plan.target}", "bold")
     for w in plan.warnings:
         say(f"warning: {w}", "yellow")
+    _say_capacity(plan, say)
     lines = summarize(plan)
     if not lines:
         drift = [c for c in plan.changes if c.action == "drift-expected"]
@@ -193,6 +194,16 @@ def render_human(plan: Plan, gates: Sequence[Gate], console: Console, scrub: Scr
         say(f"blocked: {line}", "bold red")
     out.rstrip()
     console.print(out, soft_wrap=True)
+
+
+def _say_capacity(plan: Plan, say: Callable[[str, str], None]) -> None:
+    if plan.capacity is None:
+        return
+    from aiplane.gpu.capacity import capacity_lines
+
+    say("\nGPU capacity", "bold")
+    for line in capacity_lines(plan.capacity, plan.capacity_before):
+        say(f"  {line}", "yellow" if line.startswith(("short", "queued")) else "")
 
 
 def render_json(plan: Plan, gates: Sequence[Gate], scrub: Scrub) -> str:
@@ -223,9 +234,20 @@ def render_markdown(
                 head.append(f"\n> **Truncated:** {len(lines) - n} more subject(s) not listed.")
                 break
             head.append(row)
+    head += _md_capacity(plan)
     text = scrub("\n".join(head) + "\n")
     details = [_md_details(c, scrub) for c in plan.changes if c.changing]
     return _fit(text, details, limit)
+
+
+def _md_capacity(plan: Plan) -> list[str]:
+    if plan.capacity is None:
+        return []
+    from aiplane.gpu.capacity import capacity_lines
+
+    lines = capacity_lines(plan.capacity, plan.capacity_before)
+    return ["", "<details><summary>GPU capacity</summary>", "", *[f"- {_md(x)}" for x in lines],
+            "", "</details>"]  # fmt: skip
 
 
 def _fit(text: str, details: Sequence[str], limit: int) -> str:

@@ -26,6 +26,7 @@ from aiplane import __version__
 from aiplane.cluster.diff import FieldDiff
 from aiplane.cluster.objects import ObjectRef
 from aiplane.errors import AiplaneError
+from aiplane.gpu.capacity import Capacity
 
 FORMAT_VERSION = 1
 Action = Literal["create", "update", "replace", "delete", "noop", "drift-expected"]
@@ -138,6 +139,8 @@ class Plan:
     changes: tuple[Change, ...] = ()
     warnings: tuple[str, ...] = ()
     lock_holder: str = ""
+    capacity: Capacity | None = None
+    capacity_before: Capacity | None = None
     format_version: int = FORMAT_VERSION
     aiplane_version: str = field(default=__version__)
 
@@ -176,6 +179,10 @@ class Plan:
             "summary": {**self.counts(), "has_changes": self.has_changes},
             "warnings": list(self.warnings),
             "changes": [c.to_json() for c in self.changes],
+            "gpu_capacity": {
+                "after": self.capacity.to_json() if self.capacity else None,
+                "before": self.capacity_before.to_json() if self.capacity_before else None,
+            },
         }
 
     def dumps(self) -> str:
@@ -202,6 +209,8 @@ class Plan:
             changes=tuple(Change.from_json(c) for c in doc.get("changes", [])),
             warnings=tuple(doc.get("warnings", [])),
             lock_holder=target.get("lock_holder", ""),
+            capacity=Capacity.from_json((doc.get("gpu_capacity") or {}).get("after")),
+            capacity_before=Capacity.from_json((doc.get("gpu_capacity") or {}).get("before")),
             format_version=version,
             aiplane_version=doc.get("aiplane_version", ""),
         )
