@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from aiplane.cluster.diff import FieldDiff, get_path, json_text_field
+from aiplane.cluster.diff import FieldDiff, changed_mig_configs, get_path, json_text_field
 from aiplane.cluster.objects import IMMUTABLE_ANN, NODE_LABELS_KIND, ObjectRef, annotation
 from aiplane.cluster.plan import Action, Disruption
 
@@ -105,8 +105,17 @@ def collection_immutable_reason(desired: Mapping[str, Any], live: Mapping[str, A
     return ""
 
 
-def disruption_of(ref: ObjectRef, action: Action, diffs: Sequence[FieldDiff]) -> Disruption:
-    """The disruption class of one change."""
+def disruption_of(
+    ref: ObjectRef,
+    action: Action,
+    diffs: Sequence[FieldDiff],
+    mig_refs: Collection[str] | None = None,
+) -> Disruption:
+    """The disruption class of one change.
+
+    ``mig_refs``: the mig-parted config names that ``NodeLabels`` objects select; a ConfigMap
+    change to the content of one of them re-partitions GPUs (None: treat every config as used).
+    """
     mig = any(d.path.endswith(MIG_CONFIG) for d in diffs)
     if ref.kind == NODE_LABELS_KIND and action in ("create", "update"):
         return "node-disruptive" if mig else "in-place"
@@ -117,6 +126,27 @@ def disruption_of(ref: ObjectRef, action: Action, diffs: Sequence[FieldDiff]) ->
     for glob in _NODE_DISRUPTIVE.get(ref.kind, ()):
         if any(fnmatch.fnmatchcase(d.path, glob) for d in diffs):
             return "node-disruptive"
+    if ref.kind == "ConfigMap" and mig_layout_changes(diffs, mig_refs):
+        return "node-disruptive"
     if ref.kind in ROLLING_KINDS and any(d.path.startswith("spec.template") for d in diffs):
         return "rolling-restart"
     return "in-place"
+
+
+def mig_layout_changes(
+    diffs: Sequence[FieldDiff], mig_refs: Collection[str] | None = None
+) -> list[str]:
+    """Names of mig-parted configs in use (``mig_refs``; None: all) whose content changes."""
+    changed = changed_mig_configs(diffs)
+    return [n for n in changed if mig_refs is None or n in mig_refs]
+
+
+def mig_refs_of(manifests: Iterable[Mapping[str, Any]]) -> frozenset[str]:
+    """The ``nvidia.com/mig.config`` values that ``NodeLabels`` objects set."""
+    out = set()
+    for m in manifests:
+        if m.get("kind") == NODE_LABELS_KIND:
+            value = ((m.get("spec") or {}).get("labels") or {}).get(MIG_CONFIG)
+            if value:
+                out.add(str(value))
+    return frozenset(out)

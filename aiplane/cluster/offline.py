@@ -20,7 +20,7 @@ import yaml
 from aiplane.cluster.applyset import ApplySet
 from aiplane.cluster.desired import Desired, prepare
 from aiplane.cluster.diff import diff_values, mask_diffs
-from aiplane.cluster.kinds import disruption_of, immutable_reason
+from aiplane.cluster.kinds import disruption_of, immutable_reason, mig_refs_of
 from aiplane.cluster.objects import Manifest, shown_body
 from aiplane.cluster.plan import Action, Change, Plan
 from aiplane.cluster.planner import now_iso, stack_digest
@@ -104,7 +104,8 @@ def offline_plan(
                           "scope": offline_scope}  # fmt: skip
     desired = prepare(manifests, **kw)
     old = {d.key: d for d in prepare(before, **kw)}
-    changes = [_change(d, old.pop(d.key, None)) for d in desired]
+    refs = mig_refs_of(d.body for d in desired)
+    changes = [_change(d, old.pop(d.key, None), refs) for d in desired]
     changes += [
         Change(
             action="delete",
@@ -130,7 +131,7 @@ def offline_plan(
     return plan, desired
 
 
-def _change(d: Desired, old: Desired | None) -> Change:
+def _change(d: Desired, old: Desired | None, mig_refs: frozenset[str] = frozenset()) -> Change:
     base: dict[str, Any] = {"ref": d.ref, "source": d.source, "subject": d.subject,
                             "desired_digest": d.digest}  # fmt: skip
     if old is None:
@@ -143,4 +144,4 @@ def _change(d: Desired, old: Desired | None) -> Change:
     reason = immutable_reason(d.ref, d.body, old.body, diffs)
     action: Action = "replace" if reason else "update"
     return Change(action=action, reason=reason or f"{len(diffs)} field(s) change", diffs=diffs,
-                  disruption=disruption_of(d.ref, action, diffs), **base)  # fmt: skip
+                  disruption=disruption_of(d.ref, action, diffs, mig_refs), **base)  # fmt: skip

@@ -6,21 +6,33 @@ masked. Markdown stays under ``MARKDOWN_LIMIT`` characters (GitHub's comment lim
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from rich.console import Console
 from rich.text import Text
 
-from aiplane.cluster.diff import FieldDiff
-from aiplane.cluster.objects import NODE_LABELS_KIND
+from aiplane.cluster.diff import (
+    FieldDiff,
+    FlagDiff,
+    cmdline_diffs,
+    diff_values,
+    is_cmdline_diff,
+    mig_config_changes,
+    text_mapping,
+)
+from aiplane.cluster.objects import NODE_LABELS_KIND, is_secret
 from aiplane.cluster.plan import DISRUPTION_ORDER, Change, Gate, Plan
 
 MARKDOWN_LIMIT = 65_536
 FIELDS_PER_OBJECT = 40
+TEXT_DIFF_LINES = 12  # lines of a multi-line string's line diff shown per field
+INNER_FIELDS = 20  # keys of a YAML/JSON string's structural diff shown per field
+MODEL_CONTAINERS = ("vllm", "sglang", "tgi", "triton", "llama-cpp")
 SYMBOL = {"create": "+", "update": "~", "replace": "-/+", "delete": "-"}
 STYLE = {"create": "green", "update": "yellow", "replace": "magenta", "delete": "red"}
 Scrub = Callable[[str], str]
@@ -39,12 +51,82 @@ class SubjectLine:
 
 
 def summarize(plan: Plan) -> list[SubjectLine]:
-    """Group changing objects by stack subject, in plan order."""
+    """Group changing objects by stack subject, in plan order.
+
+    A mig-parted ConfigMap update is told per pool as the MIG layout change it makes.
+    """
     groups: dict[str, list[Change]] = {}
+    order: list[SubjectLine | str] = []  # a MIG line, or the key of a group, in plan order
     for c in plan.changes:
-        if c.changing:
-            groups.setdefault(c.subject or str(c.ref), []).append(c)
-    return [_subject_line(subject, changes) for subject, changes in groups.items()]
+        if not c.changing:
+            continue
+        mig = _mig_lines(c) if c.action == "update" and c.ref.kind == "ConfigMap" else []
+        if mig:
+            order.extend(mig)
+            rest = tuple(d for d in c.diffs if not mig_config_changes(d))
+            if not rest:
+                continue
+            c = replace(c, diffs=rest, disruption="in-place")
+        key = c.subject or str(c.ref)
+        if key not in groups:
+            order.append(key)
+        groups.setdefault(key, []).append(c)
+    return [x if isinstance(x, SubjectLine) else _subject_line(x, groups[x]) for x in order]
+
+
+def _mig_lines(c: Change) -> list[SubjectLine]:
+    """``pool a100: MIG layout of GPUs [0] changes: A -> B`` for each changed mig-parted config."""
+    lines: list[SubjectLine] = []
+    for d in c.diffs:
+        for name, (before, after) in mig_config_changes(d).items():
+            if before is None or after is None:
+                continue  # a config added or removed: told with its pool's other objects
+            text = "MIG layout " + _layout_change(before, after)
+            subject = _mig_subject(c.subject, name)
+            lines.append(SubjectLine("~", "update", subject, text, c.disruption, c.source))
+    return lines
+
+
+def _mig_subject(subject: str, config: str) -> str:
+    """The pool a mig-parted config belongs to, from the ConfigMap's ``gpu pools a, b`` subject."""
+    pools = [p.strip() for p in subject.removeprefix("gpu pools ").split(",") if p.strip()]
+    if subject.startswith("gpu pools ") and len(pools) == 1:
+        return f"pool {pools[0]}"
+    named = [p for p in pools if config == f"aiplane-{p}" or config.startswith(f"aiplane-{p}-")]
+    for hits in (named, [p for p in pools if p in config]):
+        if len(hits) == 1:
+            return f"pool {hits[0]}"
+    return f"MIG config {config}"
+
+
+def _layout_change(before: Any, after: Any) -> str:
+    """``of GPUs [0] changes: 1g.10gb×2 + 3g.40gb×1 -> 1g.10gb×4`` (per group of GPUs)."""
+    old, new = _gpu_layouts(before), _gpu_layouts(after)
+    changed = [g for g in dict.fromkeys([*old, *new]) if old.get(g) != new.get(g)]
+    groups: dict[tuple[str, str], list[str]] = {}
+    for gpu in changed:
+        key = (old.get(gpu, "(none)"), new.get(gpu, "(none)"))
+        groups.setdefault(key, []).append(gpu)
+    parts = [f"of GPUs [{', '.join(gpus)}] changes: {b} -> {a}" for (b, a), gpus in groups.items()]
+    return "; ".join(parts) if parts else "changes"
+
+
+def _gpu_layouts(entries: Any) -> dict[str, str]:
+    """GPU index (or ``all``) -> layout text, from a mig-parted config's entries."""
+    out: dict[str, str] = {}
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        devices = entry.get("devices")
+        gpus = [str(x) for x in devices] if isinstance(devices, list) else [str(devices)]
+        if not entry.get("mig-enabled", False):
+            layout = "MIG disabled"
+        else:
+            profiles = entry.get("mig-devices") or {}
+            layout = " + ".join(f"{p}×{n}" for p, n in sorted(profiles.items(), key=str)) or "empty"
+        for gpu in gpus:
+            out[gpu] = layout
+    return out
 
 
 def _subject_line(subject: str, changes: Sequence[Change]) -> SubjectLine:
@@ -88,17 +170,65 @@ def _update_text(changes: Sequence[Change]) -> str:
     briefs: list[str] = []
     for c in changes:
         for d in c.diffs:
-            brief = _brief(d)
-            if brief not in briefs:
-                briefs.append(brief)
+            for brief in _briefs(c, d):
+                if brief not in briefs:
+                    briefs.append(brief)
     extra = f" and {len(briefs) - 3} more" if len(briefs) > 3 else ""
     created = [c.ref.kind for c in changes if c.action == "create"]
     added = f"; adds {', '.join(created)}" if created else ""
     return ", ".join(briefs[:3]) + extra + added
 
 
+def _briefs(c: Change, d: FieldDiff) -> list[str]:
+    """Short texts for the summary: one per flag of a command line, per key of a YAML string."""
+    if is_secret(c.ref):
+        return [_brief(d)]
+    if is_cmdline_diff(d) and d.op == "change":
+        return [_flag_brief(f, d.path) for f in cmdline_diffs(d.before, d.after)] or [_brief(d)]
+    inner = _inner_diffs(d)
+    key = d.path.removeprefix("data.") if d.path.startswith("data.") else _leaf(d.path)
+    if inner is not None:
+        return [f"{key}: {_brief(i)}" for i in inner] or [_brief(d)]
+    if _is_text_change(d):
+        return [f"{key}: {_text_stats(d.before, d.after)}"]
+    return [_brief(d)]
+
+
+def _flag_brief(f: FlagDiff, path: str) -> str:
+    name = f.name if f.flag else _positional_name(f.name, path)
+    if f.op == "add":
+        return f"{name} added" if f.flag else f"{name} {f.after} added"
+    if f.op == "remove":
+        return f"{name} removed"
+    if f.flag and "" in (f.before, f.after):
+        return f"{name} {f.before or '(set)'} -> {f.after or '(set)'}"
+    return f"{name} {_value(f.before, 40)} -> {_value(f.after, 40)}"
+
+
+def _positional_name(index: str, path: str) -> str:
+    """The model source of a serving container's ``args``; otherwise ``argument N``."""
+    model = any(f"containers[name={n}]" in path for n in MODEL_CONTAINERS)
+    if index == "0" and model and path.endswith(".args"):
+        return "model source"
+    return f"argument {int(index) + 1}"
+
+
+def _leaf(path: str) -> str:
+    """The last key of a diff path (dots inside ``[...]`` do not split)."""
+    depth, start = 0, 0
+    tail = path.rsplit(":", 1)[-1]
+    for i, ch in enumerate(tail):
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        elif ch == "." and depth == 0:
+            start = i + 1
+    return tail[start:] or path
+
+
 def _brief(d: FieldDiff) -> str:
-    leaf = d.path.rsplit(".", 1)[-1].split(":")[-1] or d.path
+    leaf = _leaf(d.path)
     if d.op == "change" and not isinstance(d.before, dict | list):
         return f"{leaf} {_value(d.before, 40)} -> {_value(d.after, 40)}"
     return f"{leaf} {'added' if d.op == 'add' else 'removed' if d.op == 'remove' else 'changed'}"
@@ -114,11 +244,120 @@ def _value(v: Any, width: int = 120) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
+def _is_text_change(d: FieldDiff) -> bool:
+    return (
+        d.op == "change"
+        and isinstance(d.before, str)
+        and isinstance(d.after, str)
+        and ("\n" in d.before or "\n" in d.after)
+    )
+
+
+def _inner_diffs(d: FieldDiff) -> list[FieldDiff] | None:
+    """A changed string holding a YAML/JSON mapping, diffed by key (None: not such a string)."""
+    if not _is_text_change(d):
+        return None
+    old, new = text_mapping(d.before), text_mapping(d.after)
+    if old is None or new is None:
+        return None
+    return _collapse_items(diff_values(old, new, f"{d.path}:"))
+
+
+def _collapse_items(diffs: Sequence[FieldDiff]) -> list[FieldDiff]:
+    """A list item added or removed whole is one diff (not one per key of the item)."""
+    out: list[FieldDiff] = []
+    for d in diffs:
+        item, _, rest = d.path.rpartition("].")
+        prev = out[-1] if out else None
+        if not item or d.op == "change" or "." in rest or "[" in rest:
+            out.append(d)
+        else:
+            removed = d.op == "remove"
+            value = d.before if removed else d.after
+            held = None if prev is None else prev.before if removed else prev.after
+            if prev is not None and prev.path == item + "]" and prev.op == d.op:
+                merged = {**held, rest: value} if isinstance(held, dict) else {rest: value}
+            else:
+                merged = {rest: value}
+                out.append(d)
+            out[-1] = FieldDiff(
+                item + "]", merged if removed else None, None if removed else merged
+            )
+    return out
+
+
+def _text_stats(before: str, after: str) -> str:
+    diff = list(difflib.ndiff(before.splitlines(), after.splitlines()))
+    added = sum(1 for x in diff if x.startswith("+ "))
+    removed = sum(1 for x in diff if x.startswith("- "))
+    return f"{removed} line(s) removed, {added} added"
+
+
+def _text_diff(before: str, after: str, limit: int = TEXT_DIFF_LINES) -> list[tuple[str, str]]:
+    """A compact unified diff of two texts: changed lines and one line of context around them."""
+    lines = difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=1)
+    body = [x for x in lines if not x.startswith(("---", "+++"))]
+    out: list[tuple[str, str]] = []
+    for line in body[:limit]:
+        if line.startswith("@@"):
+            out.append(("dim", "  ..."))
+            continue
+        style = {"+": "green", "-": "red"}.get(line[:1], "dim")
+        text = line if len(line) <= 120 else line[:117] + "..."
+        out.append((style, f"  {text}"))
+    if len(body) > limit:
+        out.append(("dim", f"  ... {len(body) - limit} more line(s)"))
+    return out
+
+
+def _expanded(change: Change, d: FieldDiff) -> list[tuple[str, str]] | None:
+    """Readable lines for a command line or a multi-line string (None: the plain form)."""
+    if is_secret(change.ref):
+        return None
+    if is_cmdline_diff(d):
+        flags = cmdline_diffs(d.before, d.after)
+        if not flags or d.before is None or d.after is None:
+            return None
+        return [_flag_line(f, d.path) for f in flags]
+    inner = _inner_diffs(d)
+    if inner is not None:
+        out = [_inner_line(i) for i in inner[:INNER_FIELDS]]
+        if len(inner) > INNER_FIELDS:
+            out.append(("dim", f"... {len(inner) - INNER_FIELDS} more key(s) in {d.path}"))
+        return out
+    if _is_text_change(d):
+        head = ("yellow", f"~ {d.path}: {_text_stats(d.before, d.after)}")
+        return [head, *_text_diff(d.before, d.after)]
+    return None
+
+
+def _flag_line(f: FlagDiff, path: str) -> tuple[str, str]:
+    name = f.name if f.flag else _positional_name(f.name, path)
+    if f.op == "add":
+        shown = f"{name} {f.after}".rstrip() if f.flag else f"{name}: {f.after}"
+        return "green", f"+ {path}: {shown}"
+    if f.op == "remove":
+        shown = f"{name} {f.before}".rstrip() if f.flag else f"{name}: {f.before}"
+        return "red", f"- {path}: {shown}"
+    return "yellow", f"~ {path}: {name}: {f.before or '(set)'} -> {f.after or '(set)'}"
+
+
+def _inner_line(d: FieldDiff) -> tuple[str, str]:
+    if d.op == "add":
+        return "green", f"+ {d.path}: (absent) -> {_value(d.after)}"
+    if d.op == "remove":
+        return "red", f"- {d.path}: {_value(d.before)} -> (removed)"
+    return "yellow", f"~ {d.path}: {_value(d.before)} -> {_value(d.after)}"
+
+
 def diff_lines(change: Change, limit: int = FIELDS_PER_OBJECT) -> list[tuple[str, str]]:
     """(style, text) lines of one object's field diff."""
     out: list[tuple[str, str]] = []
     for d in change.diffs[:limit]:
-        if d.op == "add":
+        expanded = _expanded(change, d)
+        if expanded is not None:
+            out.extend(expanded)
+        elif d.op == "add":
             out.append(("green", f"+ {d.path}: {_value(d.after)}"))
         elif d.op == "remove":
             out.append(("red", f"- {d.path}: {_value(d.before)}"))

@@ -23,7 +23,7 @@ from aiplane.cluster.desired import Desired, Key, crd_scopes, key_of, prepare
 from aiplane.cluster.diff import FieldDiff, diff_values, mask_diffs
 from aiplane.cluster.drift import DriftRule, match_rule, pinned_fingerprint, rules_for
 from aiplane.cluster.fastpath import Mismatch, compare, owned_fields, remove_at
-from aiplane.cluster.kinds import disruption_of, immutable_reason
+from aiplane.cluster.kinds import disruption_of, immutable_reason, mig_refs_of
 from aiplane.cluster.masking import Scrubber
 from aiplane.cluster.objects import (
     PART_OF,
@@ -91,6 +91,7 @@ class ClusterPlanner:
         self.crds: dict[tuple[str, str], bool] = {}
         self.new_namespaces: set[str] = set()
         self.fingerprints = False  # content digests in pins: only saved plans need them
+        self.mig_refs: frozenset[str] = frozenset()  # MIG configs NodeLabels select
 
     # -- entry points --------------------------------------------------------------------------
 
@@ -99,6 +100,7 @@ class ClusterPlanner:
             if ref_of(m).kind == "Secret":
                 self.scrub.learn_secret(m)
         self.crds = crd_scopes(manifests)
+        self.mig_refs = mig_refs_of(manifests)
         self.new_namespaces = {
             str((m.get("metadata") or {}).get("name"))
             for m in manifests
@@ -292,7 +294,7 @@ class ClusterPlanner:
         )
         if not diffs:
             return self._change(d, action=quiet, pin=pin, expected_drift=notes, reason=adopt)
-        disruption = disruption_of(d.ref, "update", diffs)
+        disruption = disruption_of(d.ref, "update", diffs, self.mig_refs)
         return self._change(
             d, action="update", pin=pin, diffs=diffs, disruption=disruption,
             reason=f"{len(diffs)} field(s) change{adopt}", expected_drift=notes,
