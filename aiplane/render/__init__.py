@@ -60,8 +60,11 @@ def render_target(loaded: LoadedStack, name: str) -> tuple[list[dict[str, Any]],
 
 
 def _check_args(loaded: LoadedStack) -> list[Diagnostic]:
-    # These belong to the stack checks too; rendering re-runs them so an unchecked stack can never
-    # produce a command line vLLM would reject or a manifest with a pasted credential.
+    # These belong to the stack checks; an unchecked stack (``parse_stack`` alone) gets them here
+    # so it can never produce a command line vLLM would reject or a manifest with a pasted
+    # credential. A checked stack already ran them and carries their warnings.
+    if loaded.checked:
+        return []
     from aiplane.render.vllm_args import check_vllm_args
     from aiplane.stack.check_secrets import check_secrets
 

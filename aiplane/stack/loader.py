@@ -21,6 +21,8 @@ class LoadedStack:
     path: str
     positions: PositionMap
     warnings: tuple[Diagnostic, ...] = ()
+    checked: bool = False
+    """True when every cross-reference check ran (``load_and_check``), so later steps need not."""
 
     def locate(self, path: Path) -> tuple[int, int]:
         return self.positions.locate(path)
@@ -78,4 +80,4 @@ def load_and_check(path: str) -> LoadedStack:
     errors = [d for d in problems if d.severity == "error"]
     if errors:
         raise StackError(f"{path}: {len(errors)} error(s)", problems)
-    return replace(loaded, warnings=tuple(problems))
+    return replace(loaded, warnings=tuple(problems), checked=True)
