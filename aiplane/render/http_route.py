@@ -10,7 +10,8 @@ from aiplane.render.route_backends import (
     parent_ref,
     warn_connection,
 )
-from aiplane.render.vllm import PORT, service_name
+from aiplane.render.vllm import service_name
+from aiplane.render.vllm_pod import PORT
 from aiplane.stack.models import Backend, Route
 
 

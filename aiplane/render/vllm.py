@@ -24,37 +24,26 @@ the same stage Services with the weights multiplied out, so there is one hop, no
 
 from __future__ import annotations
 
-import math
 import re
 from typing import TYPE_CHECKING
 
-from aiplane.gpu.problem import WHOLE_GPU
-from aiplane.render.common import Context, Obj, accelerator, k8s_name, quantity, tolerations
+from aiplane.render.common import Context, Obj, k8s_name
 from aiplane.render.placement import (
-    NODE_GROUP_LABEL,
     check_placed,
-    model_node_group,
     model_placement,
 )
-from aiplane.render.vllm_args import vllm_args
-from aiplane.render.vllm_sizing import rollout, startup_budget_seconds, weights_gib
-from aiplane.stack.loader import LoadedStack
+from aiplane.render.vllm_pod import PORT, pod_spec
+from aiplane.render.vllm_sizing import rollout, startup_budget_seconds
 from aiplane.stack.models import (
     Autoscaling,
     Deployment,
-    GpuPool,
     Model,
     ModelVersion,
     StackSpec,
 )
-from aiplane.stack.sections.base import EnvSource, EnvValue
 
 if TYPE_CHECKING:
     from aiplane.gpu.stack_placement import ModelPlacement
-
-PORT = 8000
-CACHE_DIR = "/model-cache"
-PVC_ROOT = "/mnt/models"
 
 
 def service_name(model: str, stage: str) -> str:
@@ -175,214 +164,13 @@ def _deployment_spec(
         "strategy": {"type": "RollingUpdate", "rollingUpdate": rollout(ctx, model)},
         "template": {
             "metadata": {"labels": labels},
-            "spec": _pod_spec(ctx, m_index, model, dep, version, planned),
+            "spec": pod_spec(ctx, m_index, model, dep, version, planned),
         },
     }
     if model.autoscaling is None:
         # With an HPA the replica count is the HPA's; setting it here would fight it on every apply.
         spec["replicas"] = dep.replicas or model.replicas
     return spec
-
-
-def _pod_spec(
-    ctx: Context,
-    m_index: int,
-    model: Model,
-    dep: Deployment,
-    version: ModelVersion,
-    planned: ModelPlacement | None,
-) -> Obj:
-    spec = ctx.loaded.stack.spec
-    pool = spec.pool(model.pool) if model.pool else None
-    serving = model.serving
-    image = serving.image or f"vllm/vllm-openai:v{serving.engine_version}"
-    parallel = serving.tensor_parallel_size * serving.pipeline_parallel_size
-    volumes: list[Obj] = [
-        # NCCL and PyTorch workers exchange tensors through /dev/shm; the default 64Mi is too small.
-        {
-            "name": "shm",
-            "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi" if parallel > 1 else "2Gi"},
-        },
-        {"name": "model-cache", "emptyDir": _cache_volume(model, ctx.loaded)},
-    ]
-    mounts: list[Obj] = [
-        {"name": "shm", "mountPath": "/dev/shm"},
-        {"name": "model-cache", "mountPath": CACHE_DIR},
-    ]
-    claim = _pvc_claim(version.source)
-    if claim:
-        volumes.append(
-            {
-                "name": "model-weights",
-                "persistentVolumeClaim": {"claimName": claim, "readOnly": True},
-            }
-        )
-        mounts.append(
-            {"name": "model-weights", "mountPath": f"{PVC_ROOT}/{claim}", "readOnly": True}
-        )
-    if version.source.startswith("mlflow://"):
-        ctx.warn(
-            ("spec", "models", m_index, "versions", model.versions.index(version), "source"),
-            "mlflow:// sources are passed to vLLM unresolved",
-            "give the registered model's storage URI (s3://, gs://, hf:// or pvc://) instead",
-        )
-    container: Obj = {
-        "name": "vllm",
-        "image": image,
-        "command": ["vllm", "serve"],
-        "args": vllm_args(model, version),
-        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
-        "env": _env(model),
-        "resources": _resources(ctx, m_index, model, pool, planned),
-        "volumeMounts": mounts,
-        **_probes(model, ctx.loaded),
-    }
-    pod: Obj = {
-        "containers": [container],
-        "volumes": volumes,
-        # Lets in-flight generations finish after the pod leaves the Service endpoints.
-        "terminationGracePeriodSeconds": 60,
-    }
-    if pool is not None:
-        pod["nodeSelector"] = _node_selector(ctx, m_index, model, dep, pool, planned)
-        if pool.taints:
-            pod["tolerations"] = tolerations(pool)
-    if model.priority:
-        pod["priorityClassName"] = model.priority
-    return pod
-
-
-def _pvc_claim(source: str) -> str | None:
-    if not source.startswith("pvc://"):
-        return None
-    return source.removeprefix("pvc://").split("/", 1)[0]
-
-
-def model_location(version: ModelVersion) -> str:
-    """What ``vllm serve`` gets as its model: an HF id, a mounted path or an object-store URI."""
-    source = version.source
-    if source.startswith("hf://"):
-        return source.removeprefix("hf://")
-    if source.startswith("pvc://"):
-        return f"{PVC_ROOT}/{source.removeprefix('pvc://')}"
-    return source
-
-
-def _env_value(name: str, value: EnvValue) -> Obj:
-    if isinstance(value, EnvSource):
-        ref = value.secret_ref
-        return {"name": name, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}}
-    if isinstance(value, bool):
-        return {"name": name, "value": "true" if value else "false"}
-    return {"name": name, "value": str(value)}
-
-
-def _env(model: Model) -> list[Obj]:
-    env: list[Obj] = [{"name": "HF_HOME", "value": CACHE_DIR}]
-    ref = model.serving.api_key_secret
-    if ref is not None:
-        # vLLM reads VLLM_API_KEY; the value stays in the Secret.
-        env.append(
-            {
-                "name": "VLLM_API_KEY",
-                "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}},
-            }
-        )
-    env.extend(_env_value(k, v) for k, v in sorted(model.env.items()))
-    return env
-
-
-def _node_selector(
-    ctx: Context,
-    m_index: int,
-    model: Model,
-    dep: Deployment,
-    pool: GpuPool,
-    planned: ModelPlacement | None,
-) -> dict[str, str]:
-    selector = dict(planned.node_selector) if planned is not None else {}
-    selector = selector or pool.selector()
-    # In a mig: auto pool every model's replicas sit where the planner put them, pinned or not.
-    group, spread = model_node_group(ctx, pool, model, dep)
-    if group is not None:
-        selector[NODE_GROUP_LABEL] = group
-    elif spread and pool.mig.strategy == "single":
-        # Every slice is nvidia.com/gpu under single: only the node group tells them apart.
-        ctx.warn(
-            ("spec", "models", m_index, "resources"),
-            "the planner spread this model over node groups with different MIG layouts; "
-            "under strategy single its pods may land on a slice of another size",
-            "use strategy: mixed for the pool",
-        )
-    return selector
-
-
-def _resources(
-    ctx: Context,
-    m_index: int,
-    model: Model,
-    pool: GpuPool | None,
-    planned: ModelPlacement | None,
-) -> Obj:
-    res = model.resources
-    serving = model.serving
-    count = res.gpus or serving.tensor_parallel_size * serving.pipeline_parallel_size
-    profile = res.mig_profile
-    if planned is not None:
-        whole = planned.slice == WHOLE_GPU
-        count, profile = (planned.resource_count, None) if whole else (1, planned.slice)
-    elif res.auto:
-        ctx.warn(
-            ("spec", "models", m_index, "resources"),
-            f"the GPU planner has no placement for this model; render requests {count} whole "
-            "GPU(s)",
-            "give the model a pool with a GPU from the catalog",
-        )
-    key, count = accelerator(pool, count, profile)
-    limits: dict[str, str] = {key: str(count)}
-    requests: dict[str, str] = {}
-    if res.cpu:
-        requests["cpu"] = quantity(res.cpu)
-    if res.memory:
-        requests["memory"] = limits["memory"] = quantity(res.memory)
-    out: Obj = {"limits": limits}
-    if requests:
-        out["requests"] = requests
-    return out
-
-
-def _cache_volume(model: Model, loaded: LoadedStack) -> Obj:
-    size = weights_gib(model, loaded)
-    if size is None:
-        return {}
-    return {"sizeLimit": f"{math.ceil(size * 1.2)}Gi"}  # weights plus HF cache overhead
-
-
-def _probes(model: Model, loaded: LoadedStack) -> Obj:
-    # /health answers only once weights are loaded, so only the startupProbe carries the budget;
-    # liveness then catches a dead engine (503 on EngineDeadError) quickly.
-    period = 10
-    http = {"path": "/health", "port": "http"}
-    return {
-        "startupProbe": {
-            "httpGet": http,
-            "periodSeconds": period,
-            "timeoutSeconds": 5,
-            "failureThreshold": math.ceil(startup_budget_seconds(model, loaded) / period),
-        },
-        "readinessProbe": {
-            "httpGet": http,
-            "periodSeconds": 5,
-            "timeoutSeconds": 5,
-            "failureThreshold": 3,
-        },
-        "livenessProbe": {
-            "httpGet": http,
-            "periodSeconds": 10,
-            "timeoutSeconds": 5,
-            "failureThreshold": 6,
-        },
-    }
 
 
 def _hpa(ctx: Context, m_index: int, model: Model, name: str) -> Obj | None:

@@ -188,7 +188,7 @@ def vllm_args(model: Model, version: ModelVersion) -> list[str]:
 
     Assumes ``check_vllm_args`` found no error; renamed flags are emitted under their new name.
     """
-    from aiplane.render.vllm import model_location
+    from aiplane.render.vllm_pod import model_location
 
     table = load_table()
     engine = model.serving.engine_version
