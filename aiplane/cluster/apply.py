@@ -8,6 +8,7 @@ the apply stops and reports what was applied and what was not; a rerun converges
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -152,7 +153,10 @@ class Applier:
             applyset.check_owner(parent)
             kinds |= recorded_group_kinds(parent)
             kinds |= {c.ref.group_kind for c in self.plan.changes if c.action == "delete"}
-        self.client.apply(applyset.parent(kinds, namespaces), field_manager=FIELD_MANAGER)
+        capacity = self.plan.capacity
+        recorded = json.dumps(capacity.to_json(), sort_keys=True) if capacity else None
+        parent = applyset.parent(kinds, namespaces, recorded)
+        self.client.apply(parent, field_manager=FIELD_MANAGER)
 
     def _fail(self, exc: AiplaneError, change: Change, rest: Sequence[Change]) -> ApplyFailed:
         self.report.not_applied += [change.ref, *(c.ref for c in rest)]

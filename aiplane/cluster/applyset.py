@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -17,12 +18,14 @@ from typing import Any
 from aiplane import __version__
 from aiplane.cluster.objects import MANAGED_BY, PART_OF, STACK_LABEL
 from aiplane.errors import AiplaneError
+from aiplane.gpu.capacity import Capacity
 
 ID_LABEL = "applyset.k8s.io/id"
 TOOLING = "applyset.k8s.io/tooling"
 GROUP_KINDS = "applyset.k8s.io/contains-group-kinds"
 NAMESPACES = "applyset.k8s.io/additional-namespaces"
 TOOL_NAME = "aiplane"
+GPU_CAPACITY = "aiplane.dev/gpu-capacity"  # JSON of the last applied plan's GPU capacity
 
 
 def system_namespace() -> str:
@@ -63,9 +66,19 @@ class ApplySet:
     def member_labels(self) -> dict[str, str]:
         return {PART_OF: self.id}
 
-    def parent(self, group_kinds: Iterable[str], namespaces: Iterable[str]) -> dict[str, Any]:
-        """The parent manifest listing the group-kinds and namespaces its members use."""
+    def parent(
+        self, group_kinds: Iterable[str], namespaces: Iterable[str], capacity: str | None = None
+    ) -> dict[str, Any]:
+        """The parent manifest listing the group-kinds and namespaces its members use, and the
+        applied stack's GPU capacity (so the next plan can show the GPU delta)."""
         extra = sorted({ns for ns in namespaces if ns and ns != self.namespace})
+        annotations = {
+            TOOLING: f"{TOOL_NAME}/v{__version__}",
+            GROUP_KINDS: ",".join(sorted(set(group_kinds))),
+            NAMESPACES: ",".join(extra),
+        }
+        if capacity is not None:
+            annotations[GPU_CAPACITY] = capacity
         return {
             "apiVersion": "v1",
             "kind": "ConfigMap",
@@ -77,11 +90,7 @@ class ApplySet:
                     MANAGED_BY: TOOL_NAME,
                     STACK_LABEL: self.stack,
                 },
-                "annotations": {
-                    TOOLING: f"{TOOL_NAME}/v{__version__}",
-                    GROUP_KINDS: ",".join(sorted(set(group_kinds))),
-                    NAMESPACES: ",".join(extra),
-                },
+                "annotations": annotations,
             },
         }
 
@@ -101,6 +110,16 @@ class ApplySet:
             )
         if (meta.get("labels") or {}).get(ID_LABEL) != self.id:
             raise ForeignApplySet(f"{where}: ApplySet id label does not match {self.id}")
+
+
+def recorded_capacity(live_parent: Mapping[str, Any] | None) -> Capacity | None:
+    """The GPU capacity the last apply recorded on the parent, if any (ignored when unreadable:
+    it only feeds the plan's GPU delta)."""
+    anns = ((live_parent or {}).get("metadata") or {}).get("annotations") or {}
+    try:
+        return Capacity.from_json(json.loads(anns[GPU_CAPACITY]))
+    except (KeyError, ValueError, TypeError):
+        return None
 
 
 def recorded_group_kinds(live_parent: Mapping[str, Any] | None) -> set[str]:

@@ -321,7 +321,7 @@ def _apply(
     file = saved.stack_file if saved else target
     if saved is not None:
         _check_target(target, saved, client)
-    stack, manifests = render_file(file)
+    stack, manifests, loaded = render_file_with_stack(file)
     planner = ClusterPlanner(client, stack=stack, stack_file=file, scrubber=scrub,
                              applyset=ApplySet(stack, system_namespace()))  # fmt: skip
     ensure_system_namespace(client)
@@ -335,6 +335,7 @@ def _apply(
             plan = saved
         else:
             plan, desired = planner.plan(manifests)
+            plan = replace(plan, capacity=stack_capacity(loaded))
         gates = plan.gates(allow_disruption=allow_disruption, allow_delete=allow_delete)
         show(plan, gates, "human", scrub)
         if gates:

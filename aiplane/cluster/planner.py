@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiplane.cluster import nodes
-from aiplane.cluster.applyset import ApplySet, recorded_group_kinds
+from aiplane.cluster.applyset import ApplySet, recorded_capacity, recorded_group_kinds
 from aiplane.cluster.client import ApiError, KubeClient
 from aiplane.cluster.desired import Desired, Key, crd_scopes, key_of, prepare
 from aiplane.cluster.diff import FieldDiff, diff_values, mask_diffs
@@ -136,6 +136,7 @@ class ClusterPlanner:
             changes=tuple(changes),
             warnings=tuple(self._warnings(changes)),
             lock_holder=lock_holder,
+            capacity_before=recorded_capacity(parent),
         )
         return plan, desired
 

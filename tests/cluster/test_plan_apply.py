@@ -451,3 +451,41 @@ def test_object_of_another_applyset_is_not_taken_over(cli: Cli, namespace: str, 
     assert f"ConfigMap/{namespace}/shared-name: belongs to another ApplySet" in out
     out = ok(cli.plan(cli.write(namespace, items[1:])), 2)
     assert "adopts an object aiplane did not manage" in out
+
+
+GPU_STACK = """apiVersion: aiplane.dev/v1alpha1
+kind: Stack
+metadata: {{name: {name}, namespace: {name}}}
+spec:
+  gpuPools: [{{name: h100, gpu: H100-80GB, nodes: 1, gpusPerNode: 8, costPerGpuHour: 2.5}}]
+  models:
+    - name: llama
+      architecture: Llama-3.1-8B
+      versions: [{{name: v1, source: "hf://meta-llama/Llama-3.1-8B-Instruct"}}]
+      deployments: [{{version: v1, stage: production}}]
+      replicas: {replicas}
+      pool: h100
+"""
+
+
+def test_plan_shows_gpu_delta_against_the_applied_stack(
+    cli: Cli, kubeconfig: Path, kubectl: Any, namespace: str
+) -> None:
+    """apply records the stack's GPU capacity on the ApplySet parent; the next plan compares."""
+    name = f"gpu-{namespace.rsplit('-', 1)[-1]}"
+    file = cli.workdir / "gpu.yaml"
+    file.write_text(GPU_STACK.format(name=name, replicas=1))
+    kubectl("create", "namespace", "gpu-operator", check=False)
+    env = {"AIPLANE_NO_WAIT": "1"}
+    try:
+        ok(cli.run("apply", str(file), "--yes", "--allow-disruption", env=env))
+        file.write_text(GPU_STACK.format(name=name, replicas=3))
+        doc = json.loads(cli.run("plan", str(file), "--json", env=env).stdout)
+        before, after = doc["gpu_capacity"]["before"], doc["gpu_capacity"]["after"]
+        assert before["pools"][0]["gpus_used"] == 1
+        assert after["pools"][0]["gpus_used"] == 3
+        human = cli.run("plan", str(file), env=env).stdout
+        assert "pool h100: 1 -> 3 of 8 H100-80GB GPUs (+2)" in human
+        assert "$7.50/h (+5.00/h)" in human
+    finally:
+        _destroy(kubeconfig, str(file))
