@@ -212,6 +212,23 @@ def apply(
     _run(body)
 
 
+@app.command("force-unlock")
+def force_unlock(
+    file: Annotated[str, typer.Argument(help="Stack file (names the stack whose lock to break).")],
+    holder: Annotated[str, typer.Argument(help="The holder the lock message named.")],
+    kubeconfig: Annotated[str | None, typer.Option(help="Path of the kubeconfig.")] = None,
+    context: Annotated[str | None, typer.Option(help="kubeconfig context.")] = None,
+) -> None:
+    """Break the stack's lock, held by HOLDER, when the run holding it is gone."""
+
+    def body() -> int:
+        from aiplane.cluster.commands import unlock_main
+
+        return unlock_main(file, holder, kubeconfig=kubeconfig, context=context)
+
+    _run(body)
+
+
 @app.command()
 def explain(
     file: Annotated[str, typer.Argument(help="Stack file.")],

@@ -283,6 +283,30 @@ def apply_main(
         return _err(err, scrub, exc)
 
 
+def unlock_main(file: str, holder: str, *, kubeconfig: str | None, context: str | None) -> int:
+    """``aiplane force-unlock``: break the stack's lock when the run holding it is gone."""
+    err = Console(stderr=True, highlight=False)
+    scrub = Scrubber()
+    try:
+        stack = _stack_name(file)
+        with connect(kubeconfig, context) as client:
+            lock = _lock(client, stack, default_holder(), "force-unlock", 0, err)
+            lock.force_release(holder)
+            print(f"{lock.subject}: lock of {holder} released")
+        return EXIT_OK
+    except AiplaneError as exc:
+        return _err(err, scrub, exc)
+
+
+def _stack_name(file: str) -> str:
+    bundle = read_bundle(file)
+    if bundle is not None:
+        return bundle[0]
+    from aiplane.stack.loader import load_stack
+
+    return str(load_stack(file).stack.metadata.name)
+
+
 def _check_target(target: str, saved: Plan, client: KubeClient) -> None:
     if saved.mode != "cluster":
         raise AiplaneError(

@@ -113,7 +113,10 @@ class StackLock:
             if held is None:
                 return
             if time.monotonic() >= deadline:
-                raise LockHeld(f"{self.subject}: {held}; gave up after waiting {timeout:.0f} s")
+                raise LockHeld(
+                    f"{self.subject}: {held}; gave up after waiting {timeout:.0f} s "
+                    "(if that run is dead: aiplane force-unlock STACK HOLDER)"
+                )
             if not announced:
                 self.say(f"{self.subject}: {held}; waiting up to {timeout:.0f} s")
                 announced = True
@@ -180,6 +183,23 @@ class StackLock:
                 self.client.delete(_API, "Lease", self.name, self.namespace, uid=uid)
         except AiplaneError:
             pass
+
+    def force_release(self, holder: str) -> None:
+        """Delete the lease that ``holder`` holds, alive or not (``aiplane force-unlock``).
+
+        Naming the holder, as Terraform's force-unlock names the lock ID, makes sure the lock that
+        is broken is the one the user looked at, not one a new run took a moment ago.
+        """
+        live = self.client.get(_API, "Lease", self.name, self.namespace)
+        if live is None:
+            raise AiplaneError(f"{self.subject}: not locked; nothing to release")
+        current = (live.get("spec") or {}).get("holderIdentity") or ""
+        if current != holder:
+            raise AiplaneError(
+                f"{self.subject}: held by {current or 'nobody'}, not {holder}; nothing released"
+            )
+        uid = live["metadata"].get("uid")
+        self.client.delete(_API, "Lease", self.name, self.namespace, uid=uid)
 
     def keep_alive(self) -> Callable[[], None]:
         """Renew every ttl/3 s in the background; returns a function that stops renewing."""

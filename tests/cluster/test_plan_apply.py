@@ -489,3 +489,27 @@ def test_plan_shows_gpu_delta_against_the_applied_stack(
         assert "$7.50/h (+5.00/h)" in human
     finally:
         _destroy(kubeconfig, str(file))
+
+
+def test_force_unlock_breaks_only_the_named_holders_lock(
+    cli: Cli, namespace: str, pool: dict[str, str], kubectl: Any
+) -> None:
+    file = cli.write(namespace, stack_manifests(namespace, namespace, ("a",)))
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+    lease = {
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": f"aiplane-lock-{namespace}", "namespace": "aiplane-system"},
+        "spec": {"holderIdentity": "ci@runner-9:1", "leaseDurationSeconds": 3600,
+                 "acquireTime": now, "renewTime": now},
+    }  # fmt: skip
+    kubectl("create", "namespace", "aiplane-system", check=False)
+    kubectl("apply", "-f", "-", input=json.dumps(lease))
+    out = ok(cli.apply(file, "--lock-timeout", "0.2"), 1)
+    assert "aiplane force-unlock" in out
+    out = ok(cli.run("force-unlock", file, "someone-else"), 1)
+    assert "held by ci@runner-9:1, not someone-else; nothing released" in out
+    out = ok(cli.run("force-unlock", file, "ci@runner-9:1"))
+    assert f"Lease/aiplane-system/aiplane-lock-{namespace}: lock of ci@runner-9:1 released" in out
+    ok(cli.apply(file, "--lock-timeout", "5"))
+    out = ok(cli.run("force-unlock", file, "ci@runner-9:1"), 1)
+    assert "not locked" in out
