@@ -123,7 +123,9 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 self._send(200, {"total_count": len(found), "artifacts": found})
             elif p[:2] == ["actions", "artifacts"] and p[3:] == ["zip"]:
                 self.send_response(302)
-                self.send_header("Location", f"{fake.url}/blob/{p[2]}")
+                # blob storage is another host, as on GitHub: "localhost" instead of 127.0.0.1
+                blob_host = fake.url.replace("127.0.0.1", "localhost")
+                self.send_header("Location", f"{blob_host}/blob/{p[2]}")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
             else:
