@@ -93,7 +93,7 @@ def test_nothing_to_apply_passes(
 
 def test_zip_members_cannot_escape(tmp_path: Path) -> None:
     from aiplane.errors import AiplaneError
-    from aiplane.gitops.action import extract
+    from aiplane.gitops.merge_apply import extract
 
     with pytest.raises(AiplaneError, match="escapes"):
         extract(_zip({"../evil.json": "{}"}), tmp_path / "plans")
