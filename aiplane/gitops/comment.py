@@ -60,7 +60,7 @@ def comment_body(result: PlanResult, limit: int = COMMENT_LIMIT) -> str:
         f"{icon} **aiplane plan** `{result.stack_file}` ({where}): {meaning}",
         "",
     ]
-    body = result.markdown.strip()
+    body = lift_capacity_changes(result.markdown.strip())
     if result.exit_code == 1 or not body:
         body = "```text\n" + (_fence_safe(result.errors.strip()) or "(no output)") + "\n```"
     foot = []
@@ -70,6 +70,23 @@ def comment_body(result: PlanResult, limit: int = COMMENT_LIMIT) -> str:
         foot.append(f"[run]({result.run_url})")
     tail = "\n\n<sub>" + " · ".join(foot) + "</sub>\n" if foot else "\n"
     return fit("\n".join(head), body, tail, limit)
+
+
+_CAPACITY = re.compile(r"<details><summary>GPU capacity</summary>\n\n(.*?)\n\n?</details>", re.S)
+
+
+def lift_capacity_changes(markdown: str) -> str:
+    """Show the pools whose GPUs or cost change above the collapsed capacity block: a reviewer
+    must see "+8 H100, +$55/h" without expanding anything."""
+    found = _CAPACITY.search(markdown)
+    if not found:
+        return markdown
+    moved = [line for line in found.group(1).splitlines()
+             if line.startswith("- ") and ("->" in line or "new pool" in line or "removed" in line)]  # fmt: skip
+    if not moved:
+        return markdown
+    lifted = "**GPU / cost change**\n\n" + "\n".join(moved) + "\n\n"
+    return markdown[: found.start()] + lifted + markdown[found.start() :]
 
 
 def fit(head: str, body: str, tail: str, limit: int = COMMENT_LIMIT) -> str:

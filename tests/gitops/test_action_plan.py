@@ -134,3 +134,38 @@ def test_real_large_plan_fits_in_one_comment(
     assert len(body) <= COMMENT_LIMIT
     assert "Truncated" in body
     assert body.count("<details>") == body.count("</details>")
+
+
+def test_gpu_and_cost_delta_is_visible_without_expanding(
+    stack_repo: GitRepo, fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    base = stack_repo.git("rev-parse", "HEAD")
+    stack_repo.edit(
+        "stacks/seed.yaml", "nodes: 2\n      gpusPerNode: 8", "nodes: 3\n      gpusPerNode: 8"
+    )
+    stack_repo.edit("stacks/seed.yaml", "  models:\n", "  models:\n" + MORE_H100)
+    head = stack_repo.commit("a second 70B model on the H100 pool")
+    res = run_action(stack_repo, fake_github, pull(12, base, head), tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    body = comments_for(fake_github, 12, "stacks/seed.yaml")[0]["body"]
+    visible = body.split("<details>")[0]
+    assert "GPU / cost change" in visible, body[:3000]
+    assert "pool h100: 12 -> 16 of 24 H100-80GB GPUs (+4)" in visible and "(+27.52/h)" in visible
+
+
+MORE_H100 = """    - name: llama-70b-b
+      architecture: meta-llama/Llama-3.1-70B-Instruct
+      versions:
+        - name: v1
+          source: hf://meta-llama/Llama-3.1-70B-Instruct
+          revision: 1605565b47bb9346c5515c34102e054115b4f98b
+      deployments:
+        - version: v1
+          stage: production
+      serving:
+        tensorParallelSize: 4
+        maxModelLen: 8192
+      resources:
+        gpus: 4
+      pool: h100
+"""
