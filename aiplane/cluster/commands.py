@@ -42,11 +42,11 @@ from aiplane.cluster.applyset import ApplySet, system_namespace
 from aiplane.cluster.client import ClusterUnreachable, KubeClient
 from aiplane.cluster.kubeconfig import KubeconfigError, load_kubeconfig
 from aiplane.cluster.lock import StackLock, default_holder
-from aiplane.cluster.masking import Scrubber
 from aiplane.cluster.objects import Manifest
 from aiplane.cluster.output import render_human, render_json, render_markdown
 from aiplane.cluster.plan import Gate, Plan
 from aiplane.errors import AiplaneError
+from aiplane.secrets import Scrubber
 
 if TYPE_CHECKING:
     from aiplane.gpu.capacity import Capacity

@@ -24,7 +24,6 @@ from aiplane.cluster.diff import FieldDiff, diff_values, mask_diffs
 from aiplane.cluster.drift import DriftRule, match_rule, pinned_fingerprint, rules_for
 from aiplane.cluster.fastpath import Mismatch, compare, owned_fields, remove_at
 from aiplane.cluster.kinds import disruption_of, immutable_reason, mig_refs_of
-from aiplane.cluster.masking import Scrubber
 from aiplane.cluster.objects import (
     PART_OF,
     SOURCE_ANN,
@@ -39,6 +38,7 @@ from aiplane.cluster.objects import (
 )
 from aiplane.cluster.plan import Change, DriftNote, Pin, Plan
 from aiplane.errors import AiplaneError, Diagnostic
+from aiplane.secrets import Scrubber
 
 FIELD_MANAGER = "aiplane"
 _DELETE_NOTES = {

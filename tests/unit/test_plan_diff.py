@@ -8,8 +8,8 @@ import json
 
 from aiplane.cluster.diff import FieldDiff, diff_values, mask_diffs
 from aiplane.cluster.fastpath import compare, owned_fields, remove_at
-from aiplane.cluster.masking import Scrubber, redact_secret_object
 from aiplane.cluster.objects import ObjectRef, shown_body, strip_server_fields
+from aiplane.secrets import Scrubber, redact_secret_object
 
 SECRET = ObjectRef("v1", "Secret", "ml", "hf")
 CANARY = "canary-5ecret-value-7f3a9c"

@@ -10,7 +10,6 @@ from rich.console import Console
 
 from aiplane.cluster.commands import EXIT_BLOCKED, EXIT_CHANGES, EXIT_ERROR, EXIT_OK, plan_main
 from aiplane.cluster.diff import FieldDiff
-from aiplane.cluster.masking import Scrubber
 from aiplane.cluster.objects import ObjectRef
 from aiplane.cluster.output import (
     MARKDOWN_LIMIT,
@@ -20,6 +19,7 @@ from aiplane.cluster.output import (
     summarize,
 )
 from aiplane.cluster.plan import Change, Plan
+from aiplane.secrets import Scrubber
 
 CANARY = "canary-5ecret-value-7f3a9c"
 

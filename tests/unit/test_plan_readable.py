@@ -13,11 +13,11 @@ from rich.console import Console
 from aiplane.cluster.applyset import ApplySet
 from aiplane.cluster.diff import FieldDiff, cmdline_diffs, is_cmdline_diff, mask_diffs
 from aiplane.cluster.kinds import disruption_of
-from aiplane.cluster.masking import Scrubber
 from aiplane.cluster.objects import ObjectRef
 from aiplane.cluster.offline import offline_plan
 from aiplane.cluster.output import diff_lines, render_human, render_json, summarize
 from aiplane.cluster.plan import Change, Plan
+from aiplane.secrets import Scrubber
 
 ARGS = "spec.template.spec.containers[name=vllm].args"
 SOURCE = "s3://models/llama/v2.1"
