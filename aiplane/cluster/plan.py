@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from aiplane import __version__
-from aiplane.cluster.diff import FieldDiff
-from aiplane.cluster.objects import ObjectRef
 from aiplane.errors import AiplaneError
 from aiplane.gpu.capacity import Capacity
+from aiplane.providers.kubernetes.diff import FieldDiff
+from aiplane.providers.kubernetes.objects import ObjectRef
 
 FORMAT_VERSION = 1
 Action = Literal["create", "update", "replace", "delete", "noop", "drift-expected"]

@@ -38,14 +38,14 @@ from typing import TYPE_CHECKING, Literal
 
 from rich.console import Console
 
-from aiplane.cluster.applyset import ApplySet, system_namespace
-from aiplane.cluster.client import ClusterUnreachable, KubeClient
-from aiplane.cluster.kubeconfig import KubeconfigError, load_kubeconfig
-from aiplane.cluster.lock import StackLock, default_holder
-from aiplane.cluster.objects import Manifest
-from aiplane.cluster.output import render_human, render_json, render_markdown
 from aiplane.cluster.plan import Gate, Plan
 from aiplane.errors import AiplaneError
+from aiplane.output.plan import render_human, render_json, render_markdown
+from aiplane.providers.kubernetes.applyset import ApplySet, system_namespace
+from aiplane.providers.kubernetes.client import ClusterUnreachable, KubeClient
+from aiplane.providers.kubernetes.kubeconfig import KubeconfigError, load_kubeconfig
+from aiplane.providers.kubernetes.lock import StackLock, default_holder
+from aiplane.providers.kubernetes.objects import Manifest
 from aiplane.secrets import Scrubber
 
 if TYPE_CHECKING:
@@ -194,7 +194,7 @@ def plan_main(
 
 
 def _offline(file: str, stack: str, manifests: list[Manifest], against: str) -> Plan:
-    from aiplane.cluster.offline import load_against, offline_plan
+    from aiplane.providers.kubernetes.offline import load_against, offline_plan
 
     earlier: list[LoadedStack] = []
 
@@ -224,7 +224,7 @@ def _plan_cluster(
     scrub: Scrubber,
     err: Console,
 ) -> Plan:
-    from aiplane.cluster.planner import ClusterPlanner
+    from aiplane.providers.kubernetes.planner import ClusterPlanner
 
     with connect(kubeconfig, context) as client:
         planner = ClusterPlanner(client, stack=stack, stack_file=file, scrubber=scrub,
@@ -339,8 +339,8 @@ def _apply(
     scrub: Scrubber,
     err: Console,
 ) -> int:
-    from aiplane.cluster.apply import Applier, check_fresh
-    from aiplane.cluster.planner import ClusterPlanner
+    from aiplane.providers.kubernetes.apply import Applier, check_fresh
+    from aiplane.providers.kubernetes.planner import ClusterPlanner
 
     file = saved.stack_file if saved else target
     if saved is not None:

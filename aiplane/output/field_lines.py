@@ -6,7 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from aiplane.cluster.diff import (
+from aiplane.cluster.plan import Change
+from aiplane.providers.kubernetes.diff import (
     FieldDiff,
     FlagDiff,
     cmdline_diffs,
@@ -14,8 +15,7 @@ from aiplane.cluster.diff import (
     is_cmdline_diff,
     text_mapping,
 )
-from aiplane.cluster.objects import is_secret
-from aiplane.cluster.plan import Change
+from aiplane.providers.kubernetes.objects import is_secret
 
 FIELDS_PER_OBJECT = 40
 TEXT_DIFF_LINES = 12  # lines of a multi-line string's line diff shown per field

@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable, Sequence
 from rich.console import Console
 from rich.text import Text
 
-from aiplane.cluster.field_lines import diff_lines
 from aiplane.cluster.plan import Change, Gate, Plan
-from aiplane.cluster.summary import SYMBOL, summarize
+from aiplane.output.field_lines import diff_lines
+from aiplane.output.summary import SYMBOL, summarize
 
 MARKDOWN_LIMIT = 65_536
 STYLE = {"create": "green", "update": "yellow", "replace": "magenta", "delete": "red"}

@@ -5,22 +5,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from aiplane.cluster.diff import (
-    FieldDiff,
-    FlagDiff,
-    cmdline_diffs,
-    is_cmdline_diff,
-    mig_config_changes,
-)
-from aiplane.cluster.field_lines import (
+from aiplane.cluster.plan import DISRUPTION_ORDER, Change, Plan
+from aiplane.output.field_lines import (
     inner_diffs,
     is_text_change,
     positional_name,
     text_stats,
     value_text,
 )
-from aiplane.cluster.objects import NODE_LABELS_KIND, is_secret
-from aiplane.cluster.plan import DISRUPTION_ORDER, Change, Plan
+from aiplane.providers.kubernetes.diff import (
+    FieldDiff,
+    FlagDiff,
+    cmdline_diffs,
+    is_cmdline_diff,
+    mig_config_changes,
+)
+from aiplane.providers.kubernetes.objects import NODE_LABELS_KIND, is_secret
 
 SYMBOL = {"create": "+", "update": "~", "replace": "-/+", "delete": "-"}
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aiplane.cluster.client import KubeClient
-from aiplane.cluster.desired import Desired
-from aiplane.cluster.diff import FieldDiff
-from aiplane.cluster.drift import flatten_fields
-from aiplane.cluster.kinds import MIG_CONFIG, MIG_STATE, disruption_of
-from aiplane.cluster.objects import Manifest, digest
 from aiplane.cluster.plan import Change, DriftNote, Pin
+from aiplane.providers.kubernetes.client import KubeClient
+from aiplane.providers.kubernetes.desired import Desired
+from aiplane.providers.kubernetes.diff import FieldDiff
+from aiplane.providers.kubernetes.drift import flatten_fields
+from aiplane.providers.kubernetes.kinds import MIG_CONFIG, MIG_STATE, disruption_of
+from aiplane.providers.kubernetes.objects import Manifest, digest
 
 NODE_MANAGER = "aiplane-node-labels"
 

@@ -322,12 +322,12 @@ def test_canary_secret_never_appears_in_any_output(
 
 def _destroy(kubeconfig: Path, stack_file: str) -> None:
     """Prune every member of the stack's ApplySet (what an empty stack would plan)."""
-    from aiplane.cluster.apply import Applier
-    from aiplane.cluster.applyset import ApplySet, system_namespace
-    from aiplane.cluster.client import KubeClient
-    from aiplane.cluster.commands import render_file
-    from aiplane.cluster.kubeconfig import load_kubeconfig
-    from aiplane.cluster.planner import ClusterPlanner
+    from aiplane.commands.plan import render_file
+    from aiplane.providers.kubernetes.apply import Applier
+    from aiplane.providers.kubernetes.applyset import ApplySet, system_namespace
+    from aiplane.providers.kubernetes.client import KubeClient
+    from aiplane.providers.kubernetes.kubeconfig import load_kubeconfig
+    from aiplane.providers.kubernetes.planner import ClusterPlanner
 
     stack, _ = render_file(stack_file)
     with KubeClient(load_kubeconfig(str(kubeconfig))) as client:
@@ -348,9 +348,9 @@ def test_example_stack_apply_then_plan_is_empty(
     CRDs are not installed here are left out (plan marks them as estimates; see
     test_plan_marks_missing_crds_as_estimates). There is no GPU Operator and there are no GPU
     nodes for these pools, so health waits are off (they are exercised elsewhere)."""
-    from aiplane.cluster.client import KubeClient
-    from aiplane.cluster.commands import render_file
-    from aiplane.cluster.kubeconfig import load_kubeconfig
+    from aiplane.commands.plan import render_file
+    from aiplane.providers.kubernetes.client import KubeClient
+    from aiplane.providers.kubernetes.kubeconfig import load_kubeconfig
 
     stack, items = render_file(str(REPO / "stacks" / example))
     with KubeClient(load_kubeconfig(str(kubeconfig))) as client:

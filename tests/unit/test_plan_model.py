@@ -9,18 +9,18 @@ import re
 
 import pytest
 
-from aiplane.cluster.applyset import ApplySet, ForeignApplySet, applyset_id
-from aiplane.cluster.commands import EXIT_BLOCKED, EXIT_CHANGES, EXIT_OK, plan_exit
-from aiplane.cluster.diff import FieldDiff
-from aiplane.cluster.kinds import (
+from aiplane.cluster.plan import Change, DriftNote, Pin, Plan
+from aiplane.commands.plan import EXIT_BLOCKED, EXIT_CHANGES, EXIT_OK, plan_exit
+from aiplane.errors import AiplaneError
+from aiplane.providers.kubernetes.applyset import ApplySet, ForeignApplySet, applyset_id
+from aiplane.providers.kubernetes.diff import FieldDiff
+from aiplane.providers.kubernetes.kinds import (
     collection_immutable_reason,
     disruption_of,
     immutable_reason,
     stage_of,
 )
-from aiplane.cluster.objects import ObjectRef
-from aiplane.cluster.plan import Change, DriftNote, Pin, Plan
-from aiplane.errors import AiplaneError
+from aiplane.providers.kubernetes.objects import ObjectRef
 
 DEPLOY = ObjectRef("apps/v1", "Deployment", "ml", "llama")
 NODES = ObjectRef("aiplane.dev/v1alpha1", "NodeLabels", "", "a100")

@@ -8,17 +8,17 @@ from pathlib import Path
 
 from rich.console import Console
 
-from aiplane.cluster.commands import EXIT_BLOCKED, EXIT_CHANGES, EXIT_ERROR, EXIT_OK, plan_main
-from aiplane.cluster.diff import FieldDiff
-from aiplane.cluster.objects import ObjectRef
-from aiplane.cluster.output import (
+from aiplane.cluster.plan import Change, Plan
+from aiplane.commands.plan import EXIT_BLOCKED, EXIT_CHANGES, EXIT_ERROR, EXIT_OK, plan_main
+from aiplane.output.plan import (
     MARKDOWN_LIMIT,
     render_human,
     render_json,
     render_markdown,
     summarize,
 )
-from aiplane.cluster.plan import Change, Plan
+from aiplane.providers.kubernetes.diff import FieldDiff
+from aiplane.providers.kubernetes.objects import ObjectRef
 from aiplane.secrets import Scrubber
 
 CANARY = "canary-5ecret-value-7f3a9c"

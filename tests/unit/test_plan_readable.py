@@ -10,13 +10,13 @@ from typing import Any
 import yaml
 from rich.console import Console
 
-from aiplane.cluster.applyset import ApplySet
-from aiplane.cluster.diff import FieldDiff, cmdline_diffs, is_cmdline_diff, mask_diffs
-from aiplane.cluster.kinds import disruption_of
-from aiplane.cluster.objects import ObjectRef
-from aiplane.cluster.offline import offline_plan
-from aiplane.cluster.output import diff_lines, render_human, render_json, summarize
 from aiplane.cluster.plan import Change, Plan
+from aiplane.output.plan import diff_lines, render_human, render_json, summarize
+from aiplane.providers.kubernetes.applyset import ApplySet
+from aiplane.providers.kubernetes.diff import FieldDiff, cmdline_diffs, is_cmdline_diff, mask_diffs
+from aiplane.providers.kubernetes.kinds import disruption_of
+from aiplane.providers.kubernetes.objects import ObjectRef
+from aiplane.providers.kubernetes.offline import offline_plan
 from aiplane.secrets import Scrubber
 
 ARGS = "spec.template.spec.containers[name=vllm].args"

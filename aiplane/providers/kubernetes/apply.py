@@ -13,17 +13,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from aiplane.cluster import nodes
-from aiplane.cluster.applyset import recorded_group_kinds
-from aiplane.cluster.client import ApiError, ClusterUnreachable
-from aiplane.cluster.desired import Desired, key_of
-from aiplane.cluster.drift import pinned_fingerprint
-from aiplane.cluster.health import wait_healthy
-from aiplane.cluster.kinds import MIG_CONFIG, STAGES, stage_of
-from aiplane.cluster.objects import ObjectRef, ref_of
 from aiplane.cluster.plan import Change, Plan
-from aiplane.cluster.planner import FIELD_MANAGER, ClusterPlanner, stack_digest
 from aiplane.errors import AiplaneError
+from aiplane.providers import nodelabels as nodes
+from aiplane.providers.kubernetes.applyset import recorded_group_kinds
+from aiplane.providers.kubernetes.client import ApiError, ClusterUnreachable
+from aiplane.providers.kubernetes.desired import Desired, key_of
+from aiplane.providers.kubernetes.drift import pinned_fingerprint
+from aiplane.providers.kubernetes.health import wait_healthy
+from aiplane.providers.kubernetes.kinds import MIG_CONFIG, STAGES, stage_of
+from aiplane.providers.kubernetes.objects import ObjectRef, ref_of
+from aiplane.providers.kubernetes.planner import FIELD_MANAGER, ClusterPlanner, stack_digest
 
 
 class StalePlan(AiplaneError):

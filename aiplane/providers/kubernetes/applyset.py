@@ -16,9 +16,9 @@ from functools import cached_property
 from typing import Any
 
 from aiplane import __version__
-from aiplane.cluster.objects import MANAGED_BY, PART_OF, STACK_LABEL
 from aiplane.errors import AiplaneError
 from aiplane.gpu.capacity import Capacity
+from aiplane.providers.kubernetes.objects import MANAGED_BY, PART_OF, STACK_LABEL
 
 ID_LABEL = "applyset.k8s.io/id"
 TOOLING = "applyset.k8s.io/tooling"

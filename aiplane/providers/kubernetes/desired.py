@@ -6,8 +6,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aiplane.cluster.applyset import ApplySet
-from aiplane.cluster.objects import (
+from aiplane.errors import AiplaneError, Diagnostic
+from aiplane.providers.kubernetes.applyset import ApplySet
+from aiplane.providers.kubernetes.objects import (
     MANAGED_BY,
     NODE_LABELS_KIND,
     SOURCE_ANN,
@@ -20,7 +21,6 @@ from aiplane.cluster.objects import (
     ref_of,
     with_labels,
 )
-from aiplane.errors import AiplaneError, Diagnostic
 
 Key = tuple[str, str, str, str]  # group, kind, namespace, name
 

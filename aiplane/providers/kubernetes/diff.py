@@ -11,11 +11,11 @@ from typing import Any
 
 import yaml
 
-from aiplane.cluster.objects import ObjectRef, is_secret
 from aiplane.plan.diff import FieldDiff as FieldDiff
 from aiplane.plan.diff import Op, json_object
 from aiplane.plan.diff import diff_values as diff_values
 from aiplane.plan.diff import get_path as get_path
+from aiplane.providers.kubernetes.objects import ObjectRef, is_secret
 from aiplane.secrets import is_secret_path, mask_secret_value
 
 

@@ -6,9 +6,19 @@ import fnmatch
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from aiplane.cluster.diff import FieldDiff, changed_mig_configs, get_path, json_text_field
-from aiplane.cluster.objects import IMMUTABLE_ANN, NODE_LABELS_KIND, ObjectRef, annotation
 from aiplane.cluster.plan import Action, Disruption
+from aiplane.providers.kubernetes.diff import (
+    FieldDiff,
+    changed_mig_configs,
+    get_path,
+    json_text_field,
+)
+from aiplane.providers.kubernetes.objects import (
+    IMMUTABLE_ANN,
+    NODE_LABELS_KIND,
+    ObjectRef,
+    annotation,
+)
 
 MIG_CONFIG = "nvidia.com/mig.config"
 MIG_STATE = "nvidia.com/mig.config.state"

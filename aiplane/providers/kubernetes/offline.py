@@ -17,14 +17,14 @@ from typing import Any
 
 import yaml
 
-from aiplane.cluster.applyset import ApplySet
-from aiplane.cluster.desired import Desired, prepare
-from aiplane.cluster.diff import diff_values, mask_diffs
-from aiplane.cluster.kinds import disruption_of, immutable_reason, mig_refs_of
-from aiplane.cluster.objects import Manifest, shown_body
 from aiplane.cluster.plan import Action, Change, Plan
-from aiplane.cluster.planner import now_iso, stack_digest
 from aiplane.errors import AiplaneError
+from aiplane.providers.kubernetes.applyset import ApplySet
+from aiplane.providers.kubernetes.desired import Desired, prepare
+from aiplane.providers.kubernetes.diff import diff_values, mask_diffs
+from aiplane.providers.kubernetes.kinds import disruption_of, immutable_reason, mig_refs_of
+from aiplane.providers.kubernetes.objects import Manifest, shown_body
+from aiplane.providers.kubernetes.planner import now_iso, stack_digest
 
 Renderer = Callable[[str], list[Manifest]]
 CLUSTER_SCOPED = frozenset(

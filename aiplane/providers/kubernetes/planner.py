@@ -16,15 +16,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from aiplane.cluster import nodes
-from aiplane.cluster.applyset import ApplySet, recorded_capacity, recorded_group_kinds
-from aiplane.cluster.client import ApiError, KubeClient
-from aiplane.cluster.desired import Desired, Key, crd_scopes, key_of, prepare
-from aiplane.cluster.diff import FieldDiff, diff_values, mask_diffs
-from aiplane.cluster.drift import DriftRule, match_rule, pinned_fingerprint, rules_for
-from aiplane.cluster.fastpath import Mismatch, compare, owned_fields, remove_at
-from aiplane.cluster.kinds import disruption_of, immutable_reason, mig_refs_of
-from aiplane.cluster.objects import (
+from aiplane.cluster.plan import Change, DriftNote, Pin, Plan
+from aiplane.errors import AiplaneError, Diagnostic
+from aiplane.providers import nodelabels as nodes
+from aiplane.providers.kubernetes.applyset import ApplySet, recorded_capacity, recorded_group_kinds
+from aiplane.providers.kubernetes.client import ApiError, KubeClient
+from aiplane.providers.kubernetes.desired import Desired, Key, crd_scopes, key_of, prepare
+from aiplane.providers.kubernetes.diff import FieldDiff, diff_values, mask_diffs
+from aiplane.providers.kubernetes.drift import DriftRule, match_rule, pinned_fingerprint, rules_for
+from aiplane.providers.kubernetes.fastpath import Mismatch, compare, owned_fields, remove_at
+from aiplane.providers.kubernetes.kinds import disruption_of, immutable_reason, mig_refs_of
+from aiplane.providers.kubernetes.objects import (
     PART_OF,
     SOURCE_ANN,
     SUBJECT_ANN,
@@ -36,8 +38,6 @@ from aiplane.cluster.objects import (
     shown_body,
     strip_server_fields,
 )
-from aiplane.cluster.plan import Change, DriftNote, Pin, Plan
-from aiplane.errors import AiplaneError, Diagnostic
 from aiplane.secrets import Scrubber
 
 FIELD_MANAGER = "aiplane"
