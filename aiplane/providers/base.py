@@ -106,6 +106,9 @@ class ProviderContext:
     """Connections that providers of one command share (the Kubernetes client)."""
     saving: bool = False
     """The plan will be saved: pins carry content fingerprints."""
+    rendered: Sequence[Resource] = ()
+    """Everything the stack renders, for every provider (for rules that span providers, such as
+    which MIG configs the node labels select)."""
 
 
 class PlanError(AiplaneError):
