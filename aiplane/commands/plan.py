@@ -75,8 +75,8 @@ def render_file_with_stack(path: str) -> tuple[str, list[Manifest], LoadedStack 
     bundle = read_bundle(path)
     if bundle is not None:
         return bundle[0], bundle[1], None
+    from aiplane.check import load_and_check
     from aiplane.render import render_stack  # type: ignore[attr-defined,unused-ignore]
-    from aiplane.stack.loader import load_and_check
 
     loaded = load_and_check(path)
     manifests: list[Manifest] = list(render_stack(loaded))

@@ -22,9 +22,9 @@ from aiplane.providers.kubernetes.desired import without_source
 from aiplane.providers.kubernetes.drift import flatten_fields
 from aiplane.providers.kubernetes.health import wait_healthy
 from aiplane.providers.kubernetes.kinds import MIG_CONFIG, MIG_STATE
+from aiplane.providers.kubernetes.labels import SUBJECT_ANN
 from aiplane.providers.kubernetes.objects import (
     NODE_LABELS_PROVIDER,
-    SUBJECT_ANN,
     Manifest,
     ObjectRef,
     annotation,

@@ -2,7 +2,7 @@
 
 ``render_stack(loaded)`` returns every object of every target; ``render_with_warnings`` also
 returns what the targets could not express (as ``Diagnostic`` warnings, never dropped silently).
-The output is deterministic: objects sorted by kind rank (see ``common.KIND_ORDER``), namespace
+The output is deterministic: objects sorted by kind rank (see ``providers.kubernetes.kind_table``), namespace
 and name, keys in a stable order, so two renders of the same stack are byte-identical.
 """
 

@@ -97,7 +97,7 @@ def test_random_section_items(section: str, items: list[object]) -> None:
     except StackError:
         return
     # A schema-valid document must also survive the cross-reference checks without crashing.
-    from aiplane.stack.checks import check_stack
+    from aiplane.check import check_stack
 
     for diagnostic in check_stack(loaded):
         assert diagnostic.line >= 0

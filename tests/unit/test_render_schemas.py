@@ -33,8 +33,8 @@ import yaml
 
 jsonschema = pytest.importorskip("jsonschema")
 
+from aiplane.check import load_and_check  # noqa: E402
 from aiplane.render import render_stack  # noqa: E402
-from aiplane.stack.loader import load_and_check  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 STACKS = sorted((REPO / "stacks").glob("*.yaml"))

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
+from aiplane.check import load_and_check
 from aiplane.commands.render import to_yaml
 from aiplane.render import render_stack, render_with_warnings
-from aiplane.stack.loader import load_and_check
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -22,7 +22,7 @@ from aiplane.plan.state import Inventory, StackState
 
 if TYPE_CHECKING:
     from aiplane.providers.kubernetes.client import KubeClient
-from aiplane.providers.kubernetes.objects import MANAGED_BY, PART_OF, STACK_LABEL
+from aiplane.providers.kubernetes.labels import MANAGED_BY, PART_OF, STACK_LABEL
 
 ID_LABEL = "applyset.k8s.io/id"
 TOOLING = "applyset.k8s.io/tooling"

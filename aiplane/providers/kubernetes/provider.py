@@ -34,17 +34,14 @@ from aiplane.providers.kubernetes.drift import (
 )
 from aiplane.providers.kubernetes.fastpath import Mismatch, compare, owned_fields, remove_at
 from aiplane.providers.kubernetes.health import wait_healthy
+from aiplane.providers.kubernetes.kind_table import facts
 from aiplane.providers.kubernetes.kinds import (
-    KIND_STAGES,
     disruption_of,
     immutable_reason,
     mig_refs_of,
-    stage_of,
 )
+from aiplane.providers.kubernetes.labels import PART_OF, SOURCE_ANN, SUBJECT_ANN
 from aiplane.providers.kubernetes.objects import (
-    PART_OF,
-    SOURCE_ANN,
-    SUBJECT_ANN,
     Manifest,
     ObjectRef,
     annotation,
@@ -349,7 +346,7 @@ class KubernetesProvider:
 
     def stage(self, address: Address) -> Stage:
         """The kind's stage from the kinds table (unknown kinds go with workloads)."""
-        return KIND_STAGES[stage_of(ObjectRef.of(address))]
+        return facts(address.kind).stage
 
     def warnings(self, changes: Sequence[Change]) -> list[str]:
         """CRDs the plan could only estimate against."""
