@@ -9,11 +9,15 @@ and name, keys in a stable order, so two renders of the same stack are byte-iden
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiplane.errors import Diagnostic, StackError
 from aiplane.render.common import Context, Obj, canonical, sort_key
+from aiplane.render.placement import use_placement
 from aiplane.stack.loader import LoadedStack
+
+if TYPE_CHECKING:
+    from aiplane.gpu.stack_placement import StackPlacement
 
 Target = Callable[[Context], list[Obj]]
 
@@ -75,10 +79,16 @@ def _check_args(loaded: LoadedStack) -> list[Diagnostic]:
     return found
 
 
-def render_with_warnings(loaded: LoadedStack) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
-    """Every object of every target, and the warnings about what could not be expressed."""
+def render_with_warnings(
+    loaded: LoadedStack, placement: StackPlacement | None = None
+) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
+    """Every object of every target, and the warnings about what could not be expressed.
+
+    ``placement``: the GPU placement the command already solved (solved here when needed)."""
     arg_notes = _check_args(loaded)
     ctx = Context(loaded)
+    if placement is not None:
+        use_placement(ctx, placement)
     objects: list[Obj] = [_namespace(ctx)]
     for render in targets().values():
         objects.extend(render(ctx))
@@ -98,5 +108,8 @@ def _unique(items: list[Diagnostic]) -> list[Diagnostic]:
     return out
 
 
-def render_stack(loaded: LoadedStack) -> list[dict[str, Any]]:
-    return render_with_warnings(loaded)[0]
+def render_stack(
+    loaded: LoadedStack, placement: StackPlacement | None = None
+) -> list[dict[str, Any]]:
+    """Every object of every target (see ``render_with_warnings``)."""
+    return render_with_warnings(loaded, placement)[0]

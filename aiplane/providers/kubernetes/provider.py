@@ -69,6 +69,7 @@ def make_provider(context: ProviderContext) -> KubernetesProvider:
         scrubber=context.scrubber,
         stack_file=context.stack_file,
         fingerprints=context.saving,
+        health_timeout=float(context.options.get("health_timeout", 0)),
     )
     provider.use_mig_refs(r.body for r in context.rendered)
     return provider
@@ -88,6 +89,7 @@ class KubernetesProvider:
         stack_file: str = "",
         fingerprints: bool = False,
         drift_rules: Sequence[DriftRule] = (),
+        health_timeout: float = 0,
     ) -> None:
         self.client = client
         self.applyset = applyset
@@ -95,6 +97,7 @@ class KubernetesProvider:
         self.stack_file = stack_file
         self.fingerprints = fingerprints  # content digests in pins: only saved plans need them
         self.drift_rules = tuple(drift_rules)
+        self.health_timeout = health_timeout  # caps every per-kind timeout when > 0
         self.concurrency = client.concurrency
         self.desired: dict[Address, Desired] = {}
         self.crds: dict[tuple[str, str], bool] = {}
@@ -393,7 +396,8 @@ class KubernetesProvider:
             self.client.refresh_discovery()
         if health:
             refs = [ObjectRef.of(c.address) for c in changes if c.action != "delete"]
-            wait_healthy(self.client, refs, say, selector=self.applyset.selector)
+            wait_healthy(self.client, refs, say, selector=self.applyset.selector,
+                         cap=self.health_timeout)  # fmt: skip
 
     def inventory(self, wanted: Sequence[Resource]) -> Inventory:
         """The group-kinds and namespaces the ApplySet parent lists."""
