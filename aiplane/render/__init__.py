@@ -12,12 +12,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aiplane.errors import Diagnostic, StackError
+from aiplane.providers.kubernetes.objects import resources_of
 from aiplane.render.common import Context, Obj, canonical, sort_key
 from aiplane.render.placement import use_placement
 from aiplane.stack.loader import LoadedStack
 
 if TYPE_CHECKING:
     from aiplane.gpu.stack_placement import StackPlacement
+    from aiplane.providers.base import Resource
 
 Target = Callable[[Context], list[Obj]]
 
@@ -106,6 +108,14 @@ def _unique(items: list[Diagnostic]) -> list[Diagnostic]:
             seen.add(item)
             out.append(item)
     return out
+
+
+def render_resources(
+    loaded: LoadedStack, placement: StackPlacement | None = None
+) -> list[Resource]:
+    """Every object of every target as a plan ``Resource``, tagged with the provider that
+    applies it (Kubernetes; ``node-labels`` for NodeLabels)."""
+    return resources_of(render_stack(loaded, placement))
 
 
 def render_stack(
