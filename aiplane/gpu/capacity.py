@@ -8,7 +8,7 @@ compares two summaries so plan output can show the delta.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -117,9 +117,3 @@ def _pool_line(now: PoolCapacity, was: PoolCapacity | None, compare: bool) -> st
         ):
             text += f" ({now.cost_per_hour - was.cost_per_hour:+,.2f}/h)"
     return text
-
-
-def total_cost(capacity: Capacity) -> float | None:
-    costs: Sequence[float | None] = [p.cost_per_hour for p in capacity.pools]
-    known = [c for c in costs if c is not None]
-    return round(sum(known), 2) if known else None
