@@ -87,7 +87,7 @@ def validate(
     """Check stack files: schema, cross-references and GPU feasibility. Exit 1 on any error."""
 
     def body() -> int:
-        from aiplane.stack.validate import validate_files
+        from aiplane.commands.validate import validate_files
 
         return validate_files(files)
 
@@ -102,7 +102,7 @@ def init(
     """Write a small, valid starter stack to FILE (refuses to overwrite)."""
 
     def body() -> int:
-        from aiplane.stack.starter import write_starter
+        from aiplane.commands.init import write_starter
 
         return write_starter(file, name)
 
@@ -150,12 +150,12 @@ def render(
 
     def body() -> int:
         if offline or for_ is not None:
-            from aiplane.gitops.render_cmd import offline_render_main
+            from aiplane.commands.render_offline import offline_render_main
 
             target = for_.value if for_ else None
             return offline_render_main(files or [], out, output_format.value, target,
                                        flux_source=flux_source)  # fmt: skip
-        from aiplane.render.cli_render import render_main
+        from aiplane.commands.render import render_main
 
         if not files:
             raise AiplaneError("render: name at least one stack file")
@@ -174,7 +174,7 @@ def diff(
     """Summarise, in stack terms, what FILE changes against another revision (default HEAD)."""
 
     def body() -> int:
-        from aiplane.gitops.diff_cmd import diff_main
+        from aiplane.commands.diff import diff_main
 
         return diff_main(file, against)
 
@@ -203,7 +203,7 @@ def plan(
     """Show what apply would change in the live cluster (or against another revision)."""
 
     def body() -> int:
-        from aiplane.cluster.commands import plan_main
+        from aiplane.commands.plan import plan_main
 
         output: Literal["human", "json", "markdown"] = (
             "json" if as_json else "markdown" if markdown else "human"
@@ -238,7 +238,7 @@ def apply(
     """Apply a plan: server-side apply, staged, pruning only what this stack owns."""
 
     def body() -> int:
-        from aiplane.cluster.commands import apply_main
+        from aiplane.commands.plan import apply_main
 
         return apply_main(
             target,
@@ -263,7 +263,7 @@ def force_unlock(
     """Break the stack's lock, held by HOLDER, when the run holding it is gone."""
 
     def body() -> int:
-        from aiplane.cluster.commands import unlock_main
+        from aiplane.commands.plan import unlock_main
 
         return unlock_main(file, holder, kubeconfig=kubeconfig, context=context)
 
@@ -278,7 +278,7 @@ def explain(
     """Show the GPU placement: per pool GPUs used and layouts; per model slice and headroom."""
 
     def body() -> int:
-        from aiplane.gpu.explain import explain_main
+        from aiplane.commands.explain import explain_main
 
         return explain_main(file, as_json)
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aiplane.cluster.kinds import STAGES
 from aiplane.gitops.pull import PullObject, PullStack
+from aiplane.providers.kubernetes.kinds import STAGES
 
 API_VERSION = "kustomize.toolkit.fluxcd.io/v1"
 KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"

@@ -17,12 +17,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from aiplane.cluster.applyset import ApplySet
-from aiplane.cluster.desired import prepare
-from aiplane.cluster.kinds import STAGES, stage_of
-from aiplane.cluster.objects import NODE_LABELS_KIND, PART_OF, Manifest, ObjectRef
-from aiplane.cluster.offline import offline_scope
 from aiplane.errors import Diagnostic
+from aiplane.providers.kubernetes.applyset import ApplySet
+from aiplane.providers.kubernetes.desired import prepare
+from aiplane.providers.kubernetes.kinds import STAGES, stage_of
+from aiplane.providers.kubernetes.labels import NODE_LABELS_KIND, PART_OF
+from aiplane.providers.kubernetes.objects import Manifest, ObjectRef
+from aiplane.providers.kubernetes.offline import offline_scope
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,8 @@ class PullStack:
 
 def pull_stack(file: str, extra_labels: dict[str, str] | None = None) -> PullStack:
     """Load, check and render ``file``; prepare its objects as ``aiplane apply`` would."""
+    from aiplane.check import load_and_check
     from aiplane.render import render_with_warnings
-    from aiplane.stack.loader import load_and_check
 
     loaded = load_and_check(file)
     rendered, warnings = render_with_warnings(loaded)

@@ -45,8 +45,8 @@ def own_stack(text: str, name: str, namespace: str, old_name: str, old_ns: str) 
 def served(kubeconfig: Path, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The objects whose kinds this apiserver serves (CRDs the tests do not install are left
     out, as in test_example_stack_apply_then_plan_is_empty)."""
-    from aiplane.cluster.client import KubeClient
-    from aiplane.cluster.kubeconfig import load_kubeconfig
+    from aiplane.providers.kubernetes.client import KubeClient
+    from aiplane.providers.kubernetes.kubeconfig import load_kubeconfig
 
     with KubeClient(load_kubeconfig(str(kubeconfig))) as client:
         return [d for d in docs if d["kind"] == "NodeLabels"
@@ -79,19 +79,19 @@ def snapshot(kubectl: Any, docs: list[dict[str, Any]]) -> dict[tuple[str, str, s
 
 
 def destroy(kubeconfig: Path, bundle: str) -> None:
-    from aiplane.cluster.apply import Applier
-    from aiplane.cluster.applyset import ApplySet, system_namespace
-    from aiplane.cluster.client import KubeClient
-    from aiplane.cluster.commands import render_file
-    from aiplane.cluster.kubeconfig import load_kubeconfig
-    from aiplane.cluster.planner import ClusterPlanner
+    """Prune every member of the stack's ApplySet (what an empty stack would plan)."""
+    from aiplane.commands.plan import open_run
+    from aiplane.commands.stackfile import render_file
+    from aiplane.plan.engine import apply_plan, build_plan
+    from aiplane.providers.kubernetes.client import KubeClient
+    from aiplane.providers.kubernetes.kubeconfig import load_kubeconfig
+    from aiplane.secrets import Scrubber
 
     stack, _ = render_file(bundle)
     with KubeClient(load_kubeconfig(str(kubeconfig))) as client:
-        planner = ClusterPlanner(client, stack=stack, stack_file=bundle,
-                                 applyset=ApplySet(stack, system_namespace()))  # fmt: skip
-        plan, desired = planner.plan([])
-        Applier(planner, plan, desired, say=lambda _: None, wait=False).run()
+        run, _ = open_run(client, stack, bundle, Scrubber(), [])
+        plan, lives = build_plan(run, [], mode="cluster", target="test")
+        apply_plan(run, plan, [], lives, say=lambda _: None, health=False)
 
 
 def aiplane(*args: str, kubeconfig: Path) -> subprocess.CompletedProcess[str]:
@@ -127,7 +127,7 @@ def test_argocd_output_applied_by_kubectl_equals_aiplane_apply(
     rest = tmp_path / "rest.yaml"
     rest.write_text(yaml.safe_dump_all([d for d in pulled if d["kind"] != "Namespace"]))
     kubectl("delete", "-f", str(rest), "--wait=true", "--timeout=120s")
-    from aiplane.cluster.commands import render_file
+    from aiplane.commands.stackfile import render_file
 
     stack_file = tmp_path / "seed.yaml"
     stack_file.write_text(text)

@@ -113,11 +113,11 @@ def test_parameters_choose_stacks_and_add_labels(tmp_path: Path) -> None:
 
 
 def test_plain_offline_render_matches_what_apply_writes(tmp_path: Path) -> None:
-    """--for plain is the objects apply prepares (cluster.desired.prepare), minus ApplySet."""
-    from aiplane.cluster.applyset import ApplySet
-    from aiplane.cluster.commands import render_file
-    from aiplane.cluster.desired import prepare
-    from aiplane.cluster.offline import offline_scope
+    """--for plain is the objects apply prepares (providers.kubernetes.desired), minus ApplySet."""
+    from aiplane.commands.stackfile import render_file
+    from aiplane.providers.kubernetes.applyset import ApplySet
+    from aiplane.providers.kubernetes.desired import prepare
+    from aiplane.providers.kubernetes.offline import offline_scope
 
     res = subprocess.run(no_network([sys.executable, "-m", "aiplane", "render", "--offline",
                                      str(REPO / "stacks/seed.yaml")]),
