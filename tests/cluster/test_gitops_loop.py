@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -33,6 +34,17 @@ from tests.gitops.fake_github import FakeGitHub  # noqa: E402
 
 pytestmark = pytest.mark.cluster
 SERVER_FIELDS = ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation")
+
+
+@pytest.fixture
+def short_ns(kubectl: Any) -> Any:
+    """A fresh namespace with a short name (stack names become parts of object names)."""
+    import uuid
+
+    name = f"g-{uuid.uuid4().hex[:8]}"
+    kubectl("create", "namespace", name)
+    yield name
+    kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found")
 
 
 def own_stack(text: str, name: str, namespace: str, old_name: str, old_ns: str) -> str:
@@ -101,25 +113,29 @@ def aiplane(*args: str, kubeconfig: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_argocd_output_applied_by_kubectl_equals_aiplane_apply(
-    tmp_path: Path, kubeconfig: Path, kubectl: Any, namespace: str
+    tmp_path: Path, kubeconfig: Path, kubectl: Any, short_ns: str
 ) -> None:
     source = checkout(tmp_path)
-    text = own_stack(
-        (source / "seed.yaml").read_text(), namespace, namespace, "seed", "ai-platform"
-    )
+    text = own_stack((source / "seed.yaml").read_text(), short_ns, short_ns, "seed", "ai-platform")
     (source / "seed.yaml").write_text(text)
     res = run_generate(
         source, plugin_env(tmp_path, ARGOCD_APP_PARAMETERS=params(stack="seed.yaml"))
     )
     assert res.returncode == 0, res.stderr.decode()
-    pulled = served(kubeconfig, list(yaml.safe_load_all(res.stdout)))
+    # the plugin's bytes as they are (only kinds this apiserver lacks are cut out): re-dumping
+    # them here could hide a quoting bug that Go's YAML 1.2 parser would trip over
+    texts = [t for t in re.split(r"(?m)^---\n", res.stdout.decode()) if t.strip()]
+    docs = [yaml.safe_load(t) for t in texts]
+    pulled = served(kubeconfig, docs)
     assert {"ClusterPolicy", "Deployment", "WorkflowTemplate", "PriorityClass"} <= {
-        d["kind"] for d in pulled}  # fmt: skip
-    for ns in sorted({d["metadata"].get("namespace") for d in pulled} - {None, namespace}):
+        d["kind"] for d in pulled
+    }
+    for ns in sorted({d["metadata"].get("namespace") for d in pulled} - {None, short_ns}):
         kubectl("create", "namespace", ns, check=False)
 
     manifest = tmp_path / "pulled.yaml"
-    manifest.write_text(yaml.safe_dump_all(pulled))
+    kept = {id(d) for d in pulled}
+    manifest.write_text("---\n".join(t for t, d in zip(texts, docs, strict=True) if id(d) in kept))
     kubectl("apply", "--server-side", "--field-manager=argocd-controller", "-f", str(manifest))
     by_kubectl = snapshot(kubectl, pulled)
 
@@ -145,7 +161,14 @@ def test_argocd_output_applied_by_kubectl_equals_aiplane_apply(
         destroy(kubeconfig, str(bundle))
     assert by_kubectl.keys() == by_aiplane.keys()
     for key, obj in by_kubectl.items():
-        assert obj == by_aiplane[key], key
+        assert obj == by_aiplane[key], f"{key}:\n{_json_diff(obj, by_aiplane[key])}"
+
+
+def _json_diff(a: Any, b: Any) -> str:
+    import difflib
+
+    lines = [json.dumps(x, indent=1, sort_keys=True).splitlines() for x in (a, b)]
+    return "\n".join(difflib.unified_diff(*lines, "kubectl", "aiplane", lineterm="", n=2))
 
 
 def _artifact(plans_dir: Path) -> bytes:
@@ -181,13 +204,13 @@ def _action(repo: GitRepo, fake: FakeGitHub, tmp: Path, mode: str, event: dict[s
 
 @pytest.mark.parametrize("moved_on", [False, True], ids=["applied", "stale-refused"])
 def test_live_pr_plan_is_applied_on_merge(
-    tmp_path: Path, kubeconfig: Path, kubectl: Any, namespace: str, moved_on: bool
+    tmp_path: Path, kubeconfig: Path, kubectl: Any, short_ns: str, moved_on: bool
 ) -> None:
     repo = GitRepo(tmp_path / "repo")
     repo.write("README.md", "infra\n")
     base = repo.commit("base")
     laptop = (REPO / "stacks/laptop.yaml").read_text()
-    repo.write("stacks/ai.yaml", own_stack(laptop, namespace, namespace, "laptop", "dev"))
+    repo.write("stacks/ai.yaml", own_stack(laptop, short_ns, short_ns, "laptop", "dev"))
     head = repo.commit("add the ai stack")
     with FakeGitHub() as fake:
         pr = {"number": 5, "base": {"sha": base}, "head": {"sha": head}, "labels": []}
@@ -207,13 +230,13 @@ def test_live_pr_plan_is_applied_on_merge(
                                      "workflow_run": {"head_sha": head}})  # fmt: skip
         fake.state.pulls_by_commit[head] = [{**pr, "merged_at": "2026-12-05T23:10:00Z"}]
         if moved_on:  # someone created the Service by hand after the plan
-            kubectl("create", "service", "clusterip", "qwen-small-production", "-n", namespace,
+            kubectl("create", "service", "clusterip", "qwen-small-production", "-n", short_ns,
                     "--tcp=80:8000")  # fmt: skip
         applied_dir = tmp_path / "applied"
         res = _action(repo, fake, tmp_path, "apply", {"after": head}, kubeconfig, head, applied_dir)
         blob_calls = [r for r in fake.state.requests if r.path.startswith("/blob/")]
         assert blob_calls and all("Authorization" not in r.headers for r in blob_calls)
-    deploy = kubectl("get", "deployment", "qwen-small-production", "-n", namespace, check=False)
+    deploy = kubectl("get", "deployment", "qwen-small-production", "-n", short_ns, check=False)
     if moved_on:
         assert res.returncode != 0
         assert "plan is stale" in res.stdout + res.stderr
@@ -221,10 +244,10 @@ def test_live_pr_plan_is_applied_on_merge(
     else:
         assert res.returncode == 0, res.stdout + res.stderr
         assert deploy.returncode == 0
-        live = json.loads(kubectl("get", "deployment", "qwen-small-production", "-n", namespace,
+        live = json.loads(kubectl("get", "deployment", "qwen-small-production", "-n", short_ns,
                                   "-o", "json").stdout)  # fmt: skip
-        assert live["metadata"]["labels"]["aiplane.dev/stack"] == namespace
+        assert live["metadata"]["labels"]["aiplane.dev/stack"] == short_ns
         bundle = tmp_path / "bundle.json"
         bundle.write_text(json.dumps({"apiVersion": "v1", "kind": "List",
-                                      "metadata": {"name": namespace}, "items": []}))  # fmt: skip
+                                      "metadata": {"name": short_ns}, "items": []}))  # fmt: skip
         destroy(kubeconfig, str(bundle))

@@ -4,6 +4,7 @@ the Flux layout checked by a real ``kustomize build``."""
 from __future__ import annotations
 
 import itertools
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -153,6 +154,10 @@ def test_flux_layout_is_accepted_by_kustomize(tmp_path: Path, kustomize: Path) -
         return [d for d in yaml.safe_load_all(proc.stdout) if d]
 
     stage_dirs = sorted((out / "seed" / "stages").iterdir())
+    # Go's YAML 1.2 reads the learning rate back as the string it is, not as the float 2e-05
+    workflows = build(out / "seed" / "stages" / "4-workflows")
+    assert "value: '2e-5'" in (out / "seed/stages/4-workflows/objects.yaml").read_text()
+    assert '"2e-5"' in json.dumps(workflows) and "2e-05" not in json.dumps(workflows)
     assert [d.name for d in stage_dirs] == [
         "0-crds", "1-cluster-config", "2-workloads", "3-routes", "4-workflows"]  # fmt: skip
     staged = [o for d in stage_dirs for o in build(d)]
