@@ -87,13 +87,13 @@ def _apply(
     conf = Settings.from_env()
     rendered = render_stack_file(file)
     stack = rendered.stack
-    run, resources = open_run(client, stack, file, scrub, rendered.manifests, conf=conf)
+    run = open_run(client, stack, file, scrub, rendered.resources, conf=conf)
     ensure_system_namespace(client, conf.system_namespace)
     lock = stack_lock(client, stack, default_holder(), f"apply {target}", 600, err, conf)
     lock.acquire(lock_timeout, take_from=saved.lock_holder if saved else None)
     stop = lock.keep_alive()
     try:
-        wanted = prepare_all(run, resources)
+        wanted = prepare_all(run, rendered.resources)
         if saved is not None:
             lives = check_fresh(run, saved, wanted)
             plan = saved

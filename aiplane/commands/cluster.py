@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -15,7 +16,6 @@ from aiplane.providers.kubernetes.lock import StackLock
 from aiplane.secrets import Scrubber
 
 if TYPE_CHECKING:
-    from aiplane.commands.stackfile import Manifest
     from aiplane.plan.engine import Run
     from aiplane.providers.base import Resource
 
@@ -52,28 +52,26 @@ def ensure_system_namespace(client: KubeClient, name: str) -> None:
 
 
 def open_run(
-    client: KubeClient, stack: str, file: str, scrub: Scrubber, manifests: list[Manifest],
+    client: KubeClient, stack: str, file: str, scrub: Scrubber, rendered: Sequence[Resource],
     *, saving: bool = False, conf: Settings | None = None,
-) -> tuple[Run, list[Resource]]:  # fmt: skip
+) -> Run:  # fmt: skip
     """The providers this stack needs (those it renders for and those its state records), on
-    one Kubernetes client, with the ApplySet parent as the state store; and its resources."""
+    one Kubernetes client, with the ApplySet parent as the state store."""
     from aiplane.plan.engine import Run
     from aiplane.providers.base import ProviderContext
     from aiplane.providers.kubernetes.applyset import ApplySetStore
-    from aiplane.providers.kubernetes.objects import resources_of
     from aiplane.providers.registry import make_provider
 
     conf = conf or Settings.from_env()
     applyset = ApplySet(stack, conf.system_namespace)
     store = ApplySetStore(client, applyset)
-    rendered = resources_of(manifests)
     shared: dict[str, object] = {"kube_client": client, "applyset": applyset}
     options = {"health_timeout": conf.health_timeout}
     context = ProviderContext(stack, file, scrub, options, shared, saving, rendered)
     names = {"kubernetes", "node-labels", *(r.provider for r in rendered)}
     names |= set(store.read().inventory)
     providers = {n: make_provider(n, context) for n in sorted(names)}
-    return Run(stack, file, providers, store, scrub), rendered
+    return Run(stack, file, providers, store, scrub)
 
 
 def cluster_target(client: KubeClient) -> str:

@@ -149,9 +149,10 @@ def _plan_cluster(
     stack = rendered.stack
     with connect(kubeconfig, context) as client:
         try:
-            run, resources = open_run(client, stack, file, scrub, rendered.manifests,
-                                      saving=bool(out), conf=conf)  # fmt: skip
-            wanted = prepare_all(run, resources)
+            run = open_run(
+                client, stack, file, scrub, rendered.resources, saving=bool(out), conf=conf
+            )
+            wanted = prepare_all(run, rendered.resources)
             here = cluster_target(client)
             if not out:
                 plan = build_plan(run, wanted, mode="cluster", target=here)[0]

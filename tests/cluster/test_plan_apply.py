@@ -331,7 +331,7 @@ def _destroy(kubeconfig: Path, stack_file: str) -> None:
 
     stack, _ = render_file(stack_file)
     with KubeClient(load_kubeconfig(str(kubeconfig))) as client:
-        run, _ = open_run(client, stack, stack_file, Scrubber(), [])
+        run = open_run(client, stack, stack_file, Scrubber(), [])
         plan, lives = build_plan(run, [], mode="cluster", target="test")
         apply_plan(run, plan, [], lives, say=lambda _: None, health=False)
 
