@@ -115,6 +115,9 @@ def plan_main(
         return print_error(err, scrub, exc)
 
 
+OFFLINE_PROVIDERS = frozenset({"kubernetes", "node-labels"})  # offline_plan covers these
+
+
 def _offline(file: str, rendered: Rendered, against: str, conf: Settings) -> Plan:
     from aiplane.providers.kubernetes.offline import load_against, offline_plan
 
@@ -131,6 +134,14 @@ def _offline(file: str, rendered: Rendered, against: str, conf: Settings) -> Pla
                         applyset=applyset, target=target)  # fmt: skip
     if earlier:
         plan = replace(plan, capacity_before=earlier[0].capacity)
+    others = [r for r in rendered.resources if r.provider not in OFFLINE_PROVIDERS]
+    was = [
+        r for r in (earlier[0].resources if earlier else []) if r.provider not in OFFLINE_PROVIDERS
+    ]
+    if others or was:
+        from aiplane.plan.engine import offline_changes
+
+        plan = replace(plan, changes=(*plan.changes, *offline_changes(others, was)))
     return plan
 
 
