@@ -26,6 +26,9 @@ from aiplane.providers.kubernetes.objects import Manifest, ObjectRef
 from aiplane.providers.kubernetes.offline import offline_scope
 
 
+KUBERNETES_PROVIDERS = frozenset({"kubernetes", "node-labels"})
+
+
 @dataclass(frozen=True)
 class PullObject:
     """One object for a pull-mode applier and the apply stage it belongs to."""
@@ -53,13 +56,21 @@ class PullStack:
 def pull_stack(file: str, extra_labels: dict[str, str] | None = None) -> PullStack:
     """Load, check and render ``file``; prepare its objects as ``aiplane apply`` would."""
     from aiplane.check import load_and_check
-    from aiplane.render import render_with_warnings
+    from aiplane.render import render_all
 
     loaded = load_and_check(file)
-    rendered, warnings = render_with_warnings(loaded)
+    rendering = render_all(loaded)
     name = str(loaded.stack.metadata.name)
-    out = PullStack(name, file, warnings=[*loaded.warnings, *warnings])
-    out.objects, out.notes = pull_objects(name, rendered, extra_labels or {})
+    out = PullStack(name, file, warnings=[*loaded.warnings, *rendering.warnings])
+    out.objects, out.notes = pull_objects(name, rendering.manifests, extra_labels or {})
+    # Resources of other providers (a vector database, a gateway's config API...) are not
+    # Kubernetes objects: a GitOps controller cannot apply them, so say so rather than drop them.
+    out.notes += [
+        f"{r.address}: left out: the {r.provider} provider applies it, not a GitOps controller; "
+        "run `aiplane apply` for it"
+        for r in rendering.resources
+        if r.provider not in KUBERNETES_PROVIDERS
+    ]
     return out
 
 

@@ -227,3 +227,28 @@ def test_argocd_component_builds_into_an_argocd_install(tmp_path: Path, kustomiz
     mounts = {m["mountPath"] for m in sidecar["volumeMounts"]}
     assert "/home/argocd/cmp-server/config/plugin.yaml" in mounts and "/tmp" in mounts
     assert {c["name"] for c in pod["containers"]} == {"argocd-repo-server", "aiplane"}
+
+
+def test_resources_of_other_providers_are_named_not_dropped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A target that renders for another provider (here a vector database) cannot go through a
+    GitOps controller: pull mode leaves it out and says so."""
+    import aiplane.render as render
+    from aiplane.gitops.pull import pull_stack
+    from aiplane.plan.address import Address
+    from aiplane.providers.base import Resource
+
+    real = render.targets
+
+    def with_qdrant() -> dict[str, render.Target]:
+        def qdrant(ctx: render.Context) -> list[render.Obj]:
+            ctx.add(Resource(Address("qdrant", "collection", "", "docs"), {"size": 768}))
+            return []
+
+        return {**real(), "qdrant": qdrant}
+
+    monkeypatch.setattr(render, "targets", with_qdrant)
+    stack = pull_stack(str(REPO / "stacks/laptop.yaml"))
+    assert any(n.startswith("collection docs: left out: the qdrant provider") for n in stack.notes)
+    assert {o.ref.kind for o in stack.objects} >= {"Deployment", "Namespace"}
