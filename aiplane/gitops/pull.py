@@ -25,7 +25,6 @@ from aiplane.providers.kubernetes.labels import NODE_LABELS_KIND, PART_OF
 from aiplane.providers.kubernetes.objects import Manifest, ObjectRef
 from aiplane.providers.kubernetes.offline import offline_scope
 
-
 KUBERNETES_PROVIDERS = frozenset({"kubernetes", "node-labels"})
 
 
