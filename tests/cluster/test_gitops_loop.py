@@ -90,20 +90,13 @@ def snapshot(kubectl: Any, docs: list[dict[str, Any]]) -> dict[tuple[str, str, s
     return out
 
 
-def destroy(kubeconfig: Path, bundle: str) -> None:
-    """Prune every member of the stack's ApplySet (what an empty stack would plan)."""
-    from aiplane.commands.plan import open_run
-    from aiplane.commands.stackfile import render_file
-    from aiplane.plan.engine import apply_plan, build_plan
-    from aiplane.providers.kubernetes.client import KubeClient
-    from aiplane.providers.kubernetes.kubeconfig import load_kubeconfig
-    from aiplane.secrets import Scrubber
-
-    stack, _ = render_file(bundle)
-    with KubeClient(load_kubeconfig(str(kubeconfig))) as client:
-        run, _ = open_run(client, stack, bundle, Scrubber(), [])
-        plan, lives = build_plan(run, [], mode="cluster", target="test")
-        apply_plan(run, plan, [], lives, say=lambda _: None, health=False)
+def destroy(kubeconfig: Path, stack: str, tmp: Path) -> None:
+    """Prune every member of the stack's ApplySet, through the CLI: apply an empty bundle."""
+    empty = tmp / f"empty-{stack}.json"
+    empty.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "metadata": {"name": stack},
+                                 "items": []}))  # fmt: skip
+    res = aiplane("apply", str(empty), "--yes", "--allow-delete", kubeconfig=kubeconfig)
+    assert res.returncode == 0, res.stdout + res.stderr
 
 
 def aiplane(*args: str, kubeconfig: Path) -> subprocess.CompletedProcess[str]:
@@ -158,7 +151,7 @@ def test_argocd_output_applied_by_kubectl_equals_aiplane_apply(
         assert applied.returncode == 0, applied.stdout + applied.stderr
         by_aiplane = snapshot(kubectl, pulled)
     finally:
-        destroy(kubeconfig, str(bundle))
+        destroy(kubeconfig, stack, tmp_path)
     assert by_kubectl.keys() == by_aiplane.keys()
     for key, obj in by_kubectl.items():
         assert obj == by_aiplane[key], f"{key}:\n{_json_diff(obj, by_aiplane[key])}"
@@ -247,7 +240,4 @@ def test_live_pr_plan_is_applied_on_merge(
         live = json.loads(kubectl("get", "deployment", "qwen-small-production", "-n", short_ns,
                                   "-o", "json").stdout)  # fmt: skip
         assert live["metadata"]["labels"]["aiplane.dev/stack"] == short_ns
-        bundle = tmp_path / "bundle.json"
-        bundle.write_text(json.dumps({"apiVersion": "v1", "kind": "List",
-                                      "metadata": {"name": short_ns}, "items": []}))  # fmt: skip
-        destroy(kubeconfig, str(bundle))
+        destroy(kubeconfig, short_ns, tmp_path)
