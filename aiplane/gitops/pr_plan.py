@@ -73,22 +73,27 @@ def slug(file: str) -> str:
     return "".join(c if c.isalnum() or c in "-." else "_" for c in file).strip("_.")
 
 
-def upsert_comment(gh: GitHub, number: int, stack_file: str, body: str) -> tuple[str, int]:
-    """Update the stack's comment if there is one (found by its marker), else create it."""
+def upsert_comment(
+    gh: GitHub, number: int, stack_file: str, body: str, existing: Sequence[Mapping[str, Any]]
+) -> tuple[str, int]:
+    """Update the stack's comment if there is one (found by its marker), else create it.
+    ``existing``: the PR's comments, listed once per run."""
     tag = marker(stack_file)
-    for c in gh.issue_comments(number):
+    for c in existing:
         if str(c.get("body", "")).startswith(tag):
             gh.update_comment(int(c["id"]), body)
             return "updated", int(c["id"])
     return "created", int(gh.create_comment(number, body)["id"])
 
 
-def retire_comments(gh: GitHub, number: int, planned: Sequence[str]) -> list[int]:
+def retire_comments(
+    gh: GitHub, planned: Sequence[str], existing: Sequence[Mapping[str, Any]]
+) -> list[int]:
     """Mark the comments of stacks this PR no longer changes, so no stale plan stays up."""
     prefix = MARKER.split("{}")[0]
     done = []
     current = {marker(f) for f in planned}
-    for c in gh.issue_comments(number):
+    for c in existing:
         body = str(c.get("body", ""))
         first = body.split("\n", 1)[0]
         if first.startswith(prefix) and first not in current and "no longer changes" not in body:
@@ -123,11 +128,12 @@ def plan_mode(ctx: Context) -> int:
     stacks = select_stacks(ctx.patterns, ctx.workdir, changed)
     flags = approvals(pr.get("labels") or [])
     number = int(pr["number"])
+    existing = ctx.gh.issue_comments(number)  # listed once; found again by marker
     index, worst = [], 0
     for file in stacks:
         result, saved = plan_stack(ctx, file, base, flags)
         body = comment_body(result)
-        what, cid = upsert_comment(ctx.gh, number, file, body)
+        what, cid = upsert_comment(ctx.gh, number, file, body, existing)
         report_check(ctx, result, body)
         print(f"{file}: exit {result.exit_code} ({conclusion(result.exit_code)[1]}); "
               f"comment {cid} {what}")  # fmt: skip
@@ -136,7 +142,7 @@ def plan_mode(ctx: Context) -> int:
         index.append({"stack_file": file, "exit_code": result.exit_code, "plan_file": saved,
                       "flags": flags, "head_sha": head})  # fmt: skip
         worst = max(worst, 1 if result.exit_code == 1 else 0)
-    retire_comments(ctx.gh, number, stacks)
+    retire_comments(ctx.gh, stacks, existing)
     if not stacks:
         print("no stack file matched by the stacks input changes in this PR")
     ctx.plans_dir.mkdir(parents=True, exist_ok=True)

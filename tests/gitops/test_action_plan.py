@@ -62,6 +62,7 @@ def test_comment_is_created_once_then_updated_in_place(
     new = comments_for(fake_github, 7, "stacks/new.yaml")
     assert len(new) == 1 and "no longer changes this stack" in new[0]["body"]
     assert len(fake_github.state.comments[7]) == 2
+    assert len(fake_github.calls("GET", "/issues/7/comments")) == 3  # listed once per run
     # every request carried the token; check runs name the stack and the head commit
     runs = [
         r for r in fake_github.state.check_runs if r["name"] == "aiplane plan: stacks/seed.yaml"
