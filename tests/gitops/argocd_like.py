@@ -39,7 +39,7 @@ def plugin_env(home: Path, app: str = "ai-prod", **extra: str) -> dict[str, str]
         "ARGOCD_APP_NAME": app,
         "ARGOCD_APP_NAMESPACE": "argocd",
         "ARGOCD_APP_REVISION": "0123456789abcdef0123456789abcdef01234567",
-        "ARGOCD_APP_SOURCE_PATH": "apps/ai",
+        "ARGOCD_APP_SOURCE_PATH": "stacks",
         "ARGOCD_APP_SOURCE_REPO_URL": "https://git.example/acme/infra.git",
         "ARGOCD_APP_SOURCE_TARGET_REVISION": "main",
         "KUBE_VERSION": "1.34.2",
@@ -68,12 +68,17 @@ def run_generate(
 
 
 def checkout(tmp: Path, name: str = "checkout") -> Path:
-    """A repository checkout without ``.git``; returns the application's source directory."""
-    source = tmp / name / "apps" / "ai"
-    source.mkdir(parents=True)
-    for stack in ("seed.yaml", "laptop.yaml", "production.yaml"):
-        (source / stack).write_text((REPO / "stacks" / stack).read_text())
-    return source
+    """A copy of the repository without ``.git`` (what the repo-server hands the plugin); returns
+    the application's source directory, ``stacks/``."""
+    import shutil
+
+    skip = shutil.ignore_patterns(
+        ".git", ".venv", "__pycache__", "*_cache", ".hypothesis", "out", "*.egg-info"
+    )
+    root = tmp / name
+    shutil.copytree(REPO, root, ignore=skip)
+    assert not (root / ".git").exists()
+    return root / "stacks"
 
 
 def objects(stdout: bytes) -> list[dict[str, Any]]:
