@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from aiplane.errors import Diagnostic, StackError
 from aiplane.stack.explain_errors import diagnostics_from
+from aiplane.stack.implicit_types import implicit_scalar_problems, merge_diagnostics
 from aiplane.stack.models import Stack
 from aiplane.stack.yamlpos import Path, PositionMap, YamlProblem, parse_yaml
 
@@ -48,11 +49,14 @@ def parse_stack(raw: bytes, file: str) -> LoadedStack:
         data, positions = parse_yaml(raw, file)
     except YamlProblem as problem:
         raise StackError(f"{file}: cannot be read", [problem.diagnostic]) from None
+    implicit = implicit_scalar_problems(Stack, positions, file)
     try:
         stack = Stack.model_validate(data)
     except ValidationError as exc:
-        found = diagnostics_from(exc, Stack, data, positions, file)
+        found = merge_diagnostics(implicit, diagnostics_from(exc, Stack, data, positions, file))
         raise StackError(f"{file}: {len(found)} error(s)", found) from None
+    if implicit:
+        raise StackError(f"{file}: {len(implicit)} error(s)", implicit)
     return LoadedStack(stack, file, positions)
 
 
