@@ -28,14 +28,18 @@ class Diagnostic:
     severity: Severity = "error"
 
     def format(self) -> str:
-        """Render as ``FILE:LINE:COL: path: message (hint)``, the form editors and CI parse."""
+        """Render as ``FILE:LINE:COL: path: message (hint)``, the form editors and CI parse.
+
+        Credentials are redacted from the whole line, whatever check wrote it."""
+        from aiplane.redact import redact
+
         where = f"{self.file}:{self.line}:{self.column}" if self.line else self.file
         subject = f"{self.path}: " if self.path else ""
         prefix = "warning: " if self.severity == "warning" else ""
         text = f"{where}: {prefix}{subject}{self.message}"
         if self.hint:
             text += f" ({self.hint})"
-        return text
+        return redact(text)
 
 
 class AiplaneError(Exception):

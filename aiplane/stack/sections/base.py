@@ -33,7 +33,7 @@ _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 def _check_quantity(value: str | int | float) -> str:
     text = str(value)
     if not _QUANTITY.match(text):
-        raise ValueError(f"'{text}' is not a Kubernetes quantity (e.g. 500m, 4, 16Gi)")
+        raise ValueError("not a Kubernetes quantity (e.g. 500m, 4, 16Gi)")
     return text
 
 
