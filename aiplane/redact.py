@@ -8,6 +8,7 @@ pasted secret into a CI log, whichever check produced it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Final
 
 REDACTED: Final = "<redacted>"
@@ -68,16 +69,18 @@ def credential_in(text: str) -> str | None:
     return matches[0][0] if matches else None
 
 
+def _replacer(needs_mixed: bool) -> Callable[[re.Match[str]], str]:
+    def replace(match: re.Match[str]) -> str:
+        keep = needs_mixed and not _mixed(match.group(0))
+        return match.group(0) if keep else REDACTED
+
+    return replace
+
+
 def redact(text: str) -> str:
     """``text`` with every credential it contains replaced by ``<redacted>``."""
     text = _URL_PASSWORD.sub(lambda m: m.group(1) + REDACTED + "@", text)
     text = _URL_USER.sub(lambda m: m.group(1) + REDACTED + "@", text)
     for _what, pattern, needs_mixed in _TOKENS:
-        text = re.sub(
-            _BOUNDARY + pattern.pattern,
-            lambda m, mixed=needs_mixed: (
-                REDACTED if not mixed or _mixed(m.group(0)) else m.group(0)
-            ),
-            text,
-        )
+        text = re.sub(_BOUNDARY + pattern.pattern, _replacer(needs_mixed), text)
     return text

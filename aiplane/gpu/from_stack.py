@@ -66,10 +66,13 @@ def placement_for_stack(
 
     # A plan renders the stack and then summarises its capacity: both need this placement for
     # the same (immutable) stack object, so the last result is kept rather than solved twice.
-    if _last is not None and _last[0] is stack and _last[1] == time_limit_s:
+    # Keyed by the Stack value: validation and the command after it hold different LoadedStack
+    # wrappers of the same stack.
+    key = getattr(stack, "stack", stack)
+    if _last is not None and _last[0] is key and _last[1] == time_limit_s:
         return _last[2]
     result = _place(stack, time_limit_s)
-    _remember(stack, time_limit_s, result)
+    _remember(key, time_limit_s, result)
     return result
 
 
@@ -82,6 +85,17 @@ def _remember(stack: object, time_limit_s: float, result: StackPlacement) -> Non
 
 
 def _place(stack: LoadedStack | Stack, time_limit_s: float) -> StackPlacement:
+    from aiplane.stack.loader import LoadedStack
+
+    problem, sources = stack_problem(stack)
+    plan = plan_placement(problem, time_limit_s=time_limit_s)
+    spec = stack.stack.spec if isinstance(stack, LoadedStack) else stack.spec
+    return _summarise(spec, plan, list(problem.workloads), sources)
+
+
+def stack_problem(stack: LoadedStack | Stack) -> tuple[PlacementProblem, list[_Source]]:
+    """The planner's input for a stack, unsolved (cheap): pools and one workload per deployed
+    model version and GPU pipeline step, with where each came from."""
     from aiplane.stack.loader import LoadedStack
 
     loaded = stack if isinstance(stack, LoadedStack) else None
@@ -105,8 +119,7 @@ def _place(stack: LoadedStack | Stack, time_limit_s: float) -> StackPlacement:
                         "step", pipeline.name, step.name, "", step.pool or "", "stack", None, 1.0
                     )
                 )
-    plan = plan_placement(PlacementProblem(tuple(workloads), pools), time_limit_s=time_limit_s)
-    return _summarise(spec, plan, workloads, sources)
+    return PlacementProblem(tuple(workloads), pools), sources
 
 
 def _priority_values(spec: StackSpec) -> dict[str | None, int]:

@@ -52,11 +52,7 @@ def _check_architecture(loaded: LoadedStack, path: Path, model: Model) -> list[D
                 suggest(arch.catalog, arch_names())
                 or "spell out parametersB, layers, kvHeads, headDim"
             )
-            return [
-                loaded.diagnostic(
-                    (*path, "architecture"), "unknown model architecture", hint
-                )
-            ]
+            return [loaded.diagnostic((*path, "architecture"), "unknown model architecture", hint)]
     if arch.config_json and not (FsPath(loaded.path).parent / arch.config_json).is_file():
         return [
             loaded.diagnostic(

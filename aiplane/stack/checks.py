@@ -89,6 +89,7 @@ def _all_checks() -> list[Check]:
     from aiplane.stack.check_pools import check_pools
     from aiplane.stack.check_routes import check_routes
     from aiplane.stack.check_secrets import check_secrets
+    from aiplane.stack.check_serving import check_serving
 
     return [
         check_names,
@@ -98,6 +99,7 @@ def _all_checks() -> list[Check]:
         check_routes,
         check_collections,
         check_secrets,
+        check_serving,
         check_vllm_args,
     ]
 
@@ -105,4 +107,9 @@ def _all_checks() -> list[Check]:
 def check_stack(loaded: LoadedStack) -> list[Diagnostic]:
     """Every cross-reference and feasibility problem of the stack, in file order."""
     found = [d for check in _all_checks() for d in check(loaded)]
+    if not any(d.severity == "error" for d in found):
+        # Placement needs known GPUs, pools and estimates; it would only repeat other errors.
+        from aiplane.stack.check_placement import check_placement
+
+        found += check_placement(loaded)
     return sorted(found, key=lambda d: (d.line, d.column, d.message))

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from aiplane.errors import Diagnostic
 from aiplane.stack.explain_errors import annotation_at
 from aiplane.stack.sections.base import ShorthandModel
-from aiplane.stack.yaml11 import TEXT_HERE_NUMBER_ELSEWHERE, Reading
+from aiplane.stack.yaml11 import TEXT_KEPT, Reading
 from aiplane.stack.yamlpos import PositionMap, dotted
 
 _NAMES: dict[Any, str] = {
@@ -57,7 +57,7 @@ def _problem(kind: str, reading: Reading, accepts: set[str]) -> tuple[str, str] 
         if kind == "null" and "none" in accepts:
             return None
         takes_numbers = bool(accepts & {"int", "float", "bool"})
-        if takes_numbers and kind == TEXT_HERE_NUMBER_ELSEWHERE:
+        if takes_numbers and kind in TEXT_KEPT:
             return None  # kept as the text written, which is what a number field renders anyway
         if reading == "yaml11" or not takes_numbers:
             return f"YAML reads this unquoted value as {kind}, not as the text written", "quote it"

@@ -23,10 +23,13 @@ _INT_1_2: Final = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
 _FLOAT_1_2: Final = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
 # Plain text to PyYAML but a number or boolean to YAML 1.2 readers (Go's yaml.v3, ruamel).
 _NUMBER_ELSEWHERE: Final = re.compile(
-    r"^([-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+|0o[0-7]+|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)|[yYnN])$"
+    r"^([-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+|[-+]?[0-9]+|0o[0-7]+|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN))$"
 )
 
 TEXT_HERE_NUMBER_ELSEWHERE: Final = "a number (in YAML 1.2)"
+TEXT_HERE_BOOLEAN_ELSEWHERE: Final = "a boolean (in the YAML 1.1 spec)"
+TEXT_KEPT: Final = frozenset({TEXT_HERE_NUMBER_ELSEWHERE, TEXT_HERE_BOOLEAN_ELSEWHERE})
+"""Readings where PyYAML kept the text as written but other YAML readers would not."""
 
 
 def implicit_reading(node: yaml.ScalarNode) -> tuple[str, Reading] | None:
@@ -37,6 +40,8 @@ def implicit_reading(node: yaml.ScalarNode) -> tuple[str, Reading] | None:
     text = str(node.value)
     tag = node.tag.rsplit(":", 1)[-1]
     if tag == "str":
+        if text in ("y", "Y", "n", "N"):
+            return TEXT_HERE_BOOLEAN_ELSEWHERE, "yaml11"
         return (TEXT_HERE_NUMBER_ELSEWHERE, "yaml11") if _NUMBER_ELSEWHERE.match(text) else None
     if tag == "null":
         return "null", "plain"

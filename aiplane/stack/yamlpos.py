@@ -88,7 +88,16 @@ class _Builder:
         reading = implicit_reading(node) if isinstance(node, yaml.ScalarNode) else None
         if reading is not None:
             self.positions.implicit[path] = reading
-        return self.scalars.construct_object(node)
+        try:
+            return self.scalars.construct_object(node)
+        except (ValueError, OverflowError):  # e.g. 2000-00-00: a timestamp by its form only
+            what = reading[0] if reading else "a typed value"
+            raise self.fail(
+                node,
+                f"YAML reads this unquoted value as {what}, but it is not one",
+                path,
+                "quote it",
+            ) from None
 
     def build_mapping(self, node: yaml.MappingNode, path: Path, active: frozenset[int]) -> Any:
         result: dict[str, Any] = {}
