@@ -65,7 +65,9 @@ def read_manifest_dir(root: Path) -> list[Manifest]:
                 out += [i for i in doc.get("items") or [] if isinstance(i, dict)]
             elif isinstance(doc, dict) and doc:
                 out.append(doc)
-    return out
+    from aiplane.render.write_dir import recorded_node_labels
+
+    return out + recorded_node_labels(root)  # kept outside the apply set by ``render -o``
 
 
 def _render_revision(rev: str, stack_file: Path, render: Renderer) -> list[Manifest]:
