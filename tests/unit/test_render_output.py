@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from aiplane.commands.render import render_main
 from aiplane.errors import AiplaneError
-from aiplane.render.cli_render import render_main
 from aiplane.render.output_dir import MANIFEST
 
 REPO = Path(__file__).resolve().parents[2]
@@ -150,7 +150,7 @@ def test_two_stacks_rendering_one_object_differently_are_refused(tmp_path: Path)
 
 
 def test_plan_against_the_directory_still_sees_the_node_labels(tmp_path: Path) -> None:
-    from aiplane.cluster.offline import read_manifest_dir
+    from aiplane.providers.kubernetes.offline import read_manifest_dir
 
     out = tmp_path / "out"
     render_main([SEED], str(out), "yaml")
