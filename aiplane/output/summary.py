@@ -192,10 +192,21 @@ def _flag_brief(f: FlagDiff, path: str) -> str:
     return f"{name} {value_text(f.before, 40)} -> {value_text(f.after, 40)}"
 
 
+# Maps whose keys are label-style names with dots and slashes (aiplane.dev/pool): a key in
+# them is the whole rest of the path, never cut at its dots.
+_NAME_KEYED = ("labels", "annotations", "nodeSelector", "matchLabels", "data", "stringData")
+
+
 def _leaf(path: str) -> str:
-    """The last key of a diff path (dots inside ``[...]`` do not split)."""
-    depth, start = 0, 0
+    """The last key of a diff path (dots inside ``[...]`` and label keys do not split)."""
     tail = path.rsplit(":", 1)[-1]
+    for container in _NAME_KEYED:
+        for marker in (f".{container}.", f"{container}."):
+            if marker in tail and (marker[0] == "." or tail.startswith(marker)):
+                key = tail.rsplit(marker, 1)[1]
+                if "[" not in key:
+                    return key
+    depth, start = 0, 0
     for i, ch in enumerate(tail):
         if ch == "[":
             depth += 1
