@@ -21,6 +21,7 @@ from aiplane.providers.kubernetes.diff import (
     mig_config_changes,
 )
 from aiplane.providers.kubernetes.objects import NODE_LABELS_KIND, ObjectRef, is_secret
+from aiplane.render.weight_terms import WEIGHTS_ANN, weight_briefs
 
 SYMBOL = {"create": "+", "update": "~", "replace": "-/+", "delete": "-"}
 
@@ -156,7 +157,7 @@ def _update_text(changes: Sequence[Change]) -> str:
         return node.reason
     briefs: list[str] = []
     for c in changes:
-        for d in c.diffs:
+        for d in _in_stack_terms(c.diffs):
             for brief in _briefs(c, d):
                 if brief not in briefs:
                     briefs.append(brief)
@@ -166,10 +167,20 @@ def _update_text(changes: Sequence[Change]) -> str:
     return ", ".join(briefs[:3]) + extra + added
 
 
+def _in_stack_terms(diffs: Sequence[FieldDiff]) -> list[FieldDiff]:
+    """The diffs to summarise: raw backend weights are left out when the route's weights
+    annotation tells the same change in stack terms."""
+    if not any(d.path.endswith(f"annotations.{WEIGHTS_ANN}") for d in diffs):
+        return list(diffs)
+    return [d for d in diffs if not (d.path.endswith(".weight") and "backendRefs[" in d.path)]
+
+
 def _briefs(c: Change, d: FieldDiff) -> list[str]:
     """Short texts for the summary: one per flag of a command line, per key of a YAML string."""
     if is_secret(ObjectRef.of(c.address)):
         return [_brief(d)]
+    if d.path.endswith(f"annotations.{WEIGHTS_ANN}"):
+        return weight_briefs(d.before, d.after) or [_brief(d)]
     if is_cmdline_diff(d) and d.op == "change":
         return [_flag_brief(f, d.path) for f in cmdline_diffs(d.before, d.after)] or [_brief(d)]
     inner = inner_diffs(d)

@@ -109,3 +109,15 @@ def test_label_keys_are_never_cut_at_dots() -> None:
                     subject="model m")  # fmt: skip
     [line] = summarize(plan_of([change]))
     assert "aiplane.dev/pool a -> b" in line.text and "nvidia.com/mig.config x -> y" in line.text
+
+
+def test_weights_are_told_in_stack_terms() -> None:
+    ann = "metadata.annotations.aiplane.dev/weights"
+    raw = "spec.rules[name=stages].backendRefs[name=llama-canary].weight"
+    change = Change("update", ObjectRef("gateway.networking.k8s.io/v1", "HTTPRoute", "ml",
+                                        "llama").address, "",
+                    diffs=(FieldDiff(ann, "v3.0=95,v3.1=5", "v3.0=80,v3.1=20"),
+                           FieldDiff(raw, 5, 20)),
+                    subject="model llama")  # fmt: skip
+    [line] = summarize(plan_of([change]))
+    assert line.text == "v3.0 95 -> 80 %, v3.1 5 -> 20 %"
