@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from aiplane.check import load_and_check
 from aiplane.render import render_with_warnings
 from aiplane.render.output_dir import (
     StackOutput,
@@ -27,7 +28,6 @@ from aiplane.render.output_dir import (
     refuse_conflicts,
     unique_objects,
 )
-from aiplane.stack.loader import load_and_check
 
 
 class _Dumper(yaml.SafeDumper):

@@ -12,6 +12,7 @@ from aiplane.output.field_lines import (
     text_stats,
     value_text,
 )
+from aiplane.output.weights import weight_briefs
 from aiplane.plan.model import DISRUPTION_ORDER, Change, Plan
 from aiplane.providers.kubernetes.diff import (
     FieldDiff,
@@ -20,8 +21,8 @@ from aiplane.providers.kubernetes.diff import (
     is_cmdline_diff,
     mig_config_changes,
 )
-from aiplane.providers.kubernetes.objects import NODE_LABELS_KIND, ObjectRef, is_secret
-from aiplane.render.weight_terms import WEIGHTS_ANN, weight_briefs
+from aiplane.providers.kubernetes.labels import NODE_LABELS_KIND, WEIGHTS_ANN
+from aiplane.providers.kubernetes.objects import ObjectRef, is_secret
 
 SYMBOL = {"create": "+", "update": "~", "replace": "-/+", "delete": "-"}
 

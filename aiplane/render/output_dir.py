@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from aiplane.errors import AiplaneError, Diagnostic
+from aiplane.providers.kubernetes.labels import RENDER_RECORD
 
-MANIFEST = ".aiplane-render"
+MANIFEST = RENDER_RECORD
 NODE_LABEL_SCRIPT = "node-labels.sh"
 PSEUDO_KINDS = frozenset({"NodeLabels"})
 Obj = dict[str, Any]

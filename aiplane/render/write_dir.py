@@ -105,17 +105,3 @@ def _write_manifest(
         "nodeLabels": labels,
     }
     (root / MANIFEST).write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
-
-
-def recorded_node_labels(folder: Path) -> list[Obj]:
-    """The node labels a render recorded for ``folder`` (its own record, or its parent's when
-    ``folder`` is one stack's subdirectory); [] when none."""
-    for record, key in ((folder / MANIFEST, "."), (folder.parent / MANIFEST, folder.name)):
-        if record.is_file():
-            try:
-                labels = json.loads(record.read_text()).get("nodeLabels") or {}
-            except (OSError, ValueError):
-                return []
-            found = labels.get(key) if isinstance(labels, dict) else None
-            return [o for o in found if isinstance(o, dict)] if isinstance(found, list) else []
-    return []

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiplane.errors import Diagnostic
-from aiplane.redact import credential_in
+from aiplane.errors import Diagnostic, credential_in
 from aiplane.stack.yamlpos import Path, PositionMap, dotted
 
 

@@ -4,14 +4,13 @@ cannot be placed, at the pool's or the deployment's line, with the shortfall."""
 from __future__ import annotations
 
 from aiplane.errors import Diagnostic
+from aiplane.gpu.feasibility import placement_shortfalls
 from aiplane.stack.loader import LoadedStack
 from aiplane.stack.yamlpos import Path
 
 
 def check_placement(loaded: LoadedStack) -> list[Diagnostic]:
     """Runs after the other checks pass (it needs known GPUs, pools and memory estimates)."""
-    from aiplane.gpu.feasibility import placement_shortfalls
-
     spec = loaded.stack.spec
     pools = {p.name: i for i, p in enumerate(spec.gpu_pools)}
     found: list[Diagnostic] = []
