@@ -32,23 +32,26 @@ GPU_CHECKS: tuple[Check, ...] = (check_pools, check_model_fit)
 ENGINE_CHECKS: tuple[Check, ...] = (check_vllm_args,)
 
 
-def check_stack(loaded: LoadedStack) -> list[Diagnostic]:
-    """Every cross-reference and feasibility problem of the stack, in file order."""
+def check_stack(loaded: LoadedStack, *, placement: bool = True) -> list[Diagnostic]:
+    """Every cross-reference and feasibility problem of the stack, in file order.
+
+    ``placement=False`` leaves out whether the deployed models can be placed (``explain`` shows
+    the placement itself, shortfalls included)."""
     checks = (*STACK_CHECKS, *GPU_CHECKS, *ENGINE_CHECKS)
     found = [d for check in checks for d in check(loaded)]
-    if not any(d.severity == "error" for d in found):
+    if placement and not any(d.severity == "error" for d in found):
         # Placement needs known GPUs, pools and estimates; it would only repeat other errors.
         found += check_placement(loaded)
     return sorted(found, key=lambda d: (d.line, d.column, d.message))
 
 
-def load_and_check(path: str) -> LoadedStack:
+def load_and_check(path: str, *, placement: bool = True) -> LoadedStack:
     """Load the stack and run every cross-reference and GPU feasibility check.
 
     Raises ``StackError`` when any error is found; warnings are kept on the result's ``warnings``.
     """
     loaded = load_stack(path)
-    problems = check_stack(loaded)
+    problems = check_stack(loaded, placement=placement)
     errors = [d for d in problems if d.severity == "error"]
     if errors:
         raise StackError(f"{path}: {len(errors)} error(s)", problems)
