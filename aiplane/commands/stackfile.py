@@ -17,6 +17,7 @@ from aiplane.errors import AiplaneError
 
 if TYPE_CHECKING:
     from aiplane.gpu.capacity import Capacity
+    from aiplane.providers.base import Resource
     from aiplane.stack.loader import LoadedStack
 
 Manifest = dict[str, Any]
@@ -29,6 +30,7 @@ class Rendered:
 
     stack: str
     manifests: list[Manifest]
+    resources: list[Resource]
     loaded: LoadedStack | None = None
     capacity: Capacity | None = None
 
@@ -37,9 +39,11 @@ def render_stack_file(path: str) -> Rendered:
     """Load, check and render ``path`` (or read its bundle)."""
     bundle = read_bundle(path)
     if bundle is not None:
-        return Rendered(bundle[0], bundle[1])
+        from aiplane.providers.kubernetes.objects import resources_of
+
+        return Rendered(bundle[0], bundle[1], resources_of(bundle[1]))
     from aiplane.check import load_and_check
-    from aiplane.render import render_stack
+    from aiplane.render import render_all
 
     loaded = load_and_check(path)
     placement = None
@@ -47,13 +51,14 @@ def render_stack_file(path: str) -> Rendered:
         from aiplane.gpu.from_stack import placement_for_stack
 
         placement = placement_for_stack(loaded)
-    manifests: list[Manifest] = list(render_stack(loaded, placement))
+    rendering = render_all(loaded, placement)
     capacity = None
     if placement is not None:
         from aiplane.gpu.capacity import capacity_of
 
         capacity = capacity_of(loaded, placement)
-    return Rendered(str(loaded.stack.metadata.name), manifests, loaded, capacity)
+    name = str(loaded.stack.metadata.name)
+    return Rendered(name, rendering.manifests, rendering.resources, loaded, capacity)
 
 
 def render_file(path: str) -> tuple[str, list[Manifest]]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiplane.errors import Diagnostic
+from aiplane.providers.base import Resource
 from aiplane.providers.kubernetes.kind_table import facts
 from aiplane.providers.kubernetes.labels import MANAGED_BY, SOURCE_ANN, STACK_LABEL, SUBJECT_ANN
 from aiplane.stack.loader import LoadedStack
@@ -32,6 +33,13 @@ class Context:
     warnings: list[Diagnostic] = field(default_factory=list)
     # Results several targets share (the GPU placement plan), computed once per render.
     cache: dict[str, Any] = field(default_factory=dict)
+    # Resources for providers other than Kubernetes (a vector database's collections, a
+    # registry's aliases): a target adds them with ``add``; Kubernetes objects are returned.
+    resources: list[Resource] = field(default_factory=list)
+
+    def add(self, resource: Resource) -> None:
+        """Render ``resource`` for its provider (its address names the provider)."""
+        self.resources.append(resource)
 
     @property
     def namespace(self) -> str:

@@ -322,7 +322,7 @@ def test_canary_secret_never_appears_in_any_output(
 
 def _destroy(kubeconfig: Path, stack_file: str) -> None:
     """Prune every member of the stack's ApplySet (what an empty stack would plan)."""
-    from aiplane.commands.plan import open_run
+    from aiplane.commands.cluster import open_run
     from aiplane.commands.stackfile import render_file
     from aiplane.plan.engine import apply_plan, build_plan
     from aiplane.providers.kubernetes.client import KubeClient
@@ -331,7 +331,7 @@ def _destroy(kubeconfig: Path, stack_file: str) -> None:
 
     stack, _ = render_file(stack_file)
     with KubeClient(load_kubeconfig(str(kubeconfig))) as client:
-        run, _ = open_run(client, stack, stack_file, Scrubber(), [])
+        run = open_run(client, stack, stack_file, Scrubber(), [])
         plan, lives = build_plan(run, [], mode="cluster", target="test")
         apply_plan(run, plan, [], lives, say=lambda _: None, health=False)
 
