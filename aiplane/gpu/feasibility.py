@@ -4,8 +4,9 @@
 
 1. a proven lower bound on the GPUs the serving workloads need (their compute and memory shares
    of a GPU) above a pool's capacity is a shortfall, without solving;
-2. a pool whose every workload has a fixed slice and fits by counting (whole-GPU gangs per
-   node, MIG slices against the explicit layout's supply) is placeable, without solving;
+2. a pool where a count shows everything fits is placeable, without solving: whole-GPU gangs
+   per node, MIG slices against an explicit layout's supply, and, where the planner picks the
+   slice, every replica counted as whole GPUs (which it can always fall back to);
 3. otherwise (``auto`` slices or layouts, gangs that may fragment, tight pools) the planner
    decides, and every model replica it cannot place is a shortfall, as ``explain`` shows it.
 
@@ -59,7 +60,7 @@ def placement_shortfalls(loaded: LoadedStack) -> list[Shortfall]:
             found.append(_over_subscribed(pool, need))
         elif replicas > MAX_REPLICAS_PER_POOL:
             found.append(_too_many(pool, replicas))
-        elif not fits_by_counting(pool, own):
+        elif not fits_by_counting(pool, own, gpu):
             needs_solver = True
     if found or not needs_solver:
         return found
@@ -88,11 +89,18 @@ def gpu_lower_bound(gpu: GpuSpec, pool: Pool, workloads: list[Workload]) -> int:
     return math.ceil(max(compute, memory) - 1e-9)
 
 
-def fits_by_counting(pool: Pool, workloads: list[Workload]) -> bool:
-    """True when every workload has a fixed slice and a simple count shows all replicas fit."""
+def fits_by_counting(pool: Pool, workloads: list[Workload], gpu: GpuSpec | None = None) -> bool:
+    """True when a simple count shows all replicas fit (a sufficient test: False means "ask the
+    planner", not "short").
+
+    Where the planner may choose the slice (``auto`` layouts, ``auto`` resources outside fixed
+    layouts) every replica is counted as whole GPUs, which the planner can always fall back to;
+    fixed layouts are counted slice by slice."""
     if pool.nodes is None:
         return True
-    if pool.mig == "auto" or any(w.slice is None for w in workloads):
+    if pool.mig != "fixed":
+        return _whole_gpus_fit(pool, workloads, gpu)
+    if any(w.slice is None for w in workloads):
         return False
     layouts = list(pool.gpu_layouts) or [{} for _ in range(pool.gpus_per_node)]
     whole_per_node = sum(1 for layout in layouts if not layout)
@@ -107,6 +115,18 @@ def fits_by_counting(pool: Pool, workloads: list[Workload]) -> bool:
     return all(demand[n] <= supply[n] for n in demand) and _gangs_fit(
         gangs, whole_per_node, pool.nodes
     )
+
+
+def _whole_gpus_fit(pool: Pool, workloads: list[Workload], gpu: GpuSpec | None) -> bool:
+    gangs: dict[int, int] = {}
+    for w in workloads:
+        if w.slice is None and (gpu is None or w.memory_gib > gpu.memory_gib):
+            return False  # may fit no slice at all: the planner says
+        if w.slice not in (None, WHOLE_GPU) and pool.mig == "disabled":
+            return False  # a MIG slice on a pool without MIG (reported by the pool checks)
+        size = max(w.gpus, 1) if w.slice == WHOLE_GPU else 1
+        gangs[size] = gangs.get(size, 0) + w.replicas
+    return _gangs_fit(gangs, pool.gpus_per_node, pool.nodes or 0)
 
 
 def _gangs_fit(gangs: dict[int, int], per_node: int, nodes: int) -> bool:
