@@ -180,7 +180,7 @@ def _over_subscribed(pool: Pool, need: int) -> Shortfall:
     return Shortfall(
         pool.name,
         f"pool {pool.name} is over-subscribed: its deployed models need at least {need} "
-        f"{pool.gpu} GPUs, it has {capacity} ({pool.nodes} nodes × {pool.gpus_per_node}): "
+        f"{pool.gpu} GPUs, it has {capacity} ({pool.nodes} node(s) × {pool.gpus_per_node}): "
         f"short by {need - capacity} GPUs",
         f"add at least {-(-(need - capacity) // pool.gpus_per_node)} node(s), or lower replicas",
     )

@@ -270,7 +270,7 @@ CASES: list[tuple[str, bytes, int, str]] = [
         ),
         6,
         "pool a is over-subscribed: its deployed models need at least 12 A100-80GB GPUs, it has 8 "
-        "(1 nodes × 8): short by 4 GPUs",
+        "(1 node(s) × 8): short by 4 GPUs",
     ),
     (
         "MIG slices that cannot be placed",
