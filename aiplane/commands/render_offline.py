@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from aiplane.errors import AiplaneError
-from aiplane.gitops.pull import PullStack, pull_stack
+from aiplane.gitops.pull import PullObject, PullStack, pull_stack
+from aiplane.render.output_dir import StackOutput, as_list, refuse_conflicts, unique_objects
 
 TARGETS = ("plain", "argocd", "flux")
 
@@ -55,15 +56,30 @@ def offline_render_main(
     stacks = [pull_stack(f, dict(labels)) for f in files]
     for stack in stacks:
         _report(stack)
+    outputs = _outputs(stacks, target)
     if target == "flux":
         return _write_flux(stacks, out_dir, flux_source, flux_namespace)
-    objects = [_for_target(o, target) for s in stacks for o in s.objects]
     if out_dir is not None:
-        return _write_dir(objects, Path(out_dir), fmt)
-    text = _dump(objects, fmt)
+        from aiplane.commands.render import to_json, to_yaml
+        from aiplane.render.write_dir import write_dir
+
+        count = write_dir(Path(out_dir), outputs, fmt,
+                          lambda obj: to_json(obj) if fmt == "json" else to_yaml([obj]))  # fmt: skip
+        say(f"wrote {count} object(s) to {out_dir}")
+        return 0
+    text = _dump(unique_objects(outputs), fmt)
     sys.stdout.write(text)
     sys.stdout.flush()
     return 0
+
+
+def _outputs(stacks: list[PullStack], target: str) -> list[StackOutput]:
+    """Per stack, its objects for ``target``; two stacks rendering one object differently are
+    refused (a GitOps controller would flip between them)."""
+    outputs = [StackOutput(s.name, s.file, [_for_target(o, target) for o in s.objects])
+               for s in stacks]  # fmt: skip
+    refuse_conflicts(outputs)
+    return outputs
 
 
 def say(message: str) -> None:
@@ -79,29 +95,18 @@ def _report(stack: PullStack) -> None:
     say(f"stack {stack.name}: {len(stack.objects)} object(s) from {stack.file}")
 
 
-def _for_target(obj: Any, target: str) -> dict[str, Any]:
+def _for_target(obj: PullObject, target: str) -> dict[str, Any]:
     from aiplane.gitops.argocd import with_sync_wave
 
-    return with_sync_wave(obj) if target == "argocd" else dict(obj.body)
+    return with_sync_wave(obj) if target == "argocd" else obj.body
 
 
 def _dump(objects: list[dict[str, Any]], fmt: str) -> str:
     from aiplane.commands.render import to_json, to_yaml
 
     if fmt == "json":
-        return to_json({"apiVersion": "v1", "kind": "List", "items": objects})
+        return to_json(as_list(objects))
     return to_yaml(objects) if objects else ""
-
-
-def _write_dir(objects: list[dict[str, Any]], root: Path, fmt: str) -> int:
-    from aiplane.commands.render import object_path, to_json, to_yaml
-
-    for obj in objects:
-        target = root / object_path(obj, fmt)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(to_json(obj) if fmt == "json" else to_yaml([obj]))
-    say(f"wrote {len(objects)} object(s) to {root}")
-    return 0
 
 
 def _write_flux(stacks: list[PullStack], out_dir: str | None, source: str, ns: str) -> int:
@@ -110,8 +115,6 @@ def _write_flux(stacks: list[PullStack], out_dir: str | None, source: str, ns: s
 
     if out_dir is None:
         raise AiplaneError("--for flux writes a directory of Kustomizations; pass -o DIR")
-    if len({s.name for s in stacks}) < len(stacks):
-        raise AiplaneError("--for flux: two stack files have the same stack name")
     kind, _, name = (source or "OCIRepository/").partition("/")
     if kind not in ("OCIRepository", "GitRepository", "Bucket"):
         raise AiplaneError(

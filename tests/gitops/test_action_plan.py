@@ -36,8 +36,8 @@ def test_comment_is_created_once_then_updated_in_place(
     assert len(seed) == 1 and len(new) == 1
     assert comments_for(fake_github, 7, "stacks/laptop.yaml") == []  # unchanged: not planned
     body = seed[0]["body"]
-    assert "model llama-70b" in body and "weight 90 -> 75" in body  # summary in stack terms
-    assert body.index("Summary") < body.index("<details>") if "Summary" in body else True
+    assert "model llama-70b" in body and "v2.0 90 -> 75 %" in body  # summary in stack terms
+    assert body.index("model llama-70b") < body.index("<details>")  # summary before the diffs
     assert head1[:12] in body
     assert "nothing (--against empty)" in new[0]["body"]  # new file: planned against nothing
     assert len(fake_github.calls("POST", "/comments")) == 2
@@ -51,7 +51,7 @@ def test_comment_is_created_once_then_updated_in_place(
     assert len(fake_github.calls("POST", "/comments")) == 2
     assert len(fake_github.calls("PATCH", "/issues/comments/")) == 2
     seed = comments_for(fake_github, 7, "stacks/seed.yaml")
-    assert len(seed) == 1 and "weight 90 -> 60" in seed[0]["body"] and head2[:12] in seed[0]["body"]
+    assert len(seed) == 1 and "v2.0 90 -> 60 %" in seed[0]["body"] and head2[:12] in seed[0]["body"]
     assert len(fake_github.state.comments[7]) == 2
 
     # third push drops the new stack: its comment is retired, not left with a stale plan
@@ -87,7 +87,7 @@ def test_exit_codes_become_check_conclusions(
     seed = comments_for(fake_github, 9, "stacks/seed.yaml")[0]["body"]
     assert "blocked" in seed and "--allow-disruption" in seed and "node-disruptive" in seed
     laptop = comments_for(fake_github, 9, "stacks/laptop.yaml")[0]["body"]
-    assert "L4X" in laptop and "stacks/laptop.yaml:" in laptop  # the error, at FILE:LINE:COL
+    assert "stacks/laptop.yaml:12:7: spec.gpuPools[0].gpu: unknown GPU model" in laptop
 
     # the approval label lifts the gate: same change, now "changes to apply"
     res = run_action(stack_repo, fake_github, pull(9, base, head, ("aiplane/allow-disruption",)),

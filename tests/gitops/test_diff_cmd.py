@@ -22,7 +22,7 @@ def test_diff_against_head_is_the_summary_only(stack_repo: GitRepo) -> None:
     assert res.returncode == 0, res.stderr
     out = res.stdout
     assert out.startswith("stack seed: stacks/seed.yaml against stacks/seed.yaml at HEAD")
-    assert "~ model llama-70b: weight 90 -> 75, weight 10 -> 25  (stacks/seed.yaml#L" in out
+    assert "~ model llama-70b: v2.0 90 -> 75 %, v2.1 10 -> 25 %  (stacks/seed.yaml#L" in out
     assert "[node-disruptive]" in out
     assert "blocked: ConfigMap/gpu-operator/" in out and "--allow-disruption" in out
     assert "Changes" not in out and "data.config.yaml" not in out  # no per-object field diffs

@@ -76,7 +76,14 @@ def test_two_runs_on_two_machines_are_byte_identical(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "case",
-    ["invalid-stack", "missing-file", "bad-parameters-json", "unknown-parameter", "path-escape"],
+    [
+        "invalid-stack",
+        "missing-file",
+        "bad-parameters-json",
+        "unknown-parameter",
+        "path-escape",
+        "conflicting-stacks",
+    ],
 )
 def test_any_error_exits_nonzero_with_empty_stdout(tmp_path: Path, case: str) -> None:
     source = checkout(tmp_path)
@@ -88,21 +95,31 @@ def test_any_error_exits_nonzero_with_empty_stdout(tmp_path: Path, case: str) ->
         "bad-parameters-json": "[{not json",
         "unknown-parameter": params(stak="seed.yaml"),
         "path-escape": params(stack="../../../etc/passwd"),
+        # both own the GPU Operator's ClusterPolicy, configured differently
+        "conflicting-stacks": params(stacks=["seed.yaml", "laptop.yaml"]),
     }[case]
     res = run_generate(source, plugin_env(tmp_path, ARGOCD_APP_PARAMETERS=value))
     assert res.returncode != 0
     assert res.stdout == b""
     assert res.stderr.strip()
+    if case == "conflicting-stacks":
+        assert b"ClusterPolicy/cluster-policy: rendered by both stack" in res.stderr
     if case == "invalid-stack":
-        assert b"broken.yaml:" in res.stderr and b"H100-80GBX" in res.stderr
+        assert b"broken.yaml:52:7: spec.gpuPools[1].gpu: unknown GPU model" in res.stderr
 
 
 def test_parameters_choose_stacks_and_add_labels(tmp_path: Path) -> None:
     source = checkout(tmp_path)
+    laptop = (source / "laptop.yaml").read_text()
+    (source / "laptop2.yaml").write_text(laptop.replace("name: laptop", "name: laptop2")
+                                         .replace("namespace: dev", "namespace: dev2"))  # fmt: skip
     env = plugin_env(tmp_path, ARGOCD_APP_PARAMETERS=params(
-        stacks=["seed.yaml", "laptop.yaml"], labels={"env": "prod"}))  # fmt: skip
-    docs = objects(run_generate(source, env).stdout)
-    assert {d["metadata"]["labels"]["aiplane.dev/stack"] for d in docs} == {"seed", "laptop"}
+        stacks=["laptop.yaml", "laptop2.yaml"], labels={"env": "prod"}))  # fmt: skip
+    res = run_generate(source, env)
+    assert res.returncode == 0, res.stderr.decode()
+    docs = objects(res.stdout)
+    assert {d["metadata"]["labels"]["aiplane.dev/stack"] for d in docs} == {"laptop", "laptop2"}
+    assert [d["kind"] for d in docs].count("ClusterPolicy") == 1  # the same one, once
     assert all(d["metadata"]["labels"]["env"] == "prod" for d in docs)
     # the plugin's env var, and the plugin's default file name
     env = plugin_env(tmp_path, ARGOCD_ENV_AIPLANE_STACK="laptop.yaml")
