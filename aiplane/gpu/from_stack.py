@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from aiplane.gpu.catalog import get_gpu
-from aiplane.gpu.planner import plan_placement
 from aiplane.gpu.problem import (
     WHOLE_GPU,
     PlacementPlan,
@@ -71,6 +70,10 @@ def _place(stack: LoadedStack | Stack, time_limit_s: float) -> StackPlacement:
     from aiplane.stack.loader import LoadedStack
 
     problem, sources = stack_problem(stack)
+    # the planner (and its solver) loads only when a placement is solved: validate settles most
+    # stacks by counting (gpu.feasibility) and must not pay for its import
+    from aiplane.gpu.planner import plan_placement
+
     plan = plan_placement(problem, time_limit_s=time_limit_s)
     spec = stack.stack.spec if isinstance(stack, LoadedStack) else stack.spec
     return _summarise(spec, plan, list(problem.workloads), sources)
