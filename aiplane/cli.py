@@ -23,6 +23,9 @@ app = typer.Typer(
 )
 
 _debug = False
+DETAIL_HELP = (
+    "Show every object's field diff (past 100 objects only destructive ones are shown by default)."
+)
 
 
 class OutputFormat(StrEnum):
@@ -199,6 +202,7 @@ def plan(
     ] = None,
     allow_disruption: Annotated[bool, typer.Option(help="Accept node-disruptive changes.")] = False,
     allow_delete: Annotated[bool, typer.Option(help="Accept deletions and replacements.")] = False,
+    detail: Annotated[bool, typer.Option(help=DETAIL_HELP)] = False,
 ) -> None:
     """Show what apply would change in the live cluster (or against another revision)."""
 
@@ -218,6 +222,7 @@ def plan(
             against=against,
             allow_disruption=allow_disruption,
             allow_delete=allow_delete,
+            detail=detail,
         )
 
     _run(body)
@@ -234,6 +239,7 @@ def apply(
         bool, typer.Option(help="Accept deletions (prune) and replacements.")
     ] = False,
     lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for the stack lock.")] = 60.0,
+    detail: Annotated[bool, typer.Option(help=DETAIL_HELP)] = False,
 ) -> None:
     """Apply a plan: server-side apply, staged, pruning only what this stack owns."""
 
@@ -248,6 +254,7 @@ def apply(
             allow_disruption=allow_disruption,
             allow_delete=allow_delete,
             lock_timeout=lock_timeout,
+            detail=detail,
         )
 
     _run(body)

@@ -43,6 +43,7 @@ def apply_main(
     allow_disruption: bool,
     allow_delete: bool,
     lock_timeout: float,
+    detail: bool = False,
 ) -> int:
     """``aiplane apply``: apply a saved plan exactly, or plan and apply a stack file."""
     err = Console(stderr=True, highlight=False)
@@ -52,7 +53,7 @@ def apply_main(
         with connect(kubeconfig, context) as client:
             return _apply(client, target, saved, yes=yes, allow_disruption=allow_disruption,
                           allow_delete=allow_delete, lock_timeout=lock_timeout, scrub=scrub,
-                          err=err)  # fmt: skip
+                          err=err, detail=detail)  # fmt: skip
     except AiplaneError as exc:
         return print_error(err, scrub, exc)
 
@@ -78,6 +79,7 @@ def _apply(
     lock_timeout: float,
     scrub: Scrubber,
     err: Console,
+    detail: bool = False,
 ) -> int:
     from aiplane.plan.engine import apply_plan, build_plan, check_fresh, prepare_all
 
@@ -101,7 +103,7 @@ def _apply(
             plan, lives = build_plan(run, wanted, mode="cluster", target=cluster_target(client),
                                      capacity=rendered.capacity)  # fmt: skip
         gates = plan.gates(allow_disruption=allow_disruption, allow_delete=allow_delete)
-        show(plan, gates, "human", scrub)
+        show(plan, gates, "human", scrub, detail=detail)
         if gates:
             err.print("apply: refused; nothing was changed", style="bold red")
             return EXIT_BLOCKED

@@ -63,14 +63,16 @@ if TYPE_CHECKING:
 Output = Literal["human", "json", "markdown"]
 
 
-def show(plan: Plan, gates: Sequence[Gate], output: Output, scrub: Scrubber) -> None:
-    """Print the plan to stdout in the chosen form."""
+def show(
+    plan: Plan, gates: Sequence[Gate], output: Output, scrub: Scrubber, *, detail: bool = False
+) -> None:
+    """Print the plan to stdout in the chosen form (``detail``: every diff of a large plan)."""
     if output == "json":
         sys.stdout.write(render_json(plan, gates, scrub) + "\n")
     elif output == "markdown":
         sys.stdout.write(render_markdown(plan, gates, scrub))
     else:
-        render_human(plan, gates, Console(highlight=False), scrub)
+        render_human(plan, gates, Console(highlight=False), scrub, detail=detail)
 
 
 def plan_exit(plan: Plan, gates: Sequence[Gate], detailed: bool) -> int:
@@ -93,6 +95,7 @@ def plan_main(
     against: str | None,
     allow_disruption: bool,
     allow_delete: bool,
+    detail: bool = False,
 ) -> int:
     """``aiplane plan``: render, plan against the cluster (or ``--against``), show, save."""
     err = Console(stderr=True, highlight=False)
@@ -106,7 +109,7 @@ def plan_main(
             plan = _plan_cluster(file, rendered, kubeconfig, context, out, scrub, err, conf)
         plan = replace(plan, capacity=rendered.capacity)
         gates = plan.gates(allow_disruption=allow_disruption, allow_delete=allow_delete)
-        show(plan, gates, output, scrub)
+        show(plan, gates, output, scrub, detail=detail)
         if out:
             Path(out).write_text(scrub(plan.dumps()) + "\n")
             err.print(f"plan: saved to {out}; apply it with `aiplane apply {out}`")
