@@ -22,6 +22,7 @@ import httpx
 
 from aiplane.errors import AiplaneError
 from aiplane.providers.kubernetes.kubeconfig import ClusterConfig
+from aiplane.providers.kubernetes.throttle import MAX_PAUSE_S, Throttle, retry_after_s
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -32,6 +33,8 @@ _DISCOVERY_V2 = (
     "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
 )
 _RETRY_STATUS = {429, 500, 502, 503, 504}
+THROTTLED_RETRIES = 10
+"""429s are retried this many times (as client-go does), after the server's Retry-After."""
 
 
 class ClusterUnreachable(AiplaneError):
@@ -107,6 +110,7 @@ class KubeClient:
             timeout=timeout,
             limits=limits,
         )
+        self.throttle = Throttle(concurrency)
         self._lock = threading.Lock()
         self._resources: dict[tuple[str, str], Resource] | None = None
 
@@ -131,25 +135,38 @@ class KubeClient:
         content_type: str = "application/json",
         accept: str | None = None,
     ) -> Any:
-        """Send one request with brief retries; return the decoded JSON body (or None on 404)."""
-        content = None if body is None else json.dumps(body, separators=(",", ":"))
+        """Send one request with brief retries; return the decoded JSON body (or None on 404).
+
+        ``body`` may be already encoded JSON (``bytes``): built once, sent as is. A 429 waits for
+        the server's Retry-After and narrows the concurrency (``throttle``)."""
+        content = body if isinstance(body, bytes) or body is None else encode(body)
         headers = {"Content-Type": content_type} if content is not None else {}
         if accept:
             headers["Accept"] = accept
         delay = 0.2
-        for attempt in range(self.retries + 1):
+        attempt = throttled = 0
+        while True:
             last = attempt == self.retries
             try:
-                resp = self._http.request(
-                    method, path, params=params, content=content, headers=headers
-                )
+                with self.throttle.slot():
+                    resp = self._http.request(
+                        method, path, params=params, content=content, headers=headers
+                    )
             except httpx.TransportError as exc:
                 if last:
                     raise ClusterUnreachable(
                         f"{self.config.server}: cannot reach the API server: {exc or type(exc)}"
                     ) from exc
             else:
+                if resp.status_code == 429 and throttled < THROTTLED_RETRIES:
+                    throttled += 1
+                    pause = retry_after_s(resp.headers.get("Retry-After"))
+                    if pause is None:  # no hint from the server: back off as for a 5xx
+                        pause, delay = min(delay, MAX_PAUSE_S), delay * 2.5
+                    self.throttle.overloaded(pause)
+                    continue
                 if resp.status_code < 400:
+                    self.throttle.succeeded()
                     return resp.json() if resp.content else None
                 if resp.status_code == 404 and method == "GET":
                     return None
@@ -157,7 +174,7 @@ class KubeClient:
                     raise _api_error(resp)
             time.sleep(delay)
             delay *= 2.5
-        raise AssertionError("unreachable")  # pragma: no cover
+            attempt += 1
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
         """Run ``fn`` over ``items`` on a bounded thread pool, preserving order."""
@@ -250,8 +267,10 @@ class KubeClient:
         field_manager: str = "aiplane",
         force: bool = True,
         dry_run: bool = False,
+        encoded: bytes | None = None,
     ) -> dict[str, Any]:
-        """Server-side apply ``obj`` (optionally with ``dryRun=All``); return the result."""
+        """Server-side apply ``obj`` (optionally with ``dryRun=All``); return the result.
+        ``encoded``: ``obj`` already encoded (``encode``), so a body sent twice is built once."""
         meta = obj.get("metadata", {})
         res = self.must_resource(str(obj.get("apiVersion")), str(obj.get("kind")))
         params = {"fieldManager": field_manager, "force": "true" if force else "false"}
@@ -259,8 +278,9 @@ class KubeClient:
             params["dryRun"] = "All"
         path = res.path(meta.get("namespace"), meta["name"])
         result: dict[str, Any] = self.request(
-            "PATCH", path, params=params, body=obj, content_type=APPLY_PATCH
-        )
+            "PATCH", path, params=params, body=obj if encoded is None else encoded,
+            content_type=APPLY_PATCH,
+        )  # fmt: skip
         return result
 
     def create(self, obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -317,6 +337,11 @@ class KubeClient:
                 return False
             raise
         return True
+
+
+def encode(body: Any) -> bytes:
+    """Compact JSON, the form every request body is sent in (encode once, send many)."""
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 def _read_aggregated(doc: Mapping[str, Any], found: dict[tuple[str, str], Resource]) -> None:

@@ -32,7 +32,7 @@ from aiplane.plan.model import (
 from aiplane.plan.state import Inventory
 from aiplane.providers.base import Live, PlanError, ProviderContext, Resource, Say, plan_each
 from aiplane.providers.kubernetes.applyset import ApplySet
-from aiplane.providers.kubernetes.client import ApiError, KubeClient
+from aiplane.providers.kubernetes.client import ApiError, KubeClient, encode
 from aiplane.providers.kubernetes.desired import Desired, Key, crd_scopes, key_of, prepare
 from aiplane.providers.kubernetes.diff import mask_diffs
 from aiplane.providers.kubernetes.drift import (
@@ -113,6 +113,7 @@ class KubernetesProvider:
         self.crds: dict[tuple[str, str], bool] = {}
         self.new_namespaces: set[str] = set()
         self.mig_refs: frozenset[str] = frozenset()  # MIG configs NodeLabels select
+        self._encoded: dict[Address, bytes] = {}  # a create is sent twice (dry run, then apply)
 
     # -- prepare and read ----------------------------------------------------------------------
 
@@ -264,7 +265,8 @@ class KubernetesProvider:
     def _create(self, d: Desired) -> Change:
         estimate, reason = False, "new"
         try:
-            self.client.apply(d.body, field_manager=FIELD_MANAGER, dry_run=True)
+            self.client.apply(d.body, field_manager=FIELD_MANAGER, dry_run=True,
+                              encoded=self._encode(d))  # fmt: skip
         except ApiError as exc:
             if exc.status != 404:
                 raise
@@ -392,7 +394,15 @@ class KubernetesProvider:
         obj = live.objects.get(change.address)
         if obj is not None and change.action == "update":
             body, _, _ = self.expected_drift(d, obj)
-        self.client.apply(body, field_manager=FIELD_MANAGER, force=True)
+        encoded = self._encode(d) if body is d.body else None
+        self.client.apply(body, field_manager=FIELD_MANAGER, force=True, encoded=encoded)
+
+    def _encode(self, d: Desired) -> bytes:
+        """The desired body's request bytes, built once per object."""
+        got = self._encoded.get(d.ref.address)
+        if got is None:
+            got = self._encoded[d.ref.address] = encode(d.body)
+        return got
 
     def _delete_and_wait(self, change: Change, timeout: float = 120) -> None:
         r = ObjectRef.of(change.address)
