@@ -42,6 +42,7 @@ KIND_ORDER = (
     "BackendSecurityPolicy",
     "AIGatewayRoute",
     "BackendTrafficPolicy",
+    "QuotaPolicy",
     "WorkflowTemplate",
     "CronWorkflow",
 )

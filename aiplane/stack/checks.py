@@ -82,6 +82,7 @@ def check_names(loaded: LoadedStack) -> list[Diagnostic]:
 
 
 def _all_checks() -> list[Check]:
+    from aiplane.gateway.capabilities import check_gateway
     from aiplane.render.vllm_args import check_vllm_args
     from aiplane.stack.check_collections import check_collections
     from aiplane.stack.check_models import check_models
@@ -99,6 +100,7 @@ def _all_checks() -> list[Check]:
         check_collections,
         check_secrets,
         check_vllm_args,
+        check_gateway,
     ]
 
 
