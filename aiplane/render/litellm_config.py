@@ -122,13 +122,18 @@ def _fallback_groups(route: Route) -> list[str]:
 
 
 def _group_retries(routes: list[tuple[int, Route]]) -> Obj:
-    """Retries per group: none in a chained route's weighted group (see the module doc)."""
+    """Retries per group: none in a chained route's weighted group (see the module doc).
+
+    A full backend (tpm/rpm) is never retried: LiteLLM would wait out its retry-after (a minute)
+    instead of refusing or moving on to the chain.
+    """
     out: Obj = {}
     for _, route in routes:
         chain = _fallback_groups(route)
-        out[route.name] = {"DefaultRetries": 0 if chain else route.connection.retries}
+        retries = route.connection.retries
+        out[route.name] = {"DefaultRetries": 0 if chain else retries, "RateLimitErrorRetries": 0}
         for group in chain:
-            out[group] = {"DefaultRetries": route.connection.retries}
+            out[group] = {"DefaultRetries": retries, "RateLimitErrorRetries": 0}
     return out
 
 
