@@ -178,6 +178,9 @@ def plan_main(
     scrub = Scrubber()
     try:
         stack, manifests, loaded = render_file_with_stack(file)
+        for warning in loaded.warnings if loaded is not None else ():
+            # What the targets approximate or drop (e.g. a gateway field), located in the file.
+            print(scrub(warning.format()), file=sys.stderr)
         if against:
             plan = _offline(file, stack, manifests, against)
         else:

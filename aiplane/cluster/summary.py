@@ -47,6 +47,10 @@ def summarize(plan: Plan) -> list[SubjectLine]:
     for c in plan.changes:
         if not c.changing:
             continue
+        routes = _route_lines(c) if c.action == "update" else []
+        if routes:  # a gateway change told in route terms (aiplane.gateway.plan_terms)
+            order.extend(routes)
+            continue
         mig = _mig_lines(c) if c.action == "update" and c.ref.kind == "ConfigMap" else []
         if mig:
             order.extend(mig)
@@ -59,6 +63,13 @@ def summarize(plan: Plan) -> list[SubjectLine]:
             order.append(key)
         groups.setdefault(key, []).append(c)
     return [x if isinstance(x, SubjectLine) else _subject_line(x, groups[x]) for x in order]
+
+
+def _route_lines(c: Change) -> list[SubjectLine]:
+    from aiplane.gateway.plan_terms import route_terms
+
+    lines = route_terms(c.ref.kind, c.ref.name, c.subject, c.diffs) or []
+    return [SubjectLine("~", "update", s, t, c.disruption, c.source) for s, t in lines]
 
 
 def _mig_lines(c: Change) -> list[SubjectLine]:

@@ -158,7 +158,7 @@ def _route_models(ctx: Context, index: int, route: Route, out: ProxyConfig) -> l
     for b_index, backend in enumerate(route.backends):
         if weights[backend.name]:
             for params, share, tag in _destinations(ctx, index, b_index, backend, route, out):
-                params["weight"] = weights[backend.name] * share
+                params["weight"] = _number(weights[backend.name] * share / 100)
                 models.append(_entry(route.name, f"{route.name}/{backend.name}{tag}", params))
     for name in route.fallback.chain[1:] if route.fallback else []:
         b_index, backend = by_name[name]
@@ -175,6 +175,10 @@ def _route_models(ctx: Context, index: int, route: Route, out: ProxyConfig) -> l
     return models
 
 
+def _number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else round(value, 4)
+
+
 def _entry(group: str, ident: str, params: Obj) -> Obj:
     # A stable id keeps LiteLLM's per-deployment counters and aiplane's plan diff keyed by name.
     return {"model_name": group, "litellm_params": params, "model_info": {"id": ident}}
@@ -186,7 +190,7 @@ def _destinations(
     """(litellm_params, weight per 100 of the backend, id suffix) per place the backend sends to."""
     common = _common_params(backend, route)
     if backend.external is not None:
-        return [({**_external_params(backend, out), **common}, 1, "")]
+        return [({**_external_params(backend, out), **common}, 100, "")]
     assert backend.local is not None
     targets = local_targets(ctx, index, backend)
     out_list: list[tuple[Obj, int, str]] = []
