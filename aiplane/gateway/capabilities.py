@@ -53,7 +53,9 @@ CAPABILITIES: dict[str, dict[GatewayTarget, Capability]] = {
     },
     "backends.limits.dailyBudgetUsd": {
         "litellm": Capability("approximated", f"deployment max_budget per 1d; {_BUDGET_AFTER}"),
-        "envoy-ai-gateway": Capability("approximated", _QUOTA_429 + " (cost in nano-dollars from the backend price)"),
+        "envoy-ai-gateway": Capability(
+            "approximated", _QUOTA_429 + " (cost in nano-dollars from the backend price)"
+        ),
     },
     "fallback.chain": {
         "litellm": Capability(

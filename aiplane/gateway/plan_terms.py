@@ -25,9 +25,7 @@ _LIMITS = (
 )
 
 
-def route_terms(
-    kind: str, name: str, subject: str, diffs: Sequence[Any]
-) -> list[RouteLine] | None:
+def route_terms(kind: str, name: str, subject: str, diffs: Sequence[Any]) -> list[RouteLine] | None:
     """Route-level lines for one changed object (None: not a gateway object, use the default).
 
     ``diffs`` are the plan's field diffs (objects with ``path``, ``before``, ``after``).
@@ -127,7 +125,9 @@ def _route_parts(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
             continue
         if before["weight"] != after["weight"]:
             if not weights:
-                weights.append(f"{backend} weight {_num(before['weight'])} -> {_num(after['weight'])}")
+                weights.append(
+                    f"{backend} weight {_num(before['weight'])} -> {_num(after['weight'])}"
+                )
             else:
                 weights.append(f"{backend} {_num(before['weight'])} -> {_num(after['weight'])}")
         for key, label, unit in _LIMITS:

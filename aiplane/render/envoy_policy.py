@@ -127,9 +127,7 @@ def _cost_expression(backend: Backend) -> str | None:
     return f"input_tokens * {per_in}u + output_tokens * {per_out}u"
 
 
-def quota_policies(
-    ctx: Context, index: int, route: Route, refs: dict[str, list[Obj]]
-) -> list[Obj]:
+def quota_policies(ctx: Context, index: int, route: Route, refs: dict[str, list[Obj]]) -> list[Obj]:
     """One QuotaPolicy per backend limit, attached to the backend's AIServiceBackends."""
     out: list[Obj] = []
     for b_index, backend in enumerate(route.backends):

@@ -59,4 +59,3 @@ def render_routes(ctx: Context) -> list[Obj]:
             seen.add(key)
             out.append(obj)
     return out
-

@@ -82,8 +82,8 @@ def check_names(loaded: LoadedStack) -> list[Diagnostic]:
 
 
 def _all_checks() -> list[Check]:
+    from aiplane.engines.vllm import check_vllm_args
     from aiplane.gateway.capabilities import check_gateway
-    from aiplane.render.vllm_args import check_vllm_args
     from aiplane.stack.check_collections import check_collections
     from aiplane.stack.check_models import check_models
     from aiplane.stack.check_pipelines import check_pipelines

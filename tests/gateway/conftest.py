@@ -42,7 +42,9 @@ def traffic_manifests(
 
 
 @pytest.fixture(scope="session")
-def proxy(traffic_manifests: list[dict], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+def proxy(
+    traffic_manifests: list[dict], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Proxy]:
     workdir: Path = tmp_path_factory.mktemp("litellm")
     server = start_proxy(
         proxy_config_text(traffic_manifests),

@@ -85,5 +85,7 @@ def render_doc(doc: dict[str, Any], where: Path) -> list[dict[str, Any]]:
     return render_stack(load_and_check(str(path)))
 
 
-def render_traffic_stack(upstreams: dict[str, dict[str, Upstream]], where: Path) -> list[dict[str, Any]]:
+def render_traffic_stack(
+    upstreams: dict[str, dict[str, Upstream]], where: Path
+) -> list[dict[str, Any]]:
     return render_doc(traffic_stack(upstreams), where)

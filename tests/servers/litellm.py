@@ -64,9 +64,7 @@ def proxy_config_text(manifests: list[dict[str, Any]], name: str = "litellm") ->
     return str(config_map["data"]["config.yaml"])
 
 
-def start_proxy(
-    config_text: str, env: dict[str, str], workdir: Path, master_key_var: str
-) -> Proxy:
+def start_proxy(config_text: str, env: dict[str, str], workdir: Path, master_key_var: str) -> Proxy:
     """Start the proxy on a free loopback port and wait until it answers its liveness check."""
     venv = litellm_venv()
     yaml.safe_load(config_text)  # fail here, not in the proxy's log, if it is not YAML
@@ -76,8 +74,17 @@ def start_proxy(
     port = free_port()
     process = ServerProcess(
         name="litellm",
-        argv=[str(venv / "bin/litellm"), "--config", str(config), "--host", "127.0.0.1",
-              "--port", str(port), "--num_workers", "1"],  # fmt: skip
+        argv=[
+            str(venv / "bin/litellm"),
+            "--config",
+            str(config),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--num_workers",
+            "1",
+        ],
         log=workdir / "litellm.log",
         env={
             **env,

@@ -93,7 +93,7 @@ def _handler(up: Upstream) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             return  # quiet: thousands of calls per test
 
         def do_GET(self) -> None:
@@ -214,7 +214,11 @@ def _anthropic_events(up: Upstream, body: dict[str, Any]) -> Iterator[str]:
         "usage": {"input_tokens": up.prompt_tokens, "output_tokens": 1},
     }
     yield _sse({"type": "message_start", "message": message}, "message_start")
-    block = {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
+    block = {
+        "type": "content_block_start",
+        "index": 0,
+        "content_block": {"type": "text", "text": ""},
+    }
     yield _sse(block, "content_block_start")
     for i, word in enumerate([content_of(up), *STREAM_WORDS]):
         delta = {"type": "text_delta", "text": word if i == 0 else f" {word}"}
