@@ -254,11 +254,48 @@ def check_gateway(loaded: LoadedStack) -> list[Diagnostic]:
             continue  # a plain HTTPRoute: weights, header matches and mirrors are all native
         for key, sub in set_fields(route):
             note(("spec", "routes", index, *sub), key, target)
+        found += _backend_notes(loaded, index, route, target)
     found += _check_litellm(loaded)
     if spec.gateway.provider_budgets_usd:
         targets = {route_target(spec, r) for r in spec.routes} or {spec.gateway.target}
         for target in sorted(targets):
             note(("spec", "gateway", "providerBudgetsUsd"), "gateway.providerBudgetsUsd", target)
+    return found
+
+
+def _backend_notes(
+    loaded: LoadedStack, index: int, route: Route, target: GatewayTarget
+) -> list[Diagnostic]:
+    """Per-backend consequences of how each target places a backend."""
+    strict = loaded.stack.spec.gateway.strict
+    chain = route.fallback.chain[1:] if route.fallback else []
+    found: list[Diagnostic] = []
+    for b_index, backend in enumerate(route.backends):
+        path: Path = ("spec", "routes", index, "backends", b_index, "limits")
+        limits = backend.limits
+        if limits is None:
+            continue
+        if target == "envoy-ai-gateway" and limits.daily_budget_usd and backend.price is None:
+            found.append(
+                loaded.diagnostic(
+                    (*path, "dailyBudgetUsd"),
+                    f"backend {backend.name}: a budget on envoy-ai-gateway needs token prices; "
+                    "no QuotaPolicy is rendered for it (dropped)",
+                    "add price: {inputPerMillionUsd: ..., outputPerMillionUsd: ...}",
+                    warning=not strict,
+                )
+            )
+        if target == "litellm" and backend.weight and backend.name in chain:
+            found.append(
+                loaded.diagnostic(
+                    path,
+                    f"backend {backend.name} takes traffic by weight and as a fallback; LiteLLM "
+                    "counts its limits (tokens, requests, budget) in each place separately, up "
+                    "to twice each",
+                    "give it weight 0, or keep it out of the chain after the first",
+                    warning=True,
+                )
+            )
     return found
 
 

@@ -142,14 +142,7 @@ def quota_policies(ctx: Context, index: int, route: Route, refs: dict[str, list[
             quotas.append(("rpm", "1u", limits.requests_per_minute, "1m"))
         if limits.daily_budget_usd:
             cost = _cost_expression(backend)
-            if cost is None:
-                ctx.warn(
-                    (*path, "dailyBudgetUsd"),
-                    f"backend {backend.name}: a budget on envoy-ai-gateway needs token prices; "
-                    "no QuotaPolicy rendered for it",
-                    "add price: {inputPerMillionUsd: ..., outputPerMillionUsd: ...}",
-                )
-            else:
+            if cost is not None:  # without prices: reported by aiplane.gateway.capabilities
                 budget = round(limits.daily_budget_usd * NANO_USD_PER_USD)
                 quotas.append(("budget", cost, budget, "1d"))
         for suffix, cost_expr, limit, duration in quotas:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlparse
 
@@ -162,17 +163,16 @@ def _route_models(ctx: Context, index: int, route: Route, out: ProxyConfig) -> l
                 models.append(_entry(route.name, f"{route.name}/{backend.name}{tag}", params))
     for name in route.fallback.chain[1:] if route.fallback else []:
         b_index, backend = by_name[name]
-        if weights[name] and backend.limits and backend.limits.daily_budget_usd:
-            ctx.warn(
-                ("spec", "routes", index, "backends", b_index, "limits", "dailyBudgetUsd"),
-                f"backend {name} takes traffic by weight and as a fallback; LiteLLM counts its "
-                "budget in each place separately (up to twice the budget)",
-            )
         group = fallback_group(route.name, name)
         for params, share, tag in _destinations(ctx, index, b_index, backend, route, out):
             params["weight"] = share
             models.append(_entry(group, f"{group}{tag}", params))
     return models
+
+
+def _per_token(per_million: float) -> float:
+    # Decimal keeps 0.1 $/M at 1e-07 (binary floats would print 1.0000000000000001e-07).
+    return float(Decimal(str(per_million)) / Decimal(1_000_000))
 
 
 def _number(value: float) -> int | float:
@@ -220,8 +220,8 @@ def _common_params(backend: Backend, route: Route) -> Obj:
             params["max_budget"] = limits.daily_budget_usd
             params["budget_duration"] = "1d"
     if backend.price is not None:
-        params["input_cost_per_token"] = backend.price.input_per_million_usd / 1e6
-        params["output_cost_per_token"] = backend.price.output_per_million_usd / 1e6
+        params["input_cost_per_token"] = _per_token(backend.price.input_per_million_usd)
+        params["output_cost_per_token"] = _per_token(backend.price.output_per_million_usd)
     triggers = route.fallback.triggers if route.fallback else None
     if triggers is not None and triggers.p99_latency_ms is not None:
         timeout: float = triggers.p99_latency_ms / 1000
