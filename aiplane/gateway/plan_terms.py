@@ -17,6 +17,7 @@ import yaml
 
 RouteLine = tuple[str, str]  # (subject, text)
 SEPARATOR = "--"
+CONFIG_DIGEST = "annotations.aiplane.dev/config-sha256"  # see aiplane.render.litellm
 _LIMITS = (
     ("max_budget", "daily budget", "$"),
     ("tpm", "tokens/min", ""),
@@ -35,6 +36,8 @@ def route_terms(kind: str, name: str, subject: str, diffs: Sequence[Any]) -> lis
             if d.path == "data.config.yaml":
                 return litellm_config_changes(d.before, d.after)
         return None
+    if kind == "Deployment" and diffs and all(d.path.endswith(CONFIG_DIGEST) for d in diffs):
+        return [(subject, "pods restart to load the new proxy config")]
     if kind == "AIGatewayRoute":
         return _envoy_weights(name, diffs)
     if kind == "QuotaPolicy":

@@ -17,7 +17,7 @@ from aiplane.render import render_stack
 from aiplane.stack.loader import load_and_check
 from tests.servers.upstreams import Upstream
 
-SCENARIOS = ("split", "chain", "slow", "budget", "tpm", "refuse", "stream")
+SCENARIOS = ("split", "chain", "slow", "budget", "provider", "tpm", "refuse", "stream")
 PRICE = {"inputPerMillionUsd": 100, "outputPerMillionUsd": 50}
 CALL_COST = 10 * 100e-6 + 20 * 50e-6  # $0.002
 BUDGET_USD = 0.009  # spent after ceil(0.009 / 0.002) = 5 calls
@@ -33,6 +33,9 @@ def _backend(name: str, up: Upstream, weight: int, **extra: Any) -> dict[str, An
     elif name == "openai":
         target = {"provider": "openai", "model": "gpt-4o", "endpoint": f"{up.base_url}/v1",
                   "apiKeySecret": {"name": "openai", "key": "apiKey"}}  # fmt: skip
+    elif name == "azure":  # Azure OpenAI answers in the OpenAI format under its own paths
+        target = {"provider": "azure-openai", "model": "gpt-4o", "endpoint": up.base_url,
+                  "apiKeySecret": {"name": "azure", "key": "apiKey"}}  # fmt: skip
     else:
         target = {"provider": "openai-compatible", "model": "llama-70b",
                   "endpoint": f"{up.base_url}/v1"}  # fmt: skip
@@ -55,6 +58,9 @@ def _route(scenario: str, ups: dict[str, Upstream]) -> dict[str, Any]:
         limits = {"dailyBudgetUsd": BUDGET_USD}
         route["backends"] = [_backend("openai", o, 100, limits=limits), _backend("vllm", v, 0)]
         route["fallback"] = {"chain": ["openai", "vllm"]}
+    elif scenario == "provider":  # only this route uses azure-openai: the budget is its own
+        route["backends"] = [_backend("azure", o, 100), _backend("vllm", v, 0)]
+        route["fallback"] = {"chain": ["azure", "vllm"]}
     elif scenario == "tpm":
         limits = {"tokensPerMinute": TPM_LIMIT}
         route["backends"] = [_backend("openai", o, 100, limits=limits), _backend("vllm", v, 0)]
@@ -72,6 +78,7 @@ def traffic_stack(upstreams: dict[str, dict[str, Upstream]]) -> dict[str, Any]:
         "spec": {
             "gateway": {
                 "target": "litellm",
+                "providerBudgetsUsd": {"azure-openai": BUDGET_USD},
                 "litellm": {"masterKeySecret": {"name": "litellm", "key": "masterKey"}},
             },
             "routes": [_route(s, upstreams[s]) for s in SCENARIOS],

@@ -117,6 +117,18 @@ def test_daily_budget_moves_traffic_away_after_the_expected_calls(
     assert all(a.content() == content_of(group["vllm"]) for a in tail)
 
 
+def test_provider_budget_moves_traffic_away_after_the_expected_calls(
+    proxy: Proxy, upstreams: Ups
+) -> None:
+    group = upstreams["provider"]  # "openai" here is the stand-in for Azure OpenAI
+    _reset(group)
+    expected = -(-round(BUDGET_USD * 1e6) // round(CALL_COST * 1e6))
+    answers = [chat(proxy, "provider") for _ in range(expected + 6)]
+    assert all(a.status == 200 for a in answers), [a.body for a in answers if a.status != 200]
+    assert abs(group["openai"].served - expected) <= 1, group["openai"].served
+    assert all(a.content() == content_of(group["vllm"]) for a in answers[expected + 1 :])
+
+
 def test_tokens_per_minute_limit_fails_over_then_refuses_without_a_chain(
     proxy: Proxy, upstreams: Ups
 ) -> None:
