@@ -20,7 +20,8 @@ from aiplane.providers.kubernetes.diff import (
     is_cmdline_diff,
     mig_config_changes,
 )
-from aiplane.providers.kubernetes.objects import NODE_LABELS_KIND, ObjectRef, is_secret
+from aiplane.providers.kubernetes.labels import NODE_LABELS_KIND
+from aiplane.providers.kubernetes.objects import ObjectRef, is_secret
 
 SYMBOL = {"create": "+", "update": "~", "replace": "-/+", "delete": "-"}
 
@@ -48,7 +49,7 @@ def summarize(plan: Plan) -> list[SubjectLine]:
         if not c.changing:
             continue
         routes = _route_lines(c) if c.action == "update" else []
-        if routes:  # a gateway change told in route terms (aiplane.gateway.plan_terms)
+        if routes:  # a gateway change told in route terms (aiplane.output.route_terms)
             order.extend(routes)
             continue
         mig = _mig_lines(c) if c.action == "update" and c.address.kind == "ConfigMap" else []
@@ -66,7 +67,7 @@ def summarize(plan: Plan) -> list[SubjectLine]:
 
 
 def _route_lines(c: Change) -> list[SubjectLine]:
-    from aiplane.gateway.plan_terms import route_terms
+    from aiplane.output.route_terms import route_terms
 
     lines = route_terms(c.address.kind, c.address.name, c.subject, c.diffs) or []
     return [SubjectLine("~", "update", s, t, c.disruption, c.source) for s, t in lines]

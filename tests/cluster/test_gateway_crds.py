@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+from aiplane.check import load_and_check
 from aiplane.render import render_stack
-from aiplane.stack.loader import load_and_check
 
 pytestmark = pytest.mark.cluster
 REPO = Path(__file__).resolve().parents[2]

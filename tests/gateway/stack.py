@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
+from aiplane.check import load_and_check
 from aiplane.render import render_stack
-from aiplane.stack.loader import load_and_check
 from tests.servers.upstreams import Upstream
 
 SCENARIOS = ("split", "chain", "slow", "budget", "provider", "tpm", "refuse", "stream")

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 import yaml
 
+from aiplane.check import load_and_check
 from aiplane.errors import StackError
 from aiplane.gateway.capabilities import CAPABILITIES, set_fields
-from aiplane.gateway.plan_terms import litellm_config_changes, route_terms
+from aiplane.output.route_terms import litellm_config_changes, route_terms
 from aiplane.render import render_stack
-from aiplane.stack.loader import load_and_check
 from aiplane.stack.models import Route
 from tests.unit.test_render_schemas import validate
 

@@ -4,8 +4,7 @@
 chat-completions: openai daily budget $500 -> $800``, read from the structure of what changes:
 the LiteLLM proxy's ``config.yaml`` (parsed and compared entry by entry, not as text), Envoy AI
 Gateway's ``AIGatewayRoute`` weights and ``QuotaPolicy`` limits. ``route_terms`` is the one entry
-point; the plan summary calls it per changed object (a small hook, so the plan core stays
-provider-neutral).
+point; the plan summary calls it per changed object (a small hook in ``summary.py``).
 """
 
 from __future__ import annotations
