@@ -172,3 +172,23 @@ def test_envoy_plan_terms_from_route_weights_and_quota_limits() -> None:
         "QuotaPolicy", "chat-completions-openai-budget", "route chat-completions", limit
     ) == [("route chat-completions", "openai daily budget $500 -> $800")]
     assert route_terms("Deployment", "x", "model x", diffs) is None
+
+
+def test_plan_prints_route_terms_and_located_gateway_warnings(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    before_doc = seed_doc()
+    after_doc = copy.deepcopy(before_doc)
+    after_doc["spec"]["routes"][0]["backends"][0]["limits"]["dailyBudgetUsd"] = 800
+    before, after = write(tmp_path, before_doc, "a.yaml"), write(tmp_path, after_doc, "b.yaml")
+    out_dir = tmp_path / "rendered"
+    run = [sys.executable, "-m", "aiplane"]
+    subprocess.run([*run, "render", before, "-o", str(out_dir)], check=True, capture_output=True)
+    res = subprocess.run([*run, "plan", after, "--against", str(out_dir)],
+                         capture_output=True, text=True)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert "~ route chat-completions: openai daily budget $500 -> $800" in res.stdout
+    assert "gateway litellm: pods restart to load the new proxy config" in res.stdout
+    located = [line for line in res.stderr.splitlines() if "needs the LiteLLM database" in line]
+    assert located and all(line.startswith(f"{after}:") for line in located)
