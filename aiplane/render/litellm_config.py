@@ -19,6 +19,7 @@ route's timeout) and ``max_parallel_requests`` for an explicit pool size. Provid
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -29,6 +30,7 @@ from aiplane.render.route_backends import effective_weights, local_targets
 from aiplane.render.vllm import service_name
 from aiplane.render.vllm_pod import PORT
 from aiplane.stack.models import Backend, Route, SecretRef
+from aiplane.stack.sections.gateway import BudgetProvider
 
 FALLBACK_SEPARATOR = "--"
 # stack provider → LiteLLM provider prefix (the part before "/" in litellm_params.model)
@@ -138,7 +140,7 @@ def _group_retries(routes: list[tuple[int, Route]]) -> Obj:
     return out
 
 
-def _provider_budgets(budgets: dict[str, float]) -> Obj:
+def _provider_budgets(budgets: Mapping[BudgetProvider, float]) -> Obj:
     out: Obj = {}
     for provider, usd in sorted(budgets.items()):
         name = LITELLM_PROVIDER.get(provider, provider)

@@ -9,13 +9,14 @@ field a target does not enforce into an error.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from aiplane.stack.sections.base import Name, PositiveInt, Quantity, SecretRef, StackModel
 
 GatewayTarget = Literal["litellm", "envoy-ai-gateway"]
+BudgetProvider = Literal["openai", "anthropic", "azure-openai", "bedrock", "local"]
 LITELLM_VERSION = "1.108.5"
 """The LiteLLM proxy version aiplane renders for and tests against."""
 
@@ -58,7 +59,10 @@ class GatewaySettings(StackModel):
     """Default target of routes with AI policy (a route may choose its own)."""
     strict: bool = False
     """Make every route field the target does not enforce an error instead of a warning."""
-    provider_budgets_usd: dict[str, float] = Field(default_factory=dict)
-    """Daily spend per provider (openai, anthropic, ...) across every route."""
+    provider_budgets_usd: dict[BudgetProvider, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict
+    )
+    """Daily spend per provider across every route (``local``: the stack's models and
+    openai-compatible endpoints, which LiteLLM counts as one provider, hosted_vllm)."""
     litellm: LiteLLMSettings = Field(default_factory=LiteLLMSettings)
     """The LiteLLM proxy (target litellm)."""
