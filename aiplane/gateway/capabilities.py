@@ -184,7 +184,7 @@ def set_fields(route: Route) -> Iterator[tuple[str, Path]]:
             yield "fallback.triggers.errorRatePercent", ("fallback", "triggers", "errorRatePercent")
         if t.p99_latency_ms is not None:
             yield "fallback.triggers.p99LatencyMs", ("fallback", "triggers", "p99LatencyMs")
-        if t.unhealthy:
+        if t.unhealthy and "unhealthy" in t.model_fields_set:  # the default alone is no request
             yield "fallback.triggers.unhealthy", ("fallback", "triggers", "unhealthy")
     yield from _rate_limit_fields(route)
     if route.daily_budget_usd:
