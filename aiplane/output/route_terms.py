@@ -14,9 +14,12 @@ from typing import Any
 
 import yaml
 
+from aiplane.output.weights import parse_weights
+
 RouteLine = tuple[str, str]  # (subject, text)
 SEPARATOR = "--"
 CONFIG_DIGEST = "annotations.aiplane.dev/config-sha256"  # see aiplane.render.litellm
+WEIGHTS = "aiplane.dev/weights"  # see aiplane.render.weight_terms
 _LIMITS = (
     ("max_budget", "daily budget", "$"),
     ("tpm", "tokens/min", ""),
@@ -155,11 +158,37 @@ def _provider_parts(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
             if before.get(p) != after.get(p)]  # fmt: skip
 
 
+def explains(kind: str, path: str) -> bool:
+    """Whether ``route_terms`` tells the change at ``path`` (the summary keeps the other diffs)."""
+    if kind == "ConfigMap":
+        return path == "data.config.yaml"
+    if kind == "Deployment":
+        return path.endswith(CONFIG_DIGEST)
+    if kind == "AIGatewayRoute":
+        return path.endswith(f"annotations.{WEIGHTS}") or _is_split_weight(path)
+    return kind == "QuotaPolicy" and path.endswith("defaultBucket.limit")
+
+
+def _is_split_weight(path: str) -> bool:
+    return path.startswith("spec.rules[name=split].backendRefs[name=") and path.endswith("].weight")
+
+
 def _envoy_weights(route: str, diffs: Sequence[Any]) -> list[RouteLine] | None:
+    """Weight changes per backend: from the route's weights annotation (percent per stack term)
+    when render wrote one, else from the raw backend weights (per 100 of a provider backend)."""
+    for d in diffs:
+        if d.path.endswith(f"annotations.{WEIGHTS}"):
+            old, new = parse_weights(d.before), parse_weights(d.after)
+            changed = [t for t in dict.fromkeys([*old, *new]) if old.get(t) != new.get(t)]
+            terms = [
+                f"{t}{' weight' if i == 0 else ''} {old.get(t, '0')} -> {new.get(t, '0')}"
+                for i, t in enumerate(changed)
+            ]
+            if terms:
+                return [(f"route {route}", ", ".join(terms))]
     parts: list[str] = []
     for d in diffs:
-        if not (d.path.startswith("spec.rules[name=split].backendRefs[name=")
-                and d.path.endswith("].weight")):  # fmt: skip
+        if not _is_split_weight(d.path):
             continue
         ref = d.path.split("backendRefs[name=", 1)[1].removesuffix("].weight")
         backend = ref.removeprefix(f"{route}-")

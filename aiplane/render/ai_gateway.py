@@ -6,9 +6,11 @@ from urllib.parse import urlparse
 
 from aiplane.render.common import Context, Obj, k8s_name
 from aiplane.render.envoy_policy import AIG, EG, TOTAL_TOKENS, quota_policies, traffic_policy
+from aiplane.render.http_route import route_terms
 from aiplane.render.route_backends import GW, effective_weights, local_targets, parent_ref
 from aiplane.render.vllm import service_name
 from aiplane.render.vllm_pod import PORT
+from aiplane.render.weight_terms import weights_annotation
 from aiplane.stack.models import Backend, Route
 
 MODEL_HEADER = "x-ai-eg-model"
@@ -52,12 +54,16 @@ def render_ai_route(ctx: Context, index: int, route: Route) -> list[Obj]:
                 refs[backend.name].append(
                     {"name": name, "modelNameOverride": model, "weight": share}
                 )
+    weighted = _weighted_refs(ctx, index, route, refs)
+    # A readable split for plans; policy itself is never carried in annotations (unenforced
+    # fields are diagnostics, aiplane.gateway.capabilities).
+    annotations = weights_annotation(weighted, route_terms(ctx, route))
     objs.append(
         {
             "apiVersion": f"{AIG}/v1beta1",
             "kind": "AIGatewayRoute",
-            "metadata": ctx.meta(route.name, path, subject),
-            "spec": _ai_route_spec(ctx, index, route, refs),
+            "metadata": ctx.meta(route.name, path, subject, annotations=annotations),
+            "spec": _ai_route_spec(route, refs, weighted),
         }
     )
     objs.append(traffic_policy(ctx, index, route))
@@ -65,7 +71,7 @@ def render_ai_route(ctx: Context, index: int, route: Route) -> list[Obj]:
     return objs
 
 
-def _ai_route_spec(ctx: Context, index: int, route: Route, refs: dict[str, list[Obj]]) -> Obj:
+def _ai_route_spec(route: Route, refs: dict[str, list[Obj]], weighted: list[Obj]) -> Obj:
     model_match = {"type": "Exact", "name": MODEL_HEADER, "value": route.name}
     timeouts = {"request": f"{route.connection.timeout_seconds}s"}
     rules: list[Obj] = []
@@ -83,7 +89,7 @@ def _ai_route_spec(ctx: Context, index: int, route: Route, refs: dict[str, list[
         {
             "name": "split",
             "matches": [{"headers": [model_match]}],
-            "backendRefs": _weighted_refs(ctx, index, route, refs),
+            "backendRefs": weighted,
             "timeouts": timeouts,
         }
     )
