@@ -192,3 +192,16 @@ def test_plan_prints_route_terms_and_located_gateway_warnings(tmp_path: Path) ->
     assert "gateway litellm: pods restart to load the new proxy config" in res.stdout
     located = [line for line in res.stderr.splitlines() if "needs the LiteLLM database" in line]
     assert located and all(line.startswith(f"{after}:") for line in located)
+
+
+def test_envoy_weights_read_the_weights_annotation_and_other_diffs_stay() -> None:
+    from aiplane.output.route_terms import explains
+
+    ann = "metadata.annotations.aiplane.dev/weights"
+    diffs = [_Diff(ann, "openai=70,local v2.0=30", "openai=60,local v2.0=40")]
+    assert route_terms("AIGatewayRoute", "r", "route r", diffs) == [
+        ("route r", "openai weight 70 -> 60, local v2.0 30 -> 40")
+    ]
+    assert explains("AIGatewayRoute", ann)
+    assert not explains("AIGatewayRoute", "spec.rules[name=split].timeouts.request")
+    assert explains("ConfigMap", "data.config.yaml") and not explains("ConfigMap", "data.x")
