@@ -12,6 +12,7 @@ from pydantic import Field
 
 from aiplane.stack.sections.base import Name, SecretRef, StackModel
 from aiplane.stack.sections.collections import Quantization, VectorCollection, VectorIndex
+from aiplane.stack.sections.gateway import GatewaySettings, LiteLLMSettings, RedisSettings
 from aiplane.stack.sections.kube import LabelKey, LabelValue
 from aiplane.stack.sections.pipelines import (
     ModelAction,
@@ -35,6 +36,7 @@ from aiplane.stack.sections.routes import (
     GatewayRef,
     HeaderMatch,
     LocalTarget,
+    Price,
     RateLimit,
     RateLimits,
     Route,
@@ -79,6 +81,8 @@ class StackSpec(StackModel):
     """Traffic routes (rendered for Gateway API and Envoy AI Gateway)."""
     vector_collections: list[VectorCollection] = Field(default_factory=list)
     """Vector collections (rendered as Qdrant collection documents)."""
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    """The AI gateway that enforces route policy (LiteLLM or Envoy AI Gateway)."""
 
     def pool(self, name: str) -> GpuPool | None:
         return next((p for p in self.gpu_pools if p.name == name), None)
@@ -112,8 +116,10 @@ __all__ = [
     "Fallback",
     "FallbackTriggers",
     "GatewayRef",
+    "GatewaySettings",
     "GpuPool",
     "HeaderMatch",
+    "LiteLLMSettings",
     "LocalTarget",
     "Metadata",
     "MigDevices",
@@ -122,11 +128,13 @@ __all__ = [
     "ModelAction",
     "ModelVersion",
     "Pipeline",
+    "Price",
     "Priorities",
     "PriorityClass",
     "Quantization",
     "RateLimit",
     "RateLimits",
+    "RedisSettings",
     "Resources",
     "Retries",
     "Route",
