@@ -66,14 +66,18 @@ def placement_for_stack(
     return _place(stack, time_limit_s)
 
 
+def plan_placement(problem: PlacementProblem, *, time_limit_s: float) -> PlacementPlan:
+    """``gpu.planner.plan_placement``, imported on first use: validate settles most stacks by
+    counting (``gpu.feasibility``) and must not pay for loading the planner and its solver."""
+    from aiplane.gpu.planner import plan_placement as solve
+
+    return solve(problem, time_limit_s=time_limit_s)
+
+
 def _place(stack: LoadedStack | Stack, time_limit_s: float) -> StackPlacement:
     from aiplane.stack.loader import LoadedStack
 
     problem, sources = stack_problem(stack)
-    # the planner (and its solver) loads only when a placement is solved: validate settles most
-    # stacks by counting (gpu.feasibility) and must not pay for its import
-    from aiplane.gpu.planner import plan_placement
-
     plan = plan_placement(problem, time_limit_s=time_limit_s)
     spec = stack.stack.spec if isinstance(stack, LoadedStack) else stack.spec
     return _summarise(spec, plan, list(problem.workloads), sources)
