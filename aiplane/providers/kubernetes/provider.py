@@ -417,12 +417,15 @@ class KubernetesProvider:
 
     def settle(self, changes: Sequence[Change], say: Say, *, health: bool) -> None:
         """Re-read discovery after CRDs; wait for the changed objects to be healthy."""
-        if any(self.stage(c.address) == STAGES[0] for c in changes):
+        crds = any(self.stage(c.address) == STAGES[0] for c in changes)
+        if crds:
             self.client.refresh_discovery()
         if health:
             refs = [ObjectRef.of(c.address) for c in changes if c.action != "delete"]
             wait_healthy(self.client, refs, say, selector=self.applyset.selector,
                          cap=self.health_timeout)  # fmt: skip
+            if crds:  # the wait read discovery before the new CRDs were Established
+                self.client.refresh_discovery()
 
     def inventory(self, wanted: Sequence[Resource]) -> Inventory:
         """The group-kinds and namespaces the ApplySet parent lists."""
