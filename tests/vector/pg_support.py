@@ -96,10 +96,13 @@ def insert_vectors(server: PostgresServer, database: str, table: str, count: int
         (f"v{i}", "[" + ",".join(f"{rng.random():.4f}" for _ in range(dim)) + "]")
         for i in range(count)
     ]
-    with psycopg.connect(**server.params(database)) as conn, conn.cursor() as cur:
-        with cur.copy(f'COPY "{table}" (id, embedding) FROM STDIN') as copy:
-            for row in rows:
-                copy.write_row(row)
+    with (
+        psycopg.connect(**server.params(database)) as conn,
+        conn.cursor() as cur,
+        cur.copy(f'COPY "{table}" (id, embedding) FROM STDIN') as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
 
 
 def count(server: PostgresServer, database: str, table: str) -> int:

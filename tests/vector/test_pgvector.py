@@ -41,7 +41,7 @@ def test_apply_creates_and_a_second_plan_is_empty(
         "+ collection docs: table public.docs, vector(8), hnsw vector_cosine_ops"
         " (ef_construction=64, m=16) (create)"
     ]
-    [(name, method, options, opclass, valid)] = ann_indexes(postgres_server, db, "docs")
+    [(_, method, options, opclass, valid)] = ann_indexes(postgres_server, db, "docs")
     assert (method, sorted(options), opclass, valid) == (
         "hnsw",
         ["ef_construction=64", "m=16"],
