@@ -103,11 +103,16 @@ class PostgresServer:
         self.proc.wait_ready(self._ready, timeout=60, what=f"on port {self.port}")
 
     def kill(self) -> None:
-        """Crash the server (SIGKILL to its process group): what a lost database looks like."""
+        """Crash the server: SIGQUIT to the postmaster is PostgreSQL's immediate shutdown.
+
+        Every backend quits at once without cleaning up, and the next start runs crash recovery.
+        (A SIGKILL of the postmaster alone would not do: each backend is its own session and
+        would finish its statement orphaned.)
+        """
         import signal
 
         assert self.proc is not None
-        self.proc.stop(signal.SIGKILL, grace=10)
+        self.proc.stop(signal.SIGQUIT, grace=30)
 
     def stop(self) -> None:
         if self.proc is not None:

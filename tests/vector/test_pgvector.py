@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from aiplane.providers.credentials import StoreError
@@ -260,3 +261,50 @@ def test_connection_problems_are_one_located_line_and_nothing_is_created(
     assert wrong not in text and postgres_server.password not in text
     tables = sql(postgres_server, db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
     assert tables == [(0,)]
+
+
+def test_killing_the_database_mid_reindex_leaves_the_old_index_serving_and_a_rerun_converges(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    db = postgres_server.database("killed")
+    # IVFFlat takes the inserts cheaply; the HNSW build that replaces it takes seconds.
+    ivf = DOCS.replace("dimension: 8", "dimension: 32").replace(
+        "{type: hnsw, m: 16, efConstruct: 64}", "{type: ivf, nlist: 1}"
+    )
+    converge(pg_stack(tmp_path, postgres_server, db, ivf), postgres_server)
+    insert_vectors(postgres_server, db, "docs", 10_000, 32)
+    [(old, *_)] = ann_indexes(postgres_server, db, "docs")
+    path = pg_stack(
+        tmp_path, postgres_server, db, ivf.replace("{type: ivf, nlist: 1}", "{type: hnsw}")
+    )
+    seen: list[str] = []
+
+    def kill_when_building(text: str) -> None:
+        seen.append(text)
+        if "building" in text and postgres_server.proc and postgres_server.proc.alive():
+            postgres_server.kill()
+
+    with pytest.raises(StoreError, match="re-index interrupted .*the old index still serves"):
+        converge(path, postgres_server, progress=kill_when_building, poll_seconds=0.1)
+    assert any("building" in s for s in seen), seen
+    postgres_server.start()
+    indexes = {
+        name: (method, valid)
+        for name, method, _, _, valid in ann_indexes(postgres_server, db, "docs")
+    }
+    assert indexes.pop(old) == ("ivfflat", True)
+    # What the dead build left, if its first transaction reached the disk (the test server
+    # commits asynchronously): an invalid index, never used by queries.
+    assert list(indexes.values()) in ([], [("hnsw", False)])
+    with psycopg.connect(**postgres_server.params(db), autocommit=True) as conn:
+        conn.execute("SET enable_seqscan = off")
+        query = "SELECT id FROM docs ORDER BY embedding <=> (SELECT embedding FROM docs LIMIT 1) LIMIT 5"
+        plan = [row[0] for row in conn.execute("EXPLAIN " + query).fetchall()]
+        assert any(old in line for line in plan), plan
+        assert len(conn.execute(query).fetchall()) == 5
+    assert count(postgres_server, db, "docs") == 10_000
+
+    converge(path, postgres_server)
+    [(_, method, options, _, valid)] = ann_indexes(postgres_server, db, "docs")
+    assert (method, sorted(options), valid) == ("hnsw", ["ef_construction=64", "m=16"], True)
+    assert provider(postgres_server).plan(defs(path)) == []

@@ -30,6 +30,8 @@ class PgvectorProvider:
     env: Mapping[str, str] | None = None
     secrets: SecretReader | None = None
     progress: Progress = field(default=lambda text: None)
+    poll_seconds: float = 1.0
+    """How often a re-index reports its progress."""
 
     def _connect(self, want: CollectionDef, *, autocommit: bool = False) -> Any:
         return connect(
@@ -104,6 +106,7 @@ class PgvectorProvider:
                 want,
                 self.progress,
                 maintenance_work_mem=want.connection.get("maintenanceWorkMem"),
+                poll_seconds=self.poll_seconds,
             )
             return
         with self._connect(store_want) as conn:
