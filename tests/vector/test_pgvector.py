@@ -284,7 +284,7 @@ def test_killing_the_database_mid_reindex_leaves_the_old_index_serving_and_a_rer
         if "building" in text and postgres_server.proc and postgres_server.proc.alive():
             postgres_server.kill()
 
-    with pytest.raises(StoreError, match="re-index interrupted .*the old index still serves"):
+    with pytest.raises(StoreError, match=r"re-index interrupted .*the old index still serves"):
         converge(path, postgres_server, progress=kill_when_building, poll_seconds=0.1)
     assert any("building" in s for s in seen), seen
     postgres_server.start()
