@@ -179,7 +179,9 @@ def plan_main(
         if against:
             plan = _offline(file, stack, manifests, against)
         else:
-            plan = _plan_cluster(file, stack, manifests, kubeconfig, context, out, scrub, err)
+            plan = _plan_cluster(
+                file, stack, manifests, kubeconfig, context, out, scrub, err, loaded=loaded
+            )
         plan = replace(plan, capacity=stack_capacity(loaded))
         gates = plan.gates(allow_disruption=allow_disruption, allow_delete=allow_delete)
         show(plan, gates, output, scrub)
@@ -214,10 +216,11 @@ def _offline(file: str, stack: str, manifests: list[Manifest], against: str) -> 
 
 def open_run(
     client: KubeClient, stack: str, file: str, scrub: Scrubber, manifests: list[Manifest],
-    *, saving: bool = False,
+    *, saving: bool = False, loaded: LoadedStack | None = None,
 ) -> tuple[Run, list[Resource]]:  # fmt: skip
     """The providers this stack needs (those it renders for and those its state records), on
-    one Kubernetes client, with the ApplySet parent as the state store; and its resources."""
+    one Kubernetes client, with the ApplySet parent as the state store; and its resources
+    (the manifests, then the collections of its vector stores)."""
     from aiplane.plan.engine import Run
     from aiplane.providers.base import ProviderContext
     from aiplane.providers.kubernetes.applyset import ApplySetStore
@@ -227,6 +230,10 @@ def open_run(
     applyset = ApplySet(stack, system_namespace())
     store = ApplySetStore(client, applyset)
     rendered = resources_of(manifests)
+    if loaded is not None:
+        from aiplane.render.vector_collections import collection_resources
+
+        rendered += collection_resources(loaded)
     context = ProviderContext(stack, file, scrub, shared={"kube_client": client,
                               "applyset": applyset}, saving=saving, rendered=rendered)  # fmt: skip
     names = {"kubernetes", "node-labels", *(r.provider for r in rendered)}
@@ -249,12 +256,16 @@ def _plan_cluster(
     out: str | None,
     scrub: Scrubber,
     err: Console,
+    *,
+    loaded: LoadedStack | None = None,
 ) -> Plan:
     from aiplane.plan.engine import build_plan, prepare_all
 
     with connect(kubeconfig, context) as client:
         try:
-            run, rendered = open_run(client, stack, file, scrub, manifests, saving=bool(out))
+            run, rendered = open_run(
+                client, stack, file, scrub, manifests, saving=bool(out), loaded=loaded
+            )
             wanted = prepare_all(run, rendered)
             here = cluster_target(client)
             if not out:
@@ -362,7 +373,7 @@ def _apply(
     if saved is not None:
         _check_target(target, saved, client)
     stack, manifests, loaded = render_file_with_stack(file)
-    run, rendered = open_run(client, stack, file, scrub, manifests)
+    run, rendered = open_run(client, stack, file, scrub, manifests, loaded=loaded)
     ensure_system_namespace(client)
     lock = _lock(client, stack, default_holder(), f"apply {target}", 600, err)
     lock.acquire(lock_timeout, take_from=saved.lock_holder if saved else None)

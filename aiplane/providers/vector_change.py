@@ -21,6 +21,12 @@ from typing import Any, Literal
 
 Action = Literal["create", "update", "reindex", "replace", "delete"]
 
+
+class Conflict(Exception):
+    """The live collection exists but this stack's collection did not create it: it is never
+    adopted and never touched."""
+
+
 _SIGN = {"create": "+", "update": "~", "reindex": "~", "replace": "-/+", "delete": "-"}
 
 

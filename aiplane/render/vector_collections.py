@@ -9,13 +9,17 @@ Connection details travel with the definition (never a secret value: only where 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 from aiplane.stack.loader import LoadedStack
 from aiplane.stack.sections.collections import VectorCollection
 from aiplane.stack.sections.vector_stores import ChromaStore, Credential, PgvectorStore
 from aiplane.stack.yamlpos import Path
+
+if TYPE_CHECKING:
+    from aiplane.providers.base import Resource
 
 ProviderName = Literal["pgvector", "chroma"]
 
@@ -57,6 +61,39 @@ class CollectionDef:
     connection: dict[str, Any]
     desired: dict[str, Any]
     recreate_on_change: bool
+    namespace: str = "default"
+    """The stack's namespace: where ``secretRef`` credentials are read from."""
+
+    def to_body(self) -> dict[str, Any]:
+        """The plan resource's body (JSON-like; credentials only by their source)."""
+        return asdict(self)
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> CollectionDef:
+        """Read ``to_body``'s form back."""
+        fields = dict(body)
+        fields["where"] = Located(**fields["where"])
+        fields["store_where"] = Located(**fields["store_where"])
+        return cls(**fields)
+
+
+def collection_resources(loaded: LoadedStack) -> list[Resource]:
+    """The stack's store collections as plan resources, tagged with their provider.
+
+    Address: ``(pgvector|chroma, "collection", <store>, <collection>)``.
+    """
+    from aiplane.plan.address import Address
+    from aiplane.providers.base import Resource
+
+    return [
+        Resource(
+            Address(d.provider, "collection", d.store, d.name),
+            d.to_body(),
+            d.source,
+            f"collection {d.name}",
+        )
+        for d in render_vector_collections(loaded)
+    ]
 
 
 def render_vector_collections(loaded: LoadedStack) -> list[CollectionDef]:
@@ -91,6 +128,7 @@ def render_vector_collections(loaded: LoadedStack) -> list[CollectionDef]:
                 connection=connection,
                 desired=desired,
                 recreate_on_change=coll.recreate_on_change,
+                namespace=loaded.stack.metadata.namespace,
             )
         )
     return out

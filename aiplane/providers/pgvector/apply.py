@@ -63,8 +63,6 @@ def _create(conn: Connection[Any], desired: dict[str, Any]) -> None:
 def _update(conn: Connection[Any], desired: dict[str, Any], live: dict[str, Any]) -> None:
     for column in sorted(set(desired["payload"]) - set(live["payload"])):
         conn.execute(ddl.add_column(desired, column))
-    for column in sorted(set(live["payload"]) - set(desired["payload"])):
-        conn.execute(ddl.drop_column(desired, column))
     conn.execute(ddl.comment(desired))
 
 
@@ -132,7 +130,7 @@ def reindex(
         old = live["indexName"]
         if old and old != name:
             builder.execute(ddl.drop_index(live["schema"], old, concurrently=True))
-        if live["owner"] != desired["owner"] or live["payload"] != desired["payload"]:
+        if live["owner"] != desired["owner"] or not set(desired["payload"]) <= set(live["payload"]):
             with builder.transaction():
                 _update(builder, desired, live)
         return name

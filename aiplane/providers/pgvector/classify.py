@@ -6,20 +6,24 @@
   ``ef_construction``, ``lists``), a missing index (dropped out of band) or leftovers of an
   interrupted build → ``reindex`` (built concurrently beside the old one: the vectors stay, and
   ``ALTER INDEX … SET`` is never used because it leaves the built graph as it was);
-* query-time defaults and payload columns added or removed → ``update`` in place (removing a
-  column loses its values, so it is gated like a deletion).
+* query-time defaults and added payload columns → ``update`` in place. A column the stack no
+  longer declares is left alone: aiplane never drops a column (its values would be lost).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from aiplane.providers.vector_change import Action, CollectionChange, field_lines, pin_of
+from aiplane.providers.vector_change import (
+    Action,
+    CollectionChange,
+    Conflict,
+    field_lines,
+    pin_of,
+)
 from aiplane.render.vector_collections import CollectionDef
 
-
-class OwnershipConflict(Exception):
-    """The table exists but this stack did not create it: never adopted, never touched."""
+OwnershipConflict = Conflict
 
 
 def classify(want: CollectionDef, live: dict[str, Any] | None) -> CollectionChange | None:
@@ -44,8 +48,7 @@ def classify(want: CollectionDef, live: dict[str, Any] | None) -> CollectionChan
     if reindex:
         return _change(want, live, "reindex", reindex + update)
     if update:
-        removed = [c for c in live["payload"] if c not in desired["payload"]]
-        return _change(want, live, "update", update, destructive=bool(removed))
+        return _change(want, live, "update", update)
     return None
 
 
@@ -120,8 +123,6 @@ def _update_fields(desired: dict[str, Any], live: dict[str, Any]) -> list[str]:
     lines = []
     for column in sorted(set(desired["payload"]) - set(live["payload"])):
         lines.append(f"+ payload.{column} {desired['payload'][column]}")
-    for column in sorted(set(live["payload"]) - set(desired["payload"])):
-        lines.append(f"- payload.{column} {live['payload'][column]} (its values are lost)")
     before = live["owner"].get("query", {})
     lines += field_lines(before, desired["owner"]["query"], "query.")
     return lines

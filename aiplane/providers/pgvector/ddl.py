@@ -50,12 +50,6 @@ def add_column(desired: dict[str, Any], name: str) -> sql.Composed:
     )
 
 
-def drop_column(desired: dict[str, Any], name: str) -> sql.Composed:
-    return sql.SQL("ALTER TABLE {} DROP COLUMN {}").format(
-        table_ident(desired), sql.Identifier(name)
-    )
-
-
 def comment(desired: dict[str, Any]) -> sql.Composed:
     return sql.SQL("COMMENT ON TABLE {} IS {}").format(
         table_ident(desired), sql.Literal(owner_comment(desired["owner"]))
