@@ -139,6 +139,10 @@ def _check_pgvector(loaded: LoadedStack, path: Path, coll: VectorCollection) -> 
 
 def _check_chroma(loaded: LoadedStack, path: Path, coll: VectorCollection) -> list[Diagnostic]:
     found = []
+    if len(coll.name) < 3:
+        found.append(
+            loaded.diagnostic((*path, "name"), "Chroma collection names have at least 3 characters")
+        )
     if coll.index.type != "hnsw":
         found.append(
             loaded.diagnostic(

@@ -36,13 +36,20 @@ def aiplane(
             **os.environ,
             "KUBECONFIG": str(kubeconfig),
             "NO_COLOR": "1",
-            "COLUMNS": "200",
+            "COLUMNS": "1000",
             **(env or {}),
         },  # fmt: skip
         capture_output=True,
         text=True,
         timeout=300,
     )
+
+
+def short_name(prefix: str) -> str:
+    """A stack (and namespace, and database) name unique to one test run."""
+    import uuid
+
+    return f"{prefix}{uuid.uuid4().hex[:8]}"
 
 
 def write_stack(path: Path, name: str, pg: PostgresServer, database: str, collections: str) -> str:
@@ -77,9 +84,10 @@ DOCS = """\
 
 
 def test_plan_and_apply_pgvector_collections_through_the_cli(
-    tmp_path: Path, kubeconfig: Path, namespace: str, postgres_server: PostgresServer
+    tmp_path: Path, kubeconfig: Path, postgres_server: PostgresServer
 ) -> None:
-    db = postgres_server.database(f"cli_{namespace}".replace("-", "_"))
+    namespace = short_name("vcli")
+    db = postgres_server.database(namespace)
     env = {PASSWORD_ENV: postgres_server.password}
     stack = tmp_path / "stack.yaml"
     path = write_stack(stack, namespace, postgres_server, db, DOCS)
@@ -149,16 +157,17 @@ def test_plan_and_apply_pgvector_collections_through_the_cli(
 
 
 def test_a_wrong_password_is_one_located_line_and_exit_1(
-    tmp_path: Path, kubeconfig: Path, namespace: str, postgres_server: PostgresServer
+    tmp_path: Path, kubeconfig: Path, postgres_server: PostgresServer
 ) -> None:
-    db = postgres_server.database(f"pw_{namespace}".replace("-", "_"))
+    namespace = short_name("vpw")
+    db = postgres_server.database(namespace)
     path = write_stack(tmp_path / "stack.yaml", namespace, postgres_server, db, DOCS)
     wrong = "wrong-" + postgres_server.password[::-1]
     res = aiplane(kubeconfig, "apply", path, "--yes", env={PASSWORD_ENV: wrong})
     assert res.returncode == 1, res.stdout + res.stderr
     lines = [line for line in res.stderr.splitlines() if "store pg" in line]
     assert len(lines) == 1, res.stderr
-    assert f"{path}:7:7: spec.vectorStores[0]: store pg: " in lines[0]
+    assert f"{path}:8:7: spec.vectorStores[0]: store pg: " in lines[0]
     assert "password authentication failed" in lines[0]
     assert wrong not in res.stdout + res.stderr
     assert sql(

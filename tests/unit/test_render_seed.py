@@ -226,19 +226,32 @@ def test_budgets_are_reported_as_warnings() -> None:
     assert any("p99LatencyMs" in t for t in texts)
 
 
-def test_hnsw_collection() -> None:
-    cm = one("ConfigMap", "aiplane-collection-docs")
-    assert cm["metadata"]["annotations"]["aiplane.dev/immutable-fields"] == (
-        "vectors.size,vectors.distance,shard_number"
-    )
-    body = json.loads(cm["data"]["collection.json"])
-    assert body == {
-        "vectors": {"size": 1024, "distance": "Cosine", "on_disk": True},
-        "hnsw_config": {"m": 16, "ef_construct": 200},
-        "shard_number": 2,
-        "replication_factor": 2,
-        "on_disk_payload": False,
+def test_hnsw_collection_is_a_pgvector_resource() -> None:
+    from aiplane.render.vector_collections import collection_resources
+
+    [resource] = collection_resources(load_and_check("stacks/seed.yaml"))
+    assert str(resource.address) == "collection rag-db/docs"
+    assert resource.provider == "pgvector"
+    assert resource.source == "stacks/seed.yaml#L219"
+    desired = resource.body["desired"]
+    assert desired["index"] == {
+        "method": "hnsw",
+        "opclass": "vector_cosine_ops",
+        "cast": None,
+        "params": {"m": 16, "ef_construction": 200},
     }
+    assert (desired["table"], desired["dimension"]) == ("docs", 1024)
+    assert desired["payload"] == {"source": "text", "chunk": "integer"}
+    assert desired["owner"] == {"stack": "seed", "collection": "docs",
+                                "query": {"hnsw.ef_search": 100}}  # fmt: skip
+    # The password travels only as where to read it from.
+    assert resource.body["connection"]["password"] == {
+        "secretName": "pgvector-credentials",
+        "secretKey": "password",
+    }
+    assert not any(
+        o["kind"] == "ConfigMap" and "collection" in o["metadata"]["name"] for o in seed()
+    )
 
 
 def test_every_object_is_labelled_and_located() -> None:
