@@ -6,7 +6,6 @@ session's real PostgreSQL + pgvector and Chroma servers. The CLI runs as a subpr
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -38,7 +37,7 @@ def aiplane(
             "NO_COLOR": "1",
             "COLUMNS": "1000",
             **(env or {}),
-        },  # fmt: skip
+        },
         capture_output=True,
         text=True,
         timeout=300,
