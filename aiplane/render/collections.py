@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aiplane.providers.kubernetes.labels import IMMUTABLE_ANN
 from aiplane.render.common import Context, Obj
 from aiplane.stack.models import Quantization, VectorCollection
 
@@ -23,6 +24,11 @@ _DISTANCE = {"cosine": "Cosine", "dot": "Dot", "euclid": "Euclid", "manhattan": 
 
 
 def render_collections(ctx: Context) -> list[Obj]:
+    """Qdrant collections as ConfigMaps; collections in a store as pgvector/Chroma resources."""
+    from aiplane.render.vector_collections import collection_resources
+
+    for resource in collection_resources(ctx.loaded):
+        ctx.add(resource)
     out: list[Obj] = []
     for index, coll in enumerate(ctx.loaded.stack.spec.vector_collections):
         path = ("spec", "vectorCollections", index)
@@ -41,7 +47,7 @@ def render_collections(ctx: Context) -> list[Obj]:
                 (*path, "index", "type"), "qdrant indexes are always HNSW; ivf settings ignored"
             )
         annotations = {
-            "aiplane.dev/immutable-fields": IMMUTABLE_FIELDS,
+            IMMUTABLE_ANN: IMMUTABLE_FIELDS,
             "aiplane.dev/backend": coll.rendered_backend,
             "aiplane.dev/endpoint": coll.endpoint or "",
             "aiplane.dev/collection": coll.name,
