@@ -33,10 +33,10 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 
+from aiplane.check import load_and_check  # noqa: E402
 from aiplane.providers.pgvector.catalog import _COLUMNS, _INDEXES, _TABLES  # noqa: E402
 from aiplane.providers.pgvector.provider import PgvectorProvider  # noqa: E402
 from aiplane.render.vector_collections import render_vector_collections  # noqa: E402
-from aiplane.stack.loader import load_and_check  # noqa: E402
 from tests.servers.postgres import PostgresServer, start_postgres  # noqa: E402
 
 ENV = "AIPLANE_BENCH_PG_PASSWORD"

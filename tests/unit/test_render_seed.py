@@ -351,8 +351,12 @@ def test_render_tags_every_resource_with_its_provider(monkeypatch: pytest.Monkey
 
     loaded = load_and_check(str(REPO / "stacks" / "seed.yaml"))
     plain = render.render_all(loaded)
-    providers = [r.provider for r in plain.resources]
-    assert len(plain.resources) == len(plain.manifests)
+    # The seed's document collection lives in pgvector: one resource beyond the manifests.
+    assert [str(r.address) for r in plain.resources if r.provider == "pgvector"] == [
+        "collection rag-db/docs"
+    ]
+    providers = [r.provider for r in plain.resources if r.provider != "pgvector"]
+    assert len(providers) == len(plain.manifests)
     assert {p for p, m in zip(providers, plain.manifests, strict=True)
             if m["kind"] == "NodeLabels"} == {"node-labels"}  # fmt: skip
     assert providers.count("kubernetes") == sum(m["kind"] != "NodeLabels" for m in plain.manifests)

@@ -10,13 +10,13 @@ from typing import Any
 
 import httpx
 
+from aiplane.check import load_and_check
 from aiplane.plan.model import Change
 from aiplane.providers.base import Live, ProviderContext, Resource
 from aiplane.providers.chroma.backend import ChromaBackend
 from aiplane.providers.collections_base import CollectionProvider
 from aiplane.render.vector_collections import collection_resources
 from aiplane.secrets import Scrubber
-from aiplane.stack.loader import load_and_check
 from tests.servers.chroma import ChromaServer
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import psycopg
 
+from aiplane.check import load_and_check
 from aiplane.providers.pgvector.provider import PgvectorProvider
 from aiplane.render.vector_collections import CollectionDef, render_vector_collections
-from aiplane.stack.loader import load_and_check
 from tests.servers.postgres import PostgresServer
 
 PASSWORD_ENV = "AIPLANE_TEST_PG_PASSWORD"
