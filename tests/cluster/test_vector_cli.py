@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers.chroma import chroma_server
+from tests.servers.chroma import ChromaServer, chroma_server
 from tests.servers.postgres import PostgresServer, postgres_server
 from tests.vector.pg_support import count, insert_vectors, sql
 
@@ -173,3 +173,39 @@ def test_a_wrong_password_is_one_located_line_and_exit_1(
         postgres_server, db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
     ) == [(0,)]
     assert "Traceback" not in res.stderr
+
+
+def test_chroma_collection_through_the_cli(
+    tmp_path: Path, kubeconfig: Path, chroma_server: ChromaServer
+) -> None:
+    import httpx
+
+    name = short_name("vch")
+    text = f"""\
+    apiVersion: aiplane.dev/v1alpha1
+    kind: Stack
+    metadata:
+      name: {name}
+      namespace: {name}
+    spec:
+      vectorStores:
+        - name: ch
+          chroma: {{url: {chroma_server.url}}}
+      vectorCollections:
+        - name: {name}
+          store: ch
+          dimension: 8
+          index: {{type: hnsw, m: 16, efConstruct: 100, efSearch: 40}}
+    """
+    path = tmp_path / "chroma.yaml"
+    path.write_text(textwrap.dedent(text))
+    applied = aiplane(kubeconfig, "apply", str(path), "--yes")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    live = httpx.get(f"{chroma_server.collections_url()}/{name}", timeout=10).json()
+    assert live["configuration_json"]["hnsw"]["ef_search"] == 40
+    assert live["metadata"]["aiplane.stack"] == name
+    assert aiplane(kubeconfig, "plan", str(path), "--detailed-exitcode").returncode == 0
+    path.write_text(textwrap.dedent(text).replace("efSearch: 40", "efSearch: 90"))
+    changed = aiplane(kubeconfig, "plan", str(path), "--detailed-exitcode")
+    assert changed.returncode == 2, changed.stdout + changed.stderr
+    assert "hnsw.ef_search 40 -> 90 (in place)" in changed.stdout
