@@ -308,3 +308,23 @@ def test_killing_the_database_mid_reindex_leaves_the_old_index_serving_and_a_rer
     [(_, method, options, _, valid)] = ann_indexes(postgres_server, db, "docs")
     assert (method, sorted(options), valid) == ("hnsw", ["ef_construction=64", "m=16"], True)
     assert provider(postgres_server).plan(defs(path)) == []
+
+
+def test_above_2000_dimensions_the_index_is_on_a_halfvec_cast(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    db = postgres_server.database("halfvec")
+    path = pg_stack(tmp_path, postgres_server, db, DOCS.replace("dimension: 8", "dimension: 2048"))
+    converge(path, postgres_server)
+    [(_, method, options, opclass, valid)] = ann_indexes(postgres_server, db, "docs")
+    assert (method, sorted(options), opclass, valid) == (
+        "hnsw", ["ef_construction=64", "m=16"], "halfvec_cosine_ops", True,
+    )  # fmt: skip
+    [(definition,)] = sql(
+        postgres_server,
+        db,
+        "SELECT indexdef FROM pg_indexes WHERE tablename = 'docs' AND indexdef LIKE '%hnsw%'",
+    )
+    assert "(embedding)::halfvec(2048)" in definition
+    insert_vectors(postgres_server, db, "docs", 20, 2048)
+    assert provider(postgres_server).plan(defs(path)) == []
