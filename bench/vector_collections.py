@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 
 from aiplane.check import load_and_check  # noqa: E402
+from aiplane.providers.collection_def import CollectionDef  # noqa: E402
 from aiplane.providers.pgvector.catalog import _COLUMNS, _INDEXES, _TABLES  # noqa: E402
 from aiplane.providers.pgvector.provider import PgvectorProvider  # noqa: E402
 from aiplane.render.vector_collections import render_vector_collections  # noqa: E402
@@ -79,7 +80,7 @@ def many(count: int, stores: list[str]) -> str:
 
 
 def apply_all(provider: PgvectorProvider, path: str) -> None:
-    wants = render_vector_collections(load_and_check(path))
+    wants = [CollectionDef.from_body(b) for b in render_vector_collections(load_and_check(path))]
     for change in provider.plan(wants):
         want = next(w for w in wants if w.name == change.name)
         provider.apply(change, want, want)
@@ -90,7 +91,7 @@ def bench_plan(server: PostgresServer, tmp: Path, count: int, nstores: int, runs
     path = stack_file(tmp / "plan.yaml", server, stores, many(count, stores))
     provider = PgvectorProvider("bench", env={ENV: server.password})
     apply_all(provider, path)
-    wants = render_vector_collections(load_and_check(path))
+    wants = [CollectionDef.from_body(b) for b in render_vector_collections(load_and_check(path))]
     ours, theirs = [], []
     for _ in range(runs):
         started = time.perf_counter()

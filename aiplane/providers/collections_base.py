@@ -20,9 +20,9 @@ from aiplane.plan.diff import diff_values
 from aiplane.plan.model import Action, Change, Disruption, Pin, Stage, digest_of
 from aiplane.plan.state import Inventory
 from aiplane.providers.base import Live, PlanError, ProviderContext, Resource, Say
+from aiplane.providers.collection_def import CollectionDef
 from aiplane.providers.credentials import SecretReader, StoreError
 from aiplane.providers.vector_change import CollectionChange, Conflict, pin_of
-from aiplane.render.vector_collections import CollectionDef
 
 Table = dict[str, Any]
 

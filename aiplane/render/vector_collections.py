@@ -9,8 +9,6 @@ Connection details travel with the definition (never a secret value: only where 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from aiplane.stack.loader import LoadedStack
@@ -20,8 +18,6 @@ from aiplane.stack.yamlpos import Path
 
 if TYPE_CHECKING:
     from aiplane.providers.base import Resource
-
-ProviderName = Literal["pgvector", "chroma"]
 
 # pgvector's defaults (README of 0.8): m 16, ef_construction 64, lists 100, ef_search 40, probes 1.
 PG_DEFAULTS = {"m": 16, "ef_construction": 64, "lists": 100, "ef_search": 40, "probes": 1}
@@ -33,73 +29,30 @@ _PG_OPS = {"cosine": "cosine_ops", "dot": "ip_ops", "euclid": "l2_ops", "manhatt
 _CHROMA_SPACE = {"cosine": "cosine", "dot": "ip", "euclid": "l2"}
 
 
-@dataclass(frozen=True)
-class Located:
-    """Where a part of the stack is, for ``FILE:LINE:COL`` errors raised far from the loader."""
-
-    file: str
-    line: int
-    column: int
-    path: str
-
-    def prefix(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.path}"
-
-
-@dataclass(frozen=True)
-class CollectionDef:
-    """One collection as the stack wants it, tagged with the provider that owns it."""
-
-    provider: ProviderName
-    stack: str
-    name: str
-    store: str
-    source: str
-    """``FILE#Lline`` of the collection, for plan lines."""
-    where: Located
-    store_where: Located
-    connection: dict[str, Any]
-    desired: dict[str, Any]
-    recreate_on_change: bool
-    namespace: str = "default"
-    """The stack's namespace: where ``secretRef`` credentials are read from."""
-
-    def to_body(self) -> dict[str, Any]:
-        """The plan resource's body (JSON-like; credentials only by their source)."""
-        return asdict(self)
-
-    @classmethod
-    def from_body(cls, body: Mapping[str, Any]) -> CollectionDef:
-        """Read ``to_body``'s form back."""
-        fields = dict(body)
-        fields["where"] = Located(**fields["where"])
-        fields["store_where"] = Located(**fields["store_where"])
-        return cls(**fields)
-
-
 def collection_resources(loaded: LoadedStack) -> list[Resource]:
     """The stack's store collections as plan resources, tagged with their provider.
 
-    Address: ``(pgvector|chroma, "collection", <store>, <collection>)``.
+    Address: ``(pgvector|chroma, "collection", <store>, <collection>)``; the body is what the
+    provider reads back as ``aiplane.providers.collection_def.CollectionDef``.
     """
     from aiplane.plan.address import Address
     from aiplane.providers.base import Resource
 
     return [
         Resource(
-            Address(d.provider, "collection", d.store, d.name),
-            d.to_body(),
-            d.source,
-            f"collection {d.name}",
+            Address(body["provider"], "collection", body["store"], body["name"]),
+            body,
+            body["source"],
+            f"collection {body['name']}",
         )
-        for d in render_vector_collections(loaded)
+        for body in render_vector_collections(loaded)
     ]
 
 
-def render_vector_collections(loaded: LoadedStack) -> list[CollectionDef]:
-    """Every collection that names a store, in stack order."""
+def render_vector_collections(loaded: LoadedStack) -> list[dict[str, Any]]:
+    """Every collection that names a store, in stack order, as resource bodies."""
     spec = loaded.stack.spec
-    out: list[CollectionDef] = []
+    out: list[dict[str, Any]] = []
     for index, coll in enumerate(spec.vector_collections):
         store = spec.vector_store(coll.store) if coll.store else None
         if store is None:
@@ -108,7 +61,7 @@ def render_vector_collections(loaded: LoadedStack) -> list[CollectionDef]:
         path: Path = ("spec", "vectorCollections", index)
         store_path: Path = ("spec", "vectorStores", store_index)
         if store.pgvector is not None:
-            provider: ProviderName = "pgvector"
+            provider: Literal["pgvector", "chroma"] = "pgvector"
             connection = pg_connection(store.pgvector)
             desired = pg_desired(loaded.stack.metadata.name, coll, store.pgvector.schema_name)
         else:
@@ -117,28 +70,29 @@ def render_vector_collections(loaded: LoadedStack) -> list[CollectionDef]:
             connection = chroma_connection(store.chroma)
             desired = chroma_desired(loaded.stack.metadata.name, coll)
         out.append(
-            CollectionDef(
-                provider=provider,
-                stack=loaded.stack.metadata.name,
-                name=coll.name,
-                store=store.name,
-                source=loaded.source_ref(path),
-                where=_located(loaded, path),
-                store_where=_located(loaded, store_path),
-                connection=connection,
-                desired=desired,
-                recreate_on_change=coll.recreate_on_change,
-                namespace=loaded.stack.metadata.namespace,
-            )
+            {
+                "provider": provider,
+                "stack": loaded.stack.metadata.name,
+                "name": coll.name,
+                "store": store.name,
+                "source": loaded.source_ref(path),
+                "where": _located(loaded, path),
+                "store_where": _located(loaded, store_path),
+                "connection": connection,
+                "desired": desired,
+                "recreate_on_change": coll.recreate_on_change,
+                "namespace": loaded.stack.metadata.namespace,
+            }
         )
     return out
 
 
-def _located(loaded: LoadedStack, path: Path) -> Located:
+def _located(loaded: LoadedStack, path: Path) -> dict[str, Any]:
+    """Where a part of the stack is, for ``FILE:LINE:COL`` errors raised by the provider."""
     from aiplane.stack.yamlpos import dotted
 
     line, column = loaded.locate(path)
-    return Located(loaded.path, line, column, dotted(path))
+    return {"file": loaded.path, "line": line, "column": column, "path": dotted(path)}
 
 
 def _credential(cred: Credential | None) -> dict[str, str] | None:

@@ -7,8 +7,9 @@ import textwrap
 from pathlib import Path
 
 from aiplane.check import load_and_check
+from aiplane.providers.collection_def import CollectionDef
 from aiplane.providers.vector_change import CollectionChange, pin_of
-from aiplane.render.vector_collections import CollectionDef, collection_resources
+from aiplane.render.vector_collections import collection_resources
 
 STACK = """\
 apiVersion: aiplane.dev/v1alpha1

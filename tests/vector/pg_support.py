@@ -10,8 +10,9 @@ from typing import Any
 import psycopg
 
 from aiplane.check import load_and_check
+from aiplane.providers.collection_def import CollectionDef
 from aiplane.providers.pgvector.provider import PgvectorProvider
-from aiplane.render.vector_collections import CollectionDef, render_vector_collections
+from aiplane.render.vector_collections import render_vector_collections
 from tests.servers.postgres import PostgresServer
 
 PASSWORD_ENV = "AIPLANE_TEST_PG_PASSWORD"
@@ -52,7 +53,7 @@ def pg_stack(
 
 
 def defs(path: str) -> list[CollectionDef]:
-    return render_vector_collections(load_and_check(path))
+    return [CollectionDef.from_body(b) for b in render_vector_collections(load_and_check(path))]
 
 
 def provider(server: PostgresServer, stack: str = "t", **kw: Any) -> PgvectorProvider:

@@ -8,10 +8,10 @@ from typing import Any
 from aiplane.providers.base import ProviderContext
 from aiplane.providers.chroma import classify as rules
 from aiplane.providers.chroma.client import ChromaClient, live_view, owned_metadata
+from aiplane.providers.collection_def import CollectionDef
 from aiplane.providers.collections_base import CollectionProvider, Table, secret_reader
 from aiplane.providers.credentials import StoreError
 from aiplane.providers.vector_change import CollectionChange
-from aiplane.render.vector_collections import CollectionDef
 
 
 class ChromaBackend:

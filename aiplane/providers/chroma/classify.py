@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiplane.providers.collection_def import CollectionDef
 from aiplane.providers.vector_change import Action, CollectionChange, Conflict, field_lines, pin_of
-from aiplane.render.vector_collections import CollectionDef
 
 IMMUTABLE = ("space", "max_neighbors", "ef_construction")
 

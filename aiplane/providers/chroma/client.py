@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 
+from aiplane.providers.collection_def import Located
 from aiplane.providers.credentials import SecretReader, StoreError, resolve, scrub
-from aiplane.render.vector_collections import Located
 
 OWNER_KEYS = ("aiplane.stack", "aiplane.collection", "aiplane.dimension")
 PAGE = 1000

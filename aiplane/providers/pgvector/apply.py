@@ -17,11 +17,11 @@ from typing import Any
 
 from psycopg import Connection, sql
 
+from aiplane.providers.collection_def import CollectionDef
 from aiplane.providers.credentials import StoreError
 from aiplane.providers.pgvector import ddl
 from aiplane.providers.pgvector.catalog import owner_of
 from aiplane.providers.vector_change import CollectionChange
-from aiplane.render.vector_collections import CollectionDef
 
 Progress = Callable[[str], None]
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiplane.providers.base import ProviderContext
+from aiplane.providers.collection_def import CollectionDef
 from aiplane.providers.collections_base import (
     CollectionProvider,
     Table,
@@ -16,7 +17,6 @@ from aiplane.providers.pgvector import classify as rules
 from aiplane.providers.pgvector.catalog import read_store
 from aiplane.providers.pgvector.provider import PgvectorProvider
 from aiplane.providers.vector_change import CollectionChange
-from aiplane.render.vector_collections import CollectionDef
 
 
 class PgvectorBackend:

@@ -14,7 +14,7 @@ from typing import Any
 
 from psycopg import Connection, sql
 
-from aiplane.render.vector_collections import PG_DEFAULTS
+from aiplane.providers.collection_def import PG_DEFAULTS
 
 ID, VECTOR = "id", "embedding"
 INDEX_PREFIX = "ann_"

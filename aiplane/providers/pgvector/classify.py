@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiplane.providers.collection_def import CollectionDef
 from aiplane.providers.vector_change import (
     Action,
     CollectionChange,
@@ -21,7 +22,6 @@ from aiplane.providers.vector_change import (
     field_lines,
     pin_of,
 )
-from aiplane.render.vector_collections import CollectionDef
 
 OwnershipConflict = Conflict
 

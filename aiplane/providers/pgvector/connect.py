@@ -11,7 +11,7 @@ from aiplane.providers.credentials import SecretReader, StoreError, resolve, scr
 if TYPE_CHECKING:
     import psycopg
 
-    from aiplane.render.vector_collections import Located
+    from aiplane.providers.collection_def import Located
 
 
 def connect(

@@ -11,13 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiplane.providers.collection_def import CollectionDef
 from aiplane.providers.credentials import SecretReader, StoreError
 from aiplane.providers.pgvector.apply import Progress, apply_in_transaction, reindex
 from aiplane.providers.pgvector.catalog import read_store
 from aiplane.providers.pgvector.classify import OwnershipConflict, classify, deletion
 from aiplane.providers.pgvector.connect import connect
 from aiplane.providers.vector_change import CollectionChange, pin_of
-from aiplane.render.vector_collections import CollectionDef
 
 NAME = "pgvector"
 
