@@ -17,6 +17,7 @@ from aiplane.stack.sections.collections import (
     VectorCollection,
     VectorIndex,
 )
+from aiplane.stack.sections.kube import LabelKey, LabelValue
 from aiplane.stack.sections.pipelines import (
     ModelAction,
     Pipeline,
@@ -70,7 +71,7 @@ class Metadata(StackModel):
     name: Name
     """Stack name: owns the rendered objects (label aiplane.dev/stack) and names the lock."""
     namespace: Name = Field(default="default", description="Namespace of namespaced objects.")
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
     """Labels added to every rendered object."""
 
 
