@@ -514,7 +514,7 @@ CASES: list[tuple[str, bytes, int, str]] = [
             PG_STORE + "  vectorCollections:\n    - name: c\n      store: pgg\n      dimension: 8\n"
         ),
         11,
-        "unknown vector store 'pgg' (did you mean 'pg'?)",
+        "unknown vector store (did you mean 'pg'?)",
     ),
     (
         "neither store nor endpoint",
