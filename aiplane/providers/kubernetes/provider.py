@@ -414,13 +414,14 @@ class KubernetesProvider:
             time.sleep(0.5)
 
     def settle(self, changes: Sequence[Change], say: Say, *, health: bool) -> None:
-        """Re-read discovery after CRDs; wait for the changed objects to be healthy."""
-        if any(self.stage(c.address) == STAGES[0] for c in changes):
-            self.client.refresh_discovery()
+        """Wait for the changed objects to be healthy; then, after CRDs, re-read discovery (only
+        then: the health wait itself reads discovery, before the new kinds are served)."""
         if health:
             refs = [ObjectRef.of(c.address) for c in changes if c.action != "delete"]
             wait_healthy(self.client, refs, say, selector=self.applyset.selector,
                          cap=self.health_timeout)  # fmt: skip
+        if any(self.stage(c.address) == STAGES[0] for c in changes):
+            self.client.refresh_discovery()
 
     def inventory(self, wanted: Sequence[Resource]) -> Inventory:
         """The group-kinds and namespaces the ApplySet parent lists."""
