@@ -32,6 +32,8 @@ _STAGE_OF = {
     "ResourceQuota": 1,
     "LimitRange": 1,
     "ResourceFlavor": 1,
+    "WorkloadPriorityClass": 1,
+    "Topology": 1,
     "ClusterQueue": 1,
     "LocalQueue": 1,
     NODE_LABELS_KIND: 1,
@@ -49,6 +51,7 @@ _STAGE_OF = {
     "ClusterWorkflowTemplate": 4,
     "CronWorkflow": 4,
     "Workflow": 4,
+    "Job": 4,
 }
 ROLLING_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet"})
 POD_KINDS = ROLLING_KINDS | {"Job", "Pod", "ReplicaSet", "CronJob"}

@@ -28,9 +28,14 @@ GPU_OPERATOR_NAMESPACE = "gpu-operator"
 KIND_ORDER = (
     "Namespace",
     "PriorityClass",
+    "WorkloadPriorityClass",
     "ConfigMap",
     "ClusterPolicy",
     "NodeLabels",
+    "Topology",
+    "ResourceFlavor",
+    "ClusterQueue",
+    "LocalQueue",
     "Deployment",
     "Service",
     "PodDisruptionBudget",
@@ -44,6 +49,7 @@ KIND_ORDER = (
     "BackendTrafficPolicy",
     "WorkflowTemplate",
     "CronWorkflow",
+    "Job",
 )
 
 

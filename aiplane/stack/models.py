@@ -24,6 +24,7 @@ from aiplane.stack.sections.pipelines import (
 )
 from aiplane.stack.sections.pools import GpuPool, MigDevices, MigPolicy, Taint, TimeSlicing
 from aiplane.stack.sections.priorities import Priorities, PriorityClass
+from aiplane.stack.sections.queues import BatchJob, PoolQueue, Queues
 from aiplane.stack.sections.routes import (
     Backend,
     BackendLimits,
@@ -78,6 +79,10 @@ class StackSpec(StackModel):
     """Traffic routes (rendered for Gateway API and Envoy AI Gateway)."""
     vector_collections: list[VectorCollection] = Field(default_factory=list)
     """Vector collections (rendered as Qdrant collection documents)."""
+    queues: Queues | None = None
+    """GPU queueing with Kueue: per-pool ClusterQueues, LocalQueues, priorities, topology."""
+    batch_jobs: list[BatchJob] = Field(default_factory=list)
+    """Offline GPU work (rendered as Jobs that wait in the pool's queue)."""
 
     def pool(self, name: str) -> GpuPool | None:
         return next((p for p in self.gpu_pools if p.name == name), None)
@@ -105,6 +110,7 @@ __all__ = [
     "Autoscaling",
     "Backend",
     "BackendLimits",
+    "BatchJob",
     "Connection",
     "Deployment",
     "ExternalTarget",
@@ -121,9 +127,11 @@ __all__ = [
     "ModelAction",
     "ModelVersion",
     "Pipeline",
+    "PoolQueue",
     "Priorities",
     "PriorityClass",
     "Quantization",
+    "Queues",
     "RateLimit",
     "RateLimits",
     "Resources",

@@ -1,0 +1,256 @@
+"""Queues rendered by aiplane, applied with ``aiplane apply`` and run by the real Kueue controller.
+
+kwok completes a Job's pods as soon as they run, so a test that needs a Job to hold its quota
+freezes kwok (SIGSTOP to the process the suite started, by PID) while it looks, and lets it go
+(SIGCONT) to make that Job finish. Each test has its own stack (and so its own cluster-scoped
+queues, flavors and priority classes) and deletes them afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.cluster
+REPO = Path(__file__).resolve().parents[3]
+CLUSTER_KINDS = "clusterqueues,resourceflavors,workloadpriorityclasses,topologies,priorityclasses"
+
+
+class Stack:
+    """One test's stack file and the CLI against the test cluster."""
+
+    def __init__(self, kubeconfig: Path, workdir: Path, kubectl: Callable[..., Any]) -> None:
+        self.name = "q" + uuid.uuid4().hex[:8]
+        self.file = workdir / f"{self.name}.yaml"
+        self.kubectl = kubectl
+        self.env = {**os.environ, "KUBECONFIG": str(kubeconfig), "AIPLANE_HEALTH_TIMEOUT": "60"}
+
+    def write(self, spec: dict[str, Any]) -> None:
+        doc = {
+            "apiVersion": "aiplane.dev/v1alpha1",
+            "kind": "Stack",
+            "metadata": {"name": self.name, "namespace": self.name},
+            "spec": spec,
+        }
+        self.file.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "aiplane", *args],
+            cwd=REPO, env=self.env, capture_output=True, text=True, timeout=240,
+        )  # fmt: skip
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.kubectl(*args, "-o", "json").stdout)
+
+    def workload_of(self, job: str) -> dict[str, Any] | None:
+        items = self.json("get", "workloads", "-n", self.name)["items"]
+        mine = [w for w in items if any(o["name"] == job for o in w["metadata"]["ownerReferences"])]
+        return mine[0] if mine else None
+
+    def destroy(self) -> None:
+        self.kubectl("delete", "jobs", "--all", "-n", self.name, "--wait=false", check=False)
+        self.kubectl("delete", "namespace", self.name, "--wait=false", check=False)
+        self.kubectl(
+            "delete", CLUSTER_KINDS, "-l", f"aiplane.dev/stack={self.name}", "--wait=false",
+            check=False,
+        )  # fmt: skip
+
+
+def ok(res: subprocess.CompletedProcess[str], code: int = 0) -> str:
+    assert res.returncode == code, f"exit {res.returncode}\n{res.stdout}\n{res.stderr}"
+    return res.stdout + res.stderr
+
+
+def condition(obj: dict[str, Any] | None, kind: str) -> dict[str, Any]:
+    for cond in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if cond["type"] == kind:
+            return dict(cond)
+    return {}
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@contextlib.contextmanager
+def kwok_frozen(control_plane: Any) -> Iterator[None]:
+    """Stop kwok (the suite's own process) so Job pods neither run nor finish, briefly."""
+    pid = control_plane.pids()["kwok"]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+@pytest.fixture
+def stack(kubeconfig: Path, tmp_path: Path, kubectl: Any, kueue: Any) -> Iterator[Stack]:
+    made = Stack(kubeconfig, tmp_path, kubectl)
+    yield made
+    made.destroy()
+
+
+def _spec(stack: Stack, nodes: int, jobs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "priorities": {
+            "classes": [
+                {"name": f"{stack.name}-high", "value": 1000},
+                {"name": f"{stack.name}-low", "value": 10},
+            ]
+        },
+        "gpuPools": [
+            {
+                "name": "train",
+                "gpu": "H100-80GB",
+                "nodes": nodes,
+                "gpusPerNode": 8,
+                "nodeSelector": {"aiplane.test/pool": stack.name},
+            }
+        ],
+        "queues": {},
+        "batchJobs": jobs,
+    }
+
+
+def _job(name: str, priority: str, gpus: int = 8, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "image": "busybox:1.36", "command": ["true"], "pool": "train",
+            "gpus": gpus, "priority": priority, **extra}  # fmt: skip
+
+
+def test_over_quota_job_waits_and_is_admitted_when_the_first_finishes(
+    stack: Stack, gpu_nodes: Any, control_plane: Any
+) -> None:
+    gpu_nodes("H100", 1, labels={"aiplane.test/pool": stack.name})
+    low = f"{stack.name}-low"
+    stack.write(_spec(stack, 1, [_job("first", low), _job("second", low)]))
+    with kwok_frozen(control_plane):
+        ok(stack.cli("apply", str(stack.file), "--yes"))
+        first = wait_for(
+            "first admitted",
+            lambda: (
+                condition(stack.workload_of("first"), "Admitted").get("status") == "True" or None
+            ),
+        )
+        assert first
+        second = wait_for("second's workload", lambda: stack.workload_of("second"))
+        time.sleep(2)  # Kueue has had time to try the second one against the quota
+        second = stack.workload_of("second")
+        reserved = condition(second, "QuotaReserved")
+        assert reserved.get("status") == "False", second
+        assert "insufficient" in reserved.get("message", "").lower(), reserved
+        assert stack.json("get", "job", "second", "-n", stack.name)["spec"]["suspend"] is True
+    # kwok runs again: the first job's pod runs and completes, its quota is freed.
+    wait_for(
+        "second admitted",
+        lambda: condition(stack.workload_of("second"), "Admitted").get("status") == "True",
+    )
+    done = wait_for(
+        "first complete",
+        lambda: condition(stack.json("get", "job", "first", "-n", stack.name), "Complete"),
+    )
+    admitted = condition(stack.workload_of("second"), "Admitted")
+    assert admitted["lastTransitionTime"] >= done["lastTransitionTime"]
+    # What Kueue changed on the Jobs (suspend, node selectors) is expected drift: no changes.
+    res = stack.cli("plan", str(stack.file), "--detailed-exitcode")
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_queues_apply_cleanly_and_plan_empty(stack: Stack, gpu_nodes: Any) -> None:
+    gpu_nodes("H100", 1, labels={"aiplane.test/pool": stack.name})
+    stack.write(_spec(stack, 1, []))
+    out = ok(stack.cli("apply", str(stack.file), "--yes"))
+    assert "apply complete" in out
+    res = stack.cli("plan", str(stack.file), "--detailed-exitcode")
+    assert res.returncode == 0, res.stdout + res.stderr
+    queue = stack.json("get", "clusterqueue", f"{stack.name}-train")
+    quota = queue["spec"]["resourceGroups"][0]["flavors"][0]["resources"][0]
+    assert quota == {"name": "nvidia.com/gpu", "nominalQuota": 8}
+    assert condition(queue, "Active").get("status") == "True", queue.get("status")
+    local = stack.json("get", "localqueue", "train", "-n", stack.name)
+    assert local["spec"]["clusterQueue"] == f"{stack.name}-train"
+
+
+def test_higher_priority_preempts_lower(stack: Stack, gpu_nodes: Any, control_plane: Any) -> None:
+    gpu_nodes("H100", 1, labels={"aiplane.test/pool": stack.name})
+    stack.write(_spec(stack, 1, [_job("background", f"{stack.name}-low")]))
+    with kwok_frozen(control_plane):
+        ok(stack.cli("apply", str(stack.file), "--yes"))
+        wait_for(
+            "background admitted",
+            lambda: condition(stack.workload_of("background"), "Admitted").get("status") == "True",
+        )
+        jobs = [_job("background", f"{stack.name}-low"), _job("urgent", f"{stack.name}-high")]
+        stack.write(_spec(stack, 1, jobs))
+        ok(stack.cli("apply", str(stack.file), "--yes"))
+        evicted = wait_for(
+            "background evicted",
+            lambda: (
+                condition(stack.workload_of("background"), "Evicted").get("status") == "True"
+                and condition(stack.workload_of("background"), "Evicted")
+            ),
+        )
+        assert evicted["reason"] == "Preempted", evicted
+    wait_for(
+        "urgent admitted",
+        lambda: condition(stack.workload_of("urgent"), "Admitted").get("status") == "True",
+    )
+
+
+def test_eight_gpu_job_lands_on_one_node_that_has_them(
+    stack: Stack, gpu_nodes: Any, control_plane: Any
+) -> None:
+    labels = {"aiplane.test/pool": stack.name}
+    small = gpu_nodes("H100", 1, labels=labels, gpus_per_node=4)
+    big = gpu_nodes("H100", 1, labels=labels, gpus_per_node=8)
+    job = _job("allreduce", f"{stack.name}-high", gpus=4, parallelism=2, completions=2)
+    stack.write(_spec(stack, 2, [job]))
+    res = stack.cli("render", str(stack.file))
+    ok(res)
+    jobs = [d for d in yaml.safe_load_all(res.stdout) if d and d["kind"] == "Job"]
+    annotations = jobs[0]["spec"]["template"]["metadata"]["annotations"]
+    assert annotations == {"kueue.x-k8s.io/podset-required-topology": "kubernetes.io/hostname"}
+    ok(stack.cli("apply", str(stack.file), "--yes"))
+    workload = wait_for(
+        "allreduce admitted",
+        lambda: (
+            condition(stack.workload_of("allreduce"), "Admitted").get("status") == "True"
+            and stack.workload_of("allreduce")
+        ),
+    )
+    assignment = workload["status"]["admission"]["podSetAssignments"][0]["topologyAssignment"]
+    assert big[0] in json.dumps(assignment) and small[0] not in json.dumps(assignment)
+    pods = wait_for(
+        "two pods bound",
+        lambda: (
+            [
+                p
+                for p in stack.json("get", "pods", "-n", stack.name, "-l", "job-name=allreduce")[
+                    "items"
+                ]
+                if p["spec"].get("nodeName")
+            ]
+            if len(stack.json("get", "pods", "-n", stack.name, "-l", "job-name=allreduce")["items"])
+            >= 2
+            else None
+        ),
+    )
+    assert {p["spec"]["nodeName"] for p in pods} == {big[0]}
