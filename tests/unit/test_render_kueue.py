@@ -93,7 +93,7 @@ def test_cluster_queue_quota_is_capacity_minus_serving() -> None:
                             "nominalQuota": 8,
                             "borrowingLimit": 4,
                             "lendingLimit": 2,
-                        },  # fmt: skip
+                        },
                     ],
                 }
             ],
