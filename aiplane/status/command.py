@@ -35,6 +35,12 @@ def status_main(
     from aiplane.cluster.kubeconfig import load_kubeconfig
     from aiplane.stack.loader import load_and_check
 
+    from pathlib import Path
+
+    from aiplane.errors import AiplaneError
+
+    if not Path(file).is_file():
+        raise AiplaneError(f"status: no stack file {file}")
     loaded = load_and_check(file)
     with KubeClient(load_kubeconfig(kubeconfig, context), retries=1, timeout=10.0) as client:
         while True:

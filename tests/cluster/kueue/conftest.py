@@ -7,12 +7,18 @@ start fails the tests that need it; it never skips them.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.servers.kueue import Kueue, run_kueue
+REPO = str(Path(__file__).resolve().parents[3])
+if REPO not in sys.path:  # tests.servers is imported by path from the repository root
+    sys.path.insert(0, REPO)
+
+from tests.servers.kueue import Kueue, run_kueue  # noqa: E402
 
 
 @pytest.fixture(scope="session")
