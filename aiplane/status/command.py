@@ -31,13 +31,12 @@ def status_main(
     sample_seconds: float,
     source: MetricsSource | None = None,
 ) -> int:
-    from aiplane.cluster.client import KubeClient
-    from aiplane.cluster.kubeconfig import load_kubeconfig
-    from aiplane.stack.loader import load_and_check
-
     from pathlib import Path
 
+    from aiplane.cluster.client import KubeClient
+    from aiplane.cluster.kubeconfig import load_kubeconfig
     from aiplane.errors import AiplaneError
+    from aiplane.stack.loader import load_and_check
 
     if not Path(file).is_file():
         raise AiplaneError(f"status: no stack file {file}")
