@@ -18,7 +18,8 @@ from aiplane.stack.sections.base import EnvSource
 # Fields Kueue owns on a queued Job (see aiplane.cluster.drift).
 KUEUE_DRIFT = (
     "spec.suspend=Kueue; spec.template.spec.nodeSelector*=Kueue; "
-    "spec.template.spec.tolerations*=Kueue; spec.template.metadata.*=Kueue; "
+    "spec.template.spec.tolerations*=Kueue; spec.template.spec.schedulingGates*=Kueue; "
+    "spec.template.metadata.*=Kueue; "
     "metadata.labels.kueue.x-k8s.io/*=Kueue; metadata.annotations.kueue.x-k8s.io/*=Kueue"
 )
 DRIFT_ANNOTATION = "aiplane.dev/expected-drift"
