@@ -263,7 +263,7 @@ def status(
     Exit 0 healthy, 2 unhealthy, 1 error."""
 
     def body() -> int:
-        from aiplane.status.command import status_main
+        from aiplane.commands.status import status_main
 
         return status_main(
             file,

@@ -15,7 +15,7 @@ from aiplane.render.kueue import queue_labels, topology_annotations
 from aiplane.stack.models import BatchJob
 from aiplane.stack.sections.base import EnvSource
 
-# Fields Kueue owns on a queued Job (see aiplane.cluster.drift).
+# Fields Kueue owns on a queued Job (see aiplane.providers.kubernetes.drift).
 KUEUE_DRIFT = (
     "spec.suspend=Kueue; spec.template.spec.nodeSelector*=Kueue; "
     "spec.template.spec.tolerations*=Kueue; spec.template.spec.schedulingGates*=Kueue; "

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiplane.cluster.client import KubeClient
+from aiplane.providers.kubernetes.client import KubeClient
 from aiplane.stack.loader import LoadedStack
 from aiplane.status.reads import NOT_INSTALLED, condition, list_all, served
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aiplane.cluster.client import KubeClient
+from aiplane.providers.kubernetes.client import KubeClient
 from aiplane.stack.loader import LoadedStack
 from aiplane.status.metrics import MetricsError, Samples, gpu_figures, parse, serving_figures
 from aiplane.status.reads import NOT_INSTALLED, list_all

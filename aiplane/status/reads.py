@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aiplane.cluster.client import KubeClient
+from aiplane.providers.kubernetes.client import KubeClient
 
 NOT_INSTALLED = "not installed"
 GPU_PREFIX = "nvidia.com/"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from aiplane.cluster.client import KubeClient
+from aiplane.providers.kubernetes.client import KubeClient
 from aiplane.stack.loader import LoadedStack
 from aiplane.status.dataplane import MetricsSource, dcgm, serving
 from aiplane.status.reads import NOT_INSTALLED

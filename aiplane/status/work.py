@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from aiplane.cluster.client import KubeClient
+from aiplane.providers.kubernetes.client import KubeClient
 from aiplane.stack.loader import LoadedStack
 from aiplane.stack.models import GpuPool
 from aiplane.status.reads import (

@@ -138,7 +138,7 @@ def _dcgm_pod(namespace: str, node: str) -> str:
 
 
 def _run_status(stack: Stack, metrics: MetricsServer, capsys: Any, *flags: str) -> tuple[int, str]:
-    from aiplane.status.command import status_main
+    from aiplane.commands.status import status_main
 
     code = status_main(
         str(stack.file),

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from aiplane.status.dataplane import MetricsSource
 
 if TYPE_CHECKING:
-    from aiplane.cluster.client import KubeClient
+    from aiplane.providers.kubernetes.client import KubeClient
     from aiplane.stack.loader import LoadedStack
 
 EXIT_HEALTHY = 0
@@ -33,9 +33,9 @@ def status_main(
 ) -> int:
     from pathlib import Path
 
-    from aiplane.cluster.client import KubeClient
-    from aiplane.cluster.kubeconfig import load_kubeconfig
     from aiplane.errors import AiplaneError
+    from aiplane.providers.kubernetes.client import KubeClient
+    from aiplane.providers.kubernetes.kubeconfig import load_kubeconfig
     from aiplane.stack.loader import load_and_check
 
     if not Path(file).is_file():
