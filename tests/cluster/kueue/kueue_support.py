@@ -17,7 +17,10 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[3]
-CLUSTER_KINDS = "clusterqueues,resourceflavors,workloadpriorityclasses,topologies,priorityclasses"
+CLUSTER_KINDS = (
+    "clusterqueues,resourceflavors,workloadpriorityclasses,topologies,priorityclasses,"
+    "clusterpolicies"
+)
 
 
 class Stack:
@@ -27,7 +30,8 @@ class Stack:
         self.name = "q" + uuid.uuid4().hex[:8]
         self.file = workdir / f"{self.name}.yaml"
         self.kubectl = kubectl
-        self.env = {**os.environ, "KUBECONFIG": str(kubeconfig), "AIPLANE_HEALTH_TIMEOUT": "60"}
+        # No GPU Operator runs here to make the rendered ClusterPolicy ready: apply does not wait.
+        self.env = {**os.environ, "KUBECONFIG": str(kubeconfig), "AIPLANE_NO_WAIT": "1"}
 
     def write(self, spec: dict[str, Any]) -> None:
         doc = {
