@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from aiplane.providers.kubernetes.client import KubeClient
 from aiplane.stack.loader import LoadedStack
-from aiplane.status.reads import NOT_INSTALLED, condition, list_all, served
+from aiplane.status.reads import NOT_INSTALLED, condition, list_all, selector_text, served
 
 Section = dict[str, Any]
 MIG_CONFIG = "nvidia.com/mig.config"
@@ -20,7 +20,7 @@ _KUEUE_SELECTOR = "app.kubernetes.io/name=kueue,control-plane=controller-manager
 def control_plane(client: KubeClient, loaded: LoadedStack, problems: list[str]) -> Section:
     return {
         "gpuOperator": gpu_operator(client, problems),
-        "migManager": mig_manager(client, problems),
+        "migManager": mig_manager(client, loaded, problems),
         "argo": argo(client, loaded, problems),
         "kueue": kueue(client, loaded, problems),
         "registry": registry(client, loaded, problems),
@@ -44,17 +44,23 @@ def gpu_operator(client: KubeClient, problems: list[str]) -> Section:
             "policies": policies}  # fmt: skip
 
 
-def mig_manager(client: KubeClient, problems: list[str]) -> Section:
-    nodes = list_all(client, "v1", "Node", labels=MIG_CONFIG)
-    if not nodes:
-        return {"state": NOT_INSTALLED}
+def mig_manager(client: KubeClient, loaded: LoadedStack, problems: list[str]) -> Section:
+    """MIG manager state on the nodes of the stack's pools (the labels it writes per node)."""
+    seen: dict[str, dict[str, Any]] = {}
+    for pool in loaded.stack.spec.gpu_pools:
+        for node in list_all(client, "v1", "Node", labels=selector_text(pool.selector())):
+            seen[node["metadata"]["name"]] = node
     out = []
-    for node in nodes:
+    for name, node in sorted(seen.items()):
         labels = node["metadata"].get("labels") or {}
+        if MIG_CONFIG not in labels:
+            continue
         state = labels.get(MIG_STATE, "unknown")
-        out.append({"node": node["metadata"]["name"], "config": labels[MIG_CONFIG], "state": state})
+        out.append({"node": name, "config": labels[MIG_CONFIG], "state": state})
         if state != "success":
-            problems.append(f"node {node['metadata']['name']}: MIG state {state}")
+            problems.append(f"node {name}: MIG state {state}")
+    if not out:
+        return {"state": NOT_INSTALLED}
     return {"state": "reported", "nodes": out}
 
 

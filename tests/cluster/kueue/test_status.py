@@ -180,6 +180,10 @@ def test_status_shows_every_section_with_what_the_cluster_has(
         "state": "ready",
         "policies": [{"name": policy, "state": "ready"}],
     }
+    assert control["mig_manager"] == {
+        "state": "reported",
+        "nodes": [{"node": node, "config": "all-disabled", "state": "success"}],
+    }
     assert control["kueue"]["state"] == "running (ClusterQueues reconciled)"
     assert control["registry"] == {"state": "not configured"}
     assert control["gateway"] == {"state": "not configured"}
