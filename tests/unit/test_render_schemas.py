@@ -1,7 +1,8 @@
 """Every rendered object of every example stack passes its upstream schema.
 
 * Argo kinds: ``argo-workflows/schema.json`` (the definition of the kind, for precise errors).
-* CRD kinds (ClusterPolicy, HTTPRoute, AIGatewayRoute, AIServiceBackend, BackendSecurityPolicy):
+* CRD kinds (ClusterPolicy, HTTPRoute, AIGatewayRoute, AIServiceBackend, BackendSecurityPolicy,
+  Kueue's ClusterQueue, LocalQueue, ResourceFlavor, Topology, WorkloadPriorityClass):
   the served version's ``openAPIV3Schema`` from the CRD file.
 * Envoy Gateway ``Backend`` / ``BackendTrafficPolicy`` and Gateway API ``BackendTLSPolicy``: their
   CRDs are not in the shared set, so small structural schemas written from the Envoy Gateway and
@@ -46,6 +47,11 @@ CRD_FILES = {
     "AIGatewayRoute": "envoy-ai-gateway/aigateway.envoyproxy.io_aigatewayroutes.yaml",
     "AIServiceBackend": "envoy-ai-gateway/aigateway.envoyproxy.io_aiservicebackends.yaml",
     "BackendSecurityPolicy": "envoy-ai-gateway/aigateway.envoyproxy.io_backendsecuritypolicies.yaml",
+    "ClusterQueue": "kueue/kueue.x-k8s.io_clusterqueues.yaml",
+    "LocalQueue": "kueue/kueue.x-k8s.io_localqueues.yaml",
+    "ResourceFlavor": "kueue/kueue.x-k8s.io_resourceflavors.yaml",
+    "Topology": "kueue/kueue.x-k8s.io_topologies.yaml",
+    "WorkloadPriorityClass": "kueue/kueue.x-k8s.io_workloadpriorityclasses.yaml",
 }
 ARGO_KINDS = {"WorkflowTemplate", "CronWorkflow"}
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
