@@ -45,7 +45,7 @@ CLUSTER_SCOPED = frozenset(
         "CustomResourceDefinition", "StorageClass", "ClusterPolicy", "ClusterWorkflowTemplate",
         "GatewayClass", "IngressClass", "ValidatingWebhookConfiguration", "PersistentVolume",
         "MutatingWebhookConfiguration", "ClusterQueue", "ResourceFlavor", "NodeLabels",
-        "ClusterIssuer", "RuntimeClass",
+        "ClusterIssuer", "RuntimeClass", "Topology", "WorkloadPriorityClass", "Cohort",
     }
 )  # fmt: skip
 
