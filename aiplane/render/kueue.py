@@ -120,12 +120,13 @@ def _flavor(ctx: Context, index: int, pool: GpuPool, quota: PoolQuota) -> Obj:
 
 def _resources(quota: PoolQuota) -> list[Obj]:
     out: list[Obj] = []
+    # Quantities as strings, as the API server stores them (a number would diff as a change).
     for name, nominal in sorted(quota.nominal.items()):
-        item: Obj = {"name": name, "nominalQuota": nominal}
+        item: Obj = {"name": name, "nominalQuota": str(nominal)}
         if quota.borrowing_limit is not None:
-            item["borrowingLimit"] = quota.borrowing_limit
+            item["borrowingLimit"] = str(quota.borrowing_limit)
         if quota.lending_limit is not None:
-            item["lendingLimit"] = min(quota.lending_limit, nominal)
+            item["lendingLimit"] = str(min(quota.lending_limit, nominal))
         out.append(item)
     return out
 

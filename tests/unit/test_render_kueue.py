@@ -90,9 +90,9 @@ def test_cluster_queue_quota_is_capacity_minus_serving() -> None:
                     "resources": [
                         {
                             "name": "nvidia.com/gpu",
-                            "nominalQuota": 8,
-                            "borrowingLimit": 4,
-                            "lendingLimit": 2,
+                            "nominalQuota": "8",
+                            "borrowingLimit": "4",
+                            "lendingLimit": "2",
                         },
                     ],
                 }
@@ -105,8 +105,8 @@ def test_cluster_queue_quota_is_capacity_minus_serving() -> None:
     mig = queues["s-mig"]["spec"]["resourceGroups"][0]["flavors"][0]["resources"]
     # GPUs 0-1 are 2 × 3g.40gb each (one taken by model small), GPUs 2-7 stay whole.
     assert {r["name"]: r["nominalQuota"] for r in mig} == {
-        "nvidia.com/gpu": 6,
-        "nvidia.com/mig-3g.40gb": 3,
+        "nvidia.com/gpu": "6",
+        "nvidia.com/mig-3g.40gb": "3",
     }
 
 

@@ -102,7 +102,7 @@ def test_queues_apply_cleanly_and_plan_empty(stack: Stack, gpu_nodes: Any) -> No
     assert res.returncode == 0, res.stdout + res.stderr
     queue = stack.json("get", "clusterqueue", f"{stack.name}-train")
     quota = queue["spec"]["resourceGroups"][0]["flavors"][0]["resources"][0]
-    assert quota == {"name": "nvidia.com/gpu", "nominalQuota": 8}
+    assert quota == {"name": "nvidia.com/gpu", "nominalQuota": "8"}
     assert condition(queue, "Active").get("status") == "True", queue.get("status")
     local = stack.json("get", "localqueue", "train", "-n", stack.name)
     assert local["spec"]["clusterQueue"] == f"{stack.name}-train"
