@@ -1,11 +1,12 @@
 """``spec.batchJobs`` → ``batch/v1`` Jobs that wait in their pool's Kueue queue.
 
-With ``spec.queues`` the Job is created suspended and labelled with its LocalQueue and
-WorkloadPriorityClass; Kueue unsuspends it when the quota is free and adds the flavor's node
-labels and tolerations to its pods, so the pod template carries neither (and the fields Kueue
-writes are declared expected drift, so a plan never fights Kueue for them). Multi-GPU jobs that
-fit one node get the topology annotation that makes Kueue admit them only where one node has
-every GPU free. Without queues the Job runs at once, pinned to the pool by nodeSelector.
+With ``spec.queues`` the Job is labelled with its LocalQueue and WorkloadPriorityClass. Kueue's
+admission webhook suspends it on creation, unsuspends it when the quota is free and adds the
+flavor's node labels and tolerations to its pods. aiplane sends none of those fields (not even
+``suspend``): a Job's pod template is immutable once it has started, so an apply that carried a
+field Kueue changed would fail (or, forced, replace a running job). Multi-GPU jobs that fit one
+node get the topology annotation that makes Kueue admit them only where one node has every GPU
+free. Without queues the Job runs at once, pinned to the pool by nodeSelector.
 """
 
 from __future__ import annotations
@@ -14,15 +15,6 @@ from aiplane.render.common import Context, Obj, accelerator, quantity, toleratio
 from aiplane.render.kueue import queue_labels, topology_annotations
 from aiplane.stack.models import BatchJob
 from aiplane.stack.sections.base import EnvSource
-
-# Fields Kueue owns on a queued Job (see aiplane.providers.kubernetes.drift).
-KUEUE_DRIFT = (
-    "spec.suspend=Kueue; spec.template.spec.nodeSelector*=Kueue; "
-    "spec.template.spec.tolerations*=Kueue; spec.template.spec.schedulingGates*=Kueue; "
-    "spec.template.metadata.*=Kueue; "
-    "metadata.labels.kueue.x-k8s.io/*=Kueue; metadata.annotations.kueue.x-k8s.io/*=Kueue"
-)
-DRIFT_ANNOTATION = "aiplane.dev/expected-drift"
 
 
 def render_batch_jobs(ctx: Context) -> list[Obj]:
@@ -95,8 +87,6 @@ def _job(ctx: Context, index: int, job: BatchJob) -> Obj:
     }
     if job.deadline_seconds is not None:
         spec["activeDeadlineSeconds"] = job.deadline_seconds
-    if queued:
-        spec["suspend"] = True  # Kueue starts it when admitted
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -106,7 +96,6 @@ def _job(ctx: Context, index: int, job: BatchJob) -> Obj:
             f"batch job {job.name}",
             namespace=job.namespace or "",
             labels=labels,
-            annotations={DRIFT_ANNOTATION: KUEUE_DRIFT} if queued else None,
         ),
         "spec": spec,
     }

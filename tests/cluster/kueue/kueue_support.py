@@ -1,16 +1,14 @@
-"""Helpers of the queueing tests: a per-test stack driven through the CLI, waits, kwok freezing."""
+"""Helpers of the queueing tests: a per-test stack driven through the CLI, and waits."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,14 +83,3 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 60) -> Any:
             return value
         time.sleep(0.5)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-@contextlib.contextmanager
-def kwok_frozen(control_plane: Any) -> Iterator[None]:
-    """Stop kwok (the suite's own process) so Job pods neither run nor finish, briefly."""
-    pid = control_plane.pids()["kwok"]
-    os.kill(pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.kill(pid, signal.SIGCONT)

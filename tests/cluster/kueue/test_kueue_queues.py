@@ -1,22 +1,21 @@
 """Queues rendered by aiplane, applied with ``aiplane apply`` and run by the real Kueue controller.
 
-kwok completes a Job's pods as soon as they run, so a test that needs a Job to hold its quota
-freezes kwok (SIGSTOP to the process the suite started, by PID) while it looks, and lets it go
-(SIGCONT) to make that Job finish. Each test has its own stack (and so its own cluster-scoped
+kwok completes a Job's pods as soon as they run, so a Job that must hold its quota for a while
+runs many pods one after another (completions: 20 or 50, parallelism 1). Each test has its own
+stack (and so its own cluster-scoped
 queues, flavors and priority classes) and deletes them afterwards.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from kueue_support import Stack, condition, kwok_frozen, ok, wait_for
+from kueue_support import Stack, condition, ok, wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -56,39 +55,43 @@ def _job(name: str, priority: str, gpus: int = 8, **extra: Any) -> dict[str, Any
 
 
 def test_over_quota_job_waits_and_is_admitted_when_the_first_finishes(
-    stack: Stack, gpu_nodes: Any, control_plane: Any
+    stack: Stack, gpu_nodes: Any
 ) -> None:
     gpu_nodes("H100", 1, labels={"aiplane.test/pool": stack.name})
     low = f"{stack.name}-low"
-    stack.write(_spec(stack, 1, [_job("first", low), _job("second", low)]))
-    with kwok_frozen(control_plane):
-        ok(stack.cli("apply", str(stack.file), "--yes"))
-        first = wait_for(
-            "first admitted",
-            lambda: (
-                condition(stack.workload_of("first"), "Admitted").get("status") == "True" or None
-            ),
-        )
-        assert first
-        second = wait_for("second's workload", lambda: stack.workload_of("second"))
-        time.sleep(2)  # Kueue has had time to try the second one against the quota
-        second = stack.workload_of("second")
-        reserved = condition(second, "QuotaReserved")
-        assert reserved.get("status") == "False", second
-        assert "insufficient" in reserved.get("message", "").lower(), reserved
-        assert stack.json("get", "job", "second", "-n", stack.name)["spec"]["suspend"] is True
-    # kwok runs again: the first job's pod runs and completes, its quota is freed.
+    # "first" runs 20 pods one after another (kwok finishes each as soon as it runs), so it
+    # holds the pool's 8 GPUs for a while; "second" needs the same 8.
+    jobs = [_job("first", low, completions=20), _job("second", low)]
+    stack.write(_spec(stack, 1, jobs))
+    ok(stack.cli("apply", str(stack.file), "--yes"))
     wait_for(
+        "first admitted",
+        lambda: condition(stack.workload_of("first"), "Admitted").get("status") == "True",
+    )
+    second = wait_for(
+        "second waiting for quota",
+        lambda: (
+            (w := stack.workload_of("second"))
+            and condition(w, "QuotaReserved").get("status") == "False"
+            and w
+        ),
+    )
+    assert "insufficient" in condition(second, "QuotaReserved")["message"].lower(), second
+    first_job = stack.json("get", "job", "first", "-n", stack.name)
+    assert not condition(first_job, "Complete"), "first finished before second was seen waiting"
+    assert stack.json("get", "job", "second", "-n", stack.name)["spec"]["suspend"] is True
+    admitted = wait_for(
         "second admitted",
-        lambda: condition(stack.workload_of("second"), "Admitted").get("status") == "True",
+        lambda: (
+            condition(stack.workload_of("second"), "Admitted").get("status") == "True"
+            and condition(stack.workload_of("second"), "Admitted")
+        ),
+        timeout=180,
     )
-    done = wait_for(
-        "first complete",
-        lambda: condition(stack.json("get", "job", "first", "-n", stack.name), "Complete"),
-    )
-    admitted = condition(stack.workload_of("second"), "Admitted")
+    done = condition(stack.json("get", "job", "first", "-n", stack.name), "Complete")
+    assert done.get("status") == "True", "second was admitted before first finished"
     assert admitted["lastTransitionTime"] >= done["lastTransitionTime"]
-    # What Kueue changed on the Jobs (suspend, node selectors) is expected drift: no changes.
+    # Kueue changed the Jobs (suspend, node selectors, gates); aiplane sends none of those fields.
     res = stack.cli("plan", str(stack.file), "--detailed-exitcode")
     assert res.returncode == 0, res.stdout + res.stderr
 
@@ -108,30 +111,30 @@ def test_queues_apply_cleanly_and_plan_empty(stack: Stack, gpu_nodes: Any) -> No
     assert local["spec"]["clusterQueue"] == f"{stack.name}-train"
 
 
-def test_higher_priority_preempts_lower(stack: Stack, gpu_nodes: Any, control_plane: Any) -> None:
+def test_higher_priority_preempts_lower(stack: Stack, gpu_nodes: Any) -> None:
     gpu_nodes("H100", 1, labels={"aiplane.test/pool": stack.name})
-    stack.write(_spec(stack, 1, [_job("background", f"{stack.name}-low")]))
-    with kwok_frozen(control_plane):
-        ok(stack.cli("apply", str(stack.file), "--yes"))
-        wait_for(
-            "background admitted",
-            lambda: condition(stack.workload_of("background"), "Admitted").get("status") == "True",
-        )
-        jobs = [_job("background", f"{stack.name}-low"), _job("urgent", f"{stack.name}-high")]
-        stack.write(_spec(stack, 1, jobs))
-        ok(stack.cli("apply", str(stack.file), "--yes"))
-        evicted = wait_for(
-            "background evicted",
-            lambda: (
-                condition(stack.workload_of("background"), "Evicted").get("status") == "True"
-                and condition(stack.workload_of("background"), "Evicted")
-            ),
-        )
-        assert evicted["reason"] == "Preempted", evicted
+    background = _job("background", f"{stack.name}-low", completions=50)
+    stack.write(_spec(stack, 1, [background]))
+    ok(stack.cli("apply", str(stack.file), "--yes"))
+    wait_for(
+        "background admitted",
+        lambda: condition(stack.workload_of("background"), "Admitted").get("status") == "True",
+    )
+    stack.write(_spec(stack, 1, [background, _job("urgent", f"{stack.name}-high")]))
+    ok(stack.cli("apply", str(stack.file), "--yes"))
+    evicted = wait_for(
+        "background evicted",
+        lambda: (
+            condition(stack.workload_of("background"), "Evicted").get("status") == "True"
+            and condition(stack.workload_of("background"), "Evicted")
+        ),
+    )
+    assert evicted["reason"] == "Preempted", evicted
     wait_for(
         "urgent admitted",
         lambda: condition(stack.workload_of("urgent"), "Admitted").get("status") == "True",
     )
+    assert not condition(stack.json("get", "job", "background", "-n", stack.name), "Complete")
 
 
 def test_eight_gpu_job_lands_on_one_node_that_has_them(
