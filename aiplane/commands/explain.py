@@ -19,8 +19,8 @@ from aiplane.gpu.queues import PoolQuota
 
 
 def explain_main(file: str, as_json: bool) -> int:
+    from aiplane.check import load_and_check
     from aiplane.gpu.queues import pool_quotas
-    from aiplane.stack.loader import load_and_check
 
     loaded = load_and_check(file)
     placement = placement_for_stack(loaded)

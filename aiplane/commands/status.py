@@ -33,10 +33,10 @@ def status_main(
 ) -> int:
     from pathlib import Path
 
+    from aiplane.check import load_and_check
     from aiplane.errors import AiplaneError
     from aiplane.providers.kubernetes.client import KubeClient
     from aiplane.providers.kubernetes.kubeconfig import load_kubeconfig
-    from aiplane.stack.loader import load_and_check
 
     if not Path(file).is_file():
         raise AiplaneError(f"status: no stack file {file}")

@@ -165,3 +165,12 @@ def request_text(count: int, resource: str) -> str:
     if resource.startswith(WHOLE_GPU):
         return f"{count} GPU{'s' if count != 1 else ''}"
     return f"{count} {resource} slice{'s' if count != 1 else ''}"
+
+
+def pod_request(pool: GpuPool | None, gpus: int, mig_profile: str | None) -> tuple[str, int]:
+    """(resource, count) one pod asks of the queue."""
+    if pool is None:
+        return WHOLE_GPU, gpus
+    if mig_profile:
+        return resource_key(pool, mig_profile), 1
+    return resource_key(pool, None), gpus

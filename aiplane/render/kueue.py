@@ -20,7 +20,7 @@ Work opts in with ``queue_labels``: pipeline steps (Kueue's plain-Pod integratio
 
 from __future__ import annotations
 
-from aiplane.gpu.queues import PoolQuota, pool_quotas, queue_names, resource_key
+from aiplane.gpu.queues import PoolQuota, pool_quotas, queue_names
 from aiplane.render.common import Context, Obj, tolerations
 from aiplane.stack.models import GpuPool
 
@@ -221,12 +221,3 @@ def topology_annotations(
         mode = "node"
     level = CLIQUE if mode == "nvlink" and has_clique(pool) else HOSTNAME
     return {REQUIRED_TOPOLOGY: level}
-
-
-def pod_request(pool: GpuPool | None, gpus: int, mig_profile: str | None) -> tuple[str, int]:
-    """(resource, count) one pod asks of the queue."""
-    if pool is None:
-        return "nvidia.com/gpu", gpus
-    if mig_profile:
-        return resource_key(pool, mig_profile), 1
-    return resource_key(pool, None), gpus

@@ -6,8 +6,8 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
+from aiplane.check import check_stack
 from aiplane.render import render_stack
-from aiplane.stack.checks import check_stack
 from aiplane.stack.loader import LoadedStack, parse_stack
 
 STACK = """\
