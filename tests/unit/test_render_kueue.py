@@ -218,3 +218,27 @@ def test_batch_job_needs_one_kind_of_gpu_request() -> None:
         "      gpus: 2\n", "      gpus: 2\n      migProfile: 3g.40gb\n"
     )
     assert any("asks for both gpus and migProfile" in e for e in errors(text))
+
+
+def test_explain_shows_queue_quotas_next_to_the_placement(
+    tmp_path: Any, capsys: Any, monkeypatch: Any
+) -> None:
+    import json
+
+    from aiplane.commands.explain import explain_main
+
+    file = tmp_path / "s.yaml"
+    file.write_text(STACK)
+    monkeypatch.chdir(tmp_path)
+    assert explain_main(str(file), as_json=True) == 0
+    doc = json.loads(capsys.readouterr().out)
+    train = next(q for q in doc["queues"] if q["pool"] == "train")
+    assert train["clusterQueue"] == "s-train"
+    assert (train["capacity"], train["serving"], train["nominalQuota"]) == (
+        {"nvidia.com/gpu": 16},
+        {"nvidia.com/gpu": 8},
+        {"nvidia.com/gpu": 8},
+    )
+    assert explain_main(str(file), as_json=False) == 0
+    text = capsys.readouterr().out
+    assert "Queues (Kueue)" in text and "s-train" in text
