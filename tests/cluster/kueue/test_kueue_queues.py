@@ -1,7 +1,7 @@
 """Queues rendered by aiplane, applied with ``aiplane apply`` and run by the real Kueue controller.
 
 kwok completes a Job's pods as soon as they run, so a Job that must hold its quota for a while
-runs many pods one after another (completions: 20 or 50, parallelism 1). Each test has its own
+runs many pods one after another (completions: 40 or 50, parallelism 1). Each test has its own
 stack (and so its own cluster-scoped
 queues, flavors and priority classes) and deletes them afterwards.
 """
@@ -59,15 +59,19 @@ def test_over_quota_job_waits_and_is_admitted_when_the_first_finishes(
 ) -> None:
     gpu_nodes("H100", 1, labels={"aiplane.test/pool": stack.name})
     low = f"{stack.name}-low"
-    # "first" runs 20 pods one after another (kwok finishes each as soon as it runs), so it
+    # "first" runs 40 pods one after another (kwok finishes each as soon as it runs), so it
     # holds the pool's 8 GPUs for a while; "second" needs the same 8.
-    jobs = [_job("first", low, completions=20), _job("second", low)]
-    stack.write(_spec(stack, 1, jobs))
+    first = _job("first", low, completions=40)
+    stack.write(_spec(stack, 1, [first]))
     ok(stack.cli("apply", str(stack.file), "--yes"))
     wait_for(
         "first admitted",
         lambda: condition(stack.workload_of("first"), "Admitted").get("status") == "True",
     )
+    # Applied after first is admitted: two Jobs created in the same second would be ordered by
+    # Kueue's tie-break, not by the test.
+    stack.write(_spec(stack, 1, [first, _job("second", low)]))
+    ok(stack.cli("apply", str(stack.file), "--yes"))
     second = wait_for(
         "second waiting for quota",
         lambda: (

@@ -1,8 +1,8 @@
 """``aiplane status`` on a cluster where the stack is applied, with the real Kueue controller.
 
 The test sets up what each section must show: a ready model version and one whose pod cannot
-be scheduled (too few GPUs left on the node), a queued job that cannot be admitted (it needs
-8 GPUs on one node and the only node has 4), a ClusterPolicy the test marks ready, and a DCGM
+be scheduled (it needs 8 GPUs; the only node has 4), a queued job that cannot be admitted (it
+needs 6 GPUs on one node), a ClusterPolicy the test marks ready, and a DCGM
 exporter pod. kwok pods have no reachable address, so the one step that turns a pod into its
 /metrics text is swapped for a server on 127.0.0.1 that speaks the vLLM and DCGM formats.
 """
@@ -102,8 +102,8 @@ def _spec(name: str) -> dict[str, Any]:
             {
                 "name": "ghost",
                 **model,
-                "resources": {"gpus": 4},
-                "serving": {"maxModelLen": 4096, "tensorParallelSize": 4},
+                "resources": {"gpus": 8},
+                "serving": {"maxModelLen": 4096, "tensorParallelSize": 8},
             },
         ],
         "batchJobs": [
@@ -112,7 +112,7 @@ def _spec(name: str) -> dict[str, Any]:
                 "image": "busybox:1.36",
                 "command": ["true"],
                 "pool": "train",
-                "gpus": 4,
+                "gpus": 3,
                 "parallelism": 2,
                 "completions": 2,
                 "priority": f"{name}-batch",
@@ -199,7 +199,7 @@ def test_status_shows_every_section_with_what_the_cluster_has(
     pending = [
         p for p in report["backlog"]["pending_pods"] if p["pod"].startswith(stack.name + "/")
     ]
-    assert [p["gpu"] for p in pending] == ["4 GPU"]
+    assert [p["gpu"] for p in pending] == ["8 GPU"]
     assert "Insufficient nvidia.com/gpu" in pending[0]["reason"]
     workloads = [w for w in report["backlog"]["pending_workloads"] if w["owner"] == "Job/crunch"]
     assert workloads and workloads[0]["position"] == 1 and workloads[0]["of"] == 1
