@@ -22,7 +22,7 @@ def explain_main(file: str, as_json: bool) -> int:
     from aiplane.check import load_and_check
     from aiplane.gpu.queues import pool_quotas
 
-    loaded = load_and_check(file)
+    loaded = load_and_check(file, placement=False)  # a short placement is what it shows
     placement = placement_for_stack(loaded)
     quotas = pool_quotas(loaded)
     if as_json:
