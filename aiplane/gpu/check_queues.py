@@ -8,7 +8,14 @@ Workload that stays pending in the cluster.
 from __future__ import annotations
 
 from aiplane.errors import Diagnostic
-from aiplane.gpu.queues import pod_request, pool_quotas, request_text
+from aiplane.gpu.queues import (
+    WHOLE_GPU,
+    PoolQuota,
+    needs_planner,
+    pod_request,
+    pool_quotas,
+    request_text,
+)
 from aiplane.stack.loader import LoadedStack
 from aiplane.stack.yamlpos import Path
 
@@ -46,7 +53,7 @@ def check_queue_fit(loaded: LoadedStack) -> list[Diagnostic]:
     """Every queued GPU request (pipeline steps, batch jobs) fits its queue's largest quota."""
     if loaded.stack.spec.queues is None:
         return []
-    quotas = pool_quotas(loaded)
+    quotas = pool_quotas(loaded, solve=False)  # validation never runs the solver
     by_pool = {q.pool: q for q in quotas}
     found: list[Diagnostic] = []
     for path, what, pool_name, gpus, profile, pods in _requests(loaded):
@@ -56,8 +63,8 @@ def check_queue_fit(loaded: LoadedStack) -> list[Diagnostic]:
             continue
         resource, per_pod = pod_request(pool, gpus, profile)
         need = per_pod * pods
-        largest = quota.admissible(resource, quotas)
-        if need > largest:
+        largest = _largest(loaded, quota, resource, quotas)
+        if largest is not None and need > largest:
             nominal = quota.nominal.get(resource, 0)
             found.append(
                 loaded.diagnostic(
@@ -70,3 +77,22 @@ def check_queue_fit(loaded: LoadedStack) -> list[Diagnostic]:
                 )
             )
     return found
+
+
+def _largest(
+    loaded: LoadedStack, quota: PoolQuota, resource: str, quotas: list[PoolQuota]
+) -> int | None:
+    """The most the queue can admit; pools the planner decides (left out without the solver)
+    may lend at most all their GPUs. None when that bound is unknown (MIG slices of such pools)."""
+    spec = loaded.stack.spec
+    largest = quota.admissible(resource, quotas)
+    planned = [p for p in spec.gpu_pools if needs_planner(p, spec) and p.nodes]
+    if not planned or quota.borrowing_limit == 0:
+        return largest
+    if not resource.startswith(WHOLE_GPU):
+        return None
+    own = quota.nominal.get(resource, 0)
+    borrow = largest - own + sum((p.nodes or 0) * p.gpus_per_node for p in planned)
+    if quota.borrowing_limit is not None:
+        borrow = min(borrow, quota.borrowing_limit)
+    return own + borrow

@@ -125,22 +125,73 @@ def uses_queues(spec: StackSpec) -> bool:
     return spec.queues is not None
 
 
-def pool_quotas(loaded: LoadedStack) -> list[PoolQuota]:
+def needs_planner(pool: GpuPool, spec: StackSpec) -> bool:
+    """Does the pool's capacity or serving use depend on the placement planner's decisions?
+    (An auto MIG layout, or a model whose slice the planner picks.)"""
+    if pool.mig.policy == "auto":
+        return True
+    for model in spec.models:
+        if model.pool != pool.name:
+            continue
+        res = model.resources
+        parallel = model.serving.tensor_parallel_size * model.serving.pipeline_parallel_size
+        if res.auto or (
+            not res.gpus and not res.mig_profile and parallel == 1 and pool.mig.policy != "disabled"
+        ):
+            return True
+    return False
+
+
+def declared_serving(pool: GpuPool, spec: StackSpec) -> dict[str, int]:
+    """What the stack's models take in a pool whose placement the stack itself decides."""
+    used: Counter[str] = Counter()
+    for model in spec.models:
+        if model.pool != pool.name:
+            continue
+        res = model.resources
+        parallel = model.serving.tensor_parallel_size * model.serving.pipeline_parallel_size
+        key, count = (
+            (resource_key(pool, res.mig_profile), 1)
+            if res.mig_profile
+            else (resource_key(pool, None), res.gpus or parallel)
+        )
+        for dep in model.deployments:
+            replicas = dep.replicas or (
+                model.autoscaling.min_replicas if model.autoscaling else model.replicas
+            )
+            used[key] += count * max(replicas, 0)
+    return dict(sorted(used.items()))
+
+
+def pool_quotas(loaded: LoadedStack, *, solve: bool = True) -> list[PoolQuota]:
     """Every pool's queue, in pool order; empty when the stack has no ``queues`` section.
-    Pools without a node count have no known capacity and get no queue."""
+
+    Pools without a node count have no known capacity and get no queue. A pool whose use
+    depends on the planner (``auto``) is solved for when ``solve``, else left out (validation
+    does not run the solver; render and explain do).
+    """
     spec = loaded.stack.spec
     if spec.queues is None:
         return []
-    from aiplane.gpu.from_stack import placement_for_stack
+    planned = [p for p in spec.gpu_pools if needs_planner(p, spec)]
+    placement = None
+    if planned and solve:
+        from aiplane.gpu.from_stack import placement_for_stack
 
-    placement = placement_for_stack(loaded)
-    placed = {p.name: p for p in placement.pools}
+        placement = placement_for_stack(loaded)
+    placed = {p.name: p for p in placement.pools} if placement is not None else {}
     out: list[PoolQuota] = []
     for pool in spec.gpu_pools:
         if pool.nodes is None or get_gpu(pool.gpu) is None:
             continue
+        if pool in planned and placement is None:
+            continue
         capacity = pool_capacity(pool, placed.get(pool.name))
-        serving = serving_use(pool, placement)
+        serving = (
+            serving_use(pool, placement)
+            if placement is not None and pool in planned
+            else declared_serving(pool, spec)
+        )
         nominal = {k: max(0, v - serving.get(k, 0)) for k, v in capacity.items()}
         limits = spec.queues.limits(pool.name)
         flavor, cluster_queue, local_queue = queue_names(loaded.stack.metadata.name, pool.name)
