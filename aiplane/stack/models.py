@@ -12,6 +12,7 @@ from pydantic import Field
 
 from aiplane.stack.sections.base import Name, SecretRef, StackModel
 from aiplane.stack.sections.collections import Quantization, VectorCollection, VectorIndex
+from aiplane.stack.sections.gateway import GatewaySettings, LiteLLMSettings, RedisSettings
 from aiplane.stack.sections.kube import LabelKey, LabelValue
 from aiplane.stack.sections.pipelines import (
     ModelAction,
@@ -36,6 +37,7 @@ from aiplane.stack.sections.routes import (
     GatewayRef,
     HeaderMatch,
     LocalTarget,
+    Price,
     RateLimit,
     RateLimits,
     Route,
@@ -84,6 +86,8 @@ class StackSpec(StackModel):
     """GPU queueing with Kueue: per-pool ClusterQueues, LocalQueues, priorities, topology."""
     batch_jobs: list[BatchJob] = Field(default_factory=list)
     """Offline GPU work (rendered as Jobs that wait in the pool's queue)."""
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    """The AI gateway that enforces route policy (LiteLLM or Envoy AI Gateway)."""
 
     def pool(self, name: str) -> GpuPool | None:
         return next((p for p in self.gpu_pools if p.name == name), None)
@@ -118,8 +122,10 @@ __all__ = [
     "Fallback",
     "FallbackTriggers",
     "GatewayRef",
+    "GatewaySettings",
     "GpuPool",
     "HeaderMatch",
+    "LiteLLMSettings",
     "LocalTarget",
     "Metadata",
     "MigDevices",
@@ -129,12 +135,14 @@ __all__ = [
     "ModelVersion",
     "Pipeline",
     "PoolQueue",
+    "Price",
     "Priorities",
     "PriorityClass",
     "Quantization",
     "Queues",
     "RateLimit",
     "RateLimits",
+    "RedisSettings",
     "Resources",
     "Retries",
     "Route",
