@@ -35,6 +35,7 @@ unit: install
 # the pytest fixture would otherwise build it on first use. kustomize (for the Flux tests) likewise.
 cluster-bin:
 	$(PYTHON) scripts/local-cluster build
+	$(PYTHON) -c "import sys; sys.path.insert(0, 'scripts'); import localcluster.kueue as k; k.build_kueue()"
 	$(PYTHON) tests/servers/kustomize.py
 
 test: lint cluster-bin

@@ -31,6 +31,7 @@ from aiplane.stack.sections.pipelines import (
 )
 from aiplane.stack.sections.pools import GpuPool, MigDevices, MigPolicy, Taint, TimeSlicing
 from aiplane.stack.sections.priorities import Priorities, PriorityClass
+from aiplane.stack.sections.queues import BatchJob, PoolQueue, Queues
 from aiplane.stack.sections.routes import (
     Backend,
     BackendLimits,
@@ -94,6 +95,10 @@ class StackSpec(StackModel):
     """Databases that hold collections (PostgreSQL + pgvector, Chroma)."""
     vector_collections: list[VectorCollection] = Field(default_factory=list)
     """Vector collections: applied to a store, or rendered as Qdrant collection documents."""
+    queues: Queues | None = None
+    """GPU queueing with Kueue: per-pool ClusterQueues, LocalQueues, priorities, topology."""
+    batch_jobs: list[BatchJob] = Field(default_factory=list)
+    """Offline GPU work (rendered as Jobs that wait in the pool's queue)."""
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     """The AI gateway that enforces route policy (LiteLLM or Envoy AI Gateway)."""
 
@@ -126,6 +131,7 @@ __all__ = [
     "Autoscaling",
     "Backend",
     "BackendLimits",
+    "BatchJob",
     "ChromaStore",
     "Connection",
     "Credential",
@@ -148,10 +154,12 @@ __all__ = [
     "PayloadField",
     "PgvectorStore",
     "Pipeline",
+    "PoolQueue",
     "Price",
     "Priorities",
     "PriorityClass",
     "Quantization",
+    "Queues",
     "RateLimit",
     "RateLimits",
     "RedisSettings",
