@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CODE   := aiplane tests bench scripts
 
-.PHONY: install demo test lint unit cluster-bin schema golden clean
+.PHONY: install demo test lint unit cluster-bin servers schema golden clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,9 +35,17 @@ unit: install
 # the pytest fixture would otherwise build it on first use. kustomize (for the Flux tests) likewise.
 cluster-bin:
 	$(PYTHON) scripts/local-cluster build
+	$(PYTHON) -c "import sys; sys.path.insert(0, 'scripts'); import localcluster.kueue as k; k.build_kueue()"
 	$(PYTHON) tests/servers/kustomize.py
 
-test: lint cluster-bin
+# Each test server's pinned venv (MLflow, LiteLLM, Chroma, PostgreSQL + pgvector, ...), cached
+# under ~/.cache/aiplane/servers; the fixtures would otherwise install them on first use.
+servers: install
+	$(BIN)/python tests/servers/install.py
+
+# The Go builds are CPU-bound and the server installs mostly wait on downloads: overlap them.
+test: lint
+	$(MAKE) -j2 --no-print-directory cluster-bin servers
 	$(BIN)/pytest
 
 schema: install

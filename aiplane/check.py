@@ -17,9 +17,11 @@ from aiplane.gateway.capabilities import check_gateway
 from aiplane.gpu.check_models import check_model_fit
 from aiplane.gpu.check_placement import check_placement
 from aiplane.gpu.check_pools import check_pools
+from aiplane.gpu.check_queues import check_queue_fit
 from aiplane.stack.check_collections import check_collections
 from aiplane.stack.check_models import check_models
 from aiplane.stack.check_pipelines import check_pipelines
+from aiplane.stack.check_queues import check_queues
 from aiplane.stack.check_routes import check_routes
 from aiplane.stack.check_secrets import check_secrets
 from aiplane.stack.check_serving import check_serving
@@ -28,9 +30,9 @@ from aiplane.stack.loader import LoadedStack, load_stack
 
 STACK_CHECKS: tuple[Check, ...] = (
     check_names, check_models, check_pipelines, check_routes, check_collections, check_secrets,
-    check_serving,
+    check_serving, check_queues,
 )  # fmt: skip
-GPU_CHECKS: tuple[Check, ...] = (check_pools, check_model_fit)
+GPU_CHECKS: tuple[Check, ...] = (check_pools, check_model_fit, check_queue_fit)
 ENGINE_CHECKS: tuple[Check, ...] = (check_vllm_args,)
 GATEWAY_CHECKS: tuple[Check, ...] = (check_gateway,)  # what each gateway target enforces
 

@@ -292,6 +292,39 @@ def explain(
     _run(body)
 
 
+@app.command()
+def status(
+    file: Annotated[str, typer.Argument(help="Stack file.")] = "stack.yaml",
+    kubeconfig: Annotated[str | None, typer.Option(help="Path of the kubeconfig.")] = None,
+    context: Annotated[str | None, typer.Option(help="kubeconfig context.")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Versioned JSON report (format_version 1).")
+    ] = False,
+    watch: Annotated[
+        float | None, typer.Option("--watch", help="Refresh every SECONDS until interrupted.")
+    ] = None,
+    sample_seconds: Annotated[
+        float, typer.Option(help="Seconds between the two metrics samples tokens/s comes from.")
+    ] = 1.0,
+) -> None:
+    """Live state of the stack: control plane, models, GPU backlog, queues, pools, metrics.
+    Exit 0 healthy, 2 unhealthy, 1 error."""
+
+    def body() -> int:
+        from aiplane.commands.status import status_main
+
+        return status_main(
+            file,
+            kubeconfig=kubeconfig,
+            context=context,
+            as_json=as_json,
+            watch=watch,
+            sample_seconds=sample_seconds,
+        )
+
+    _run(body)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point."""
     app(args=list(argv) if argv is not None else None, prog_name="aiplane")

@@ -15,18 +15,26 @@ from aiplane.gpu.from_stack import (
     StackPlacement,
     placement_for_stack,
 )
+from aiplane.gpu.queues import PoolQuota
 
 
 def explain_main(file: str, as_json: bool) -> int:
     from aiplane.check import load_and_check
+    from aiplane.gpu.queues import pool_quotas
 
     loaded = load_and_check(file, placement=False)  # a short placement is what it shows
     placement = placement_for_stack(loaded)
+    quotas = pool_quotas(loaded)
     if as_json:
-        json.dump(placement.to_dict(), sys.stdout, indent=2, sort_keys=False)
+        doc = placement.to_dict()
+        if loaded.stack.spec.queues is not None:
+            doc["queues"] = [_quota_dict(q) for q in quotas]
+        json.dump(doc, sys.stdout, indent=2, sort_keys=False)
         sys.stdout.write("\n")
     else:
         _print_tables(placement)
+        if loaded.stack.spec.queues is not None:
+            _print_queues(quotas)
     short = [m for m in placement.models if m.kind == "model" and m.status != "placed"]
     return 1 if short else 0
 
@@ -63,6 +71,55 @@ def _print_tables(placement: StackPlacement) -> None:
     for model in placement.models:
         models.add_row(*_model_row(model))
     console.print(models)
+
+
+def _quota_dict(quota: PoolQuota) -> dict[str, object]:
+    return {
+        "pool": quota.pool,
+        "clusterQueue": quota.cluster_queue,
+        "localQueue": quota.local_queue,
+        "capacity": dict(quota.capacity),
+        "serving": dict(quota.serving),
+        "nominalQuota": dict(quota.nominal),
+        "borrowingLimit": quota.borrowing_limit,
+        "lendingLimit": quota.lending_limit,
+    }
+
+
+def _print_queues(quotas: list[PoolQuota]) -> None:
+    """Queue quotas next to the placement: what serving leaves for queued work, per pool."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    table = Table(title="Queues (Kueue)", title_justify="left")
+    for column in (
+        "pool",
+        "ClusterQueue",
+        "resource",
+        "capacity",
+        "serving",
+        "quota",
+        "borrow/lend",
+    ):
+        table.add_column(column)
+    for quota in quotas:
+        limits = f"{_limit(quota.borrowing_limit)}/{_limit(quota.lending_limit)}"
+        for resource, nominal in quota.nominal.items():
+            table.add_row(
+                quota.pool,
+                quota.cluster_queue,
+                resource,
+                str(quota.capacity.get(resource, 0)),
+                str(quota.serving.get(resource, 0)),
+                str(nominal),
+                limits,
+            )
+    console.print(table)
+
+
+def _limit(value: int | None) -> str:
+    return "any" if value is None else str(value)
 
 
 def _pool_row(pool: PoolPlacement) -> list[str]:

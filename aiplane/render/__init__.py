@@ -30,8 +30,10 @@ Target = Callable[[Context], list[Obj]]
 def targets() -> dict[str, Target]:
     """Target name → renderer, in the order the golden files name them."""
     from aiplane.render.argo import render_pipelines
+    from aiplane.render.batch_jobs import render_batch_jobs
     from aiplane.render.collections import render_collections
     from aiplane.render.gpu_operator import render_gpu_operator
+    from aiplane.render.kueue import render_queues
     from aiplane.render.priorities import render_priorities
     from aiplane.render.routes import render_routes
     from aiplane.render.vllm import render_vllm
@@ -43,6 +45,8 @@ def targets() -> dict[str, Target]:
         "routes": render_routes,
         "argo": render_pipelines,
         "collections": render_collections,
+        "queues": render_queues,
+        "batch_jobs": render_batch_jobs,
     }
 
 

@@ -26,6 +26,8 @@ fail its dependants).
   The registry records the decision; serving changes when the stack's ``deployments`` change.
 * GPU steps get the pool's nodeSelector and tolerations and ``nvidia.com/gpu`` (or the MIG
   resource) limits; ``priority`` becomes ``priorityClassName``; ``retries`` a ``retryStrategy``.
+  With ``spec.queues`` they also carry the Kueue queue and priority labels (and multi-GPU steps
+  the one-node topology annotation), so each step's pod waits in its pool's queue.
 * Workflow-wide: ``podGC`` (delete pods of succeeded steps after a minute, keep failed ones for
   debugging) and ``ttlStrategy`` (``ttlSecondsAfterFinished``).
 """
@@ -266,6 +268,7 @@ def _container(ctx: Context, index: int, s_index: int, pipeline: Pipeline, step:
         for o in step.outputs
     ]
     taints = tolerations(pool)
+    labels, notes = _queue_metadata(ctx, step)
     return Container(
         name=step.name,
         image=image,
@@ -280,7 +283,23 @@ def _container(ctx: Context, index: int, s_index: int, pipeline: Pipeline, step:
         tolerations=[m.Toleration(**t) for t in taints] or None,
         priority_class_name=step.priority,
         active_deadline_seconds=step.timeout_seconds,
+        labels=labels or None,
+        annotations=notes or None,
     )
+
+
+def _queue_metadata(ctx: Context, step: Step) -> tuple[dict[str, str], dict[str, str]]:
+    """Kueue labels (queue, priority) and the one-node topology annotation of a GPU step; Kueue
+    admits each step's pod through its plain-Pod integration."""
+    from aiplane.render.kueue import queue_labels, topology_annotations
+
+    if not (step.resources.gpus or step.resources.mig_profile):
+        return {}, {}
+    pool = ctx.loaded.stack.spec.pool(step.pool) if step.pool else None
+    labels = queue_labels(ctx, step.pool, step.priority)
+    if not labels:
+        return {}, {}
+    return labels, topology_annotations(ctx, pool, "auto", step.resources.gpus)
 
 
 def _sweep_items(step: Step) -> list[dict[str, Any]] | None:

@@ -11,7 +11,12 @@ from typing import Literal
 from pydantic import Field
 
 from aiplane.stack.sections.base import Name, SecretRef, StackModel
-from aiplane.stack.sections.collections import Quantization, VectorCollection, VectorIndex
+from aiplane.stack.sections.collections import (
+    PayloadField,
+    Quantization,
+    VectorCollection,
+    VectorIndex,
+)
 from aiplane.stack.sections.gateway import GatewaySettings, LiteLLMSettings, RedisSettings
 from aiplane.stack.sections.kube import LabelKey, LabelValue
 from aiplane.stack.sections.pipelines import (
@@ -26,6 +31,7 @@ from aiplane.stack.sections.pipelines import (
 )
 from aiplane.stack.sections.pools import GpuPool, MigDevices, MigPolicy, Taint, TimeSlicing
 from aiplane.stack.sections.priorities import Priorities, PriorityClass
+from aiplane.stack.sections.queues import BatchJob, PoolQueue, Queues
 from aiplane.stack.sections.routes import (
     Backend,
     BackendLimits,
@@ -51,6 +57,12 @@ from aiplane.stack.sections.serving import (
     Resources,
     Serving,
     Slo,
+)
+from aiplane.stack.sections.vector_stores import (
+    ChromaStore,
+    Credential,
+    PgvectorStore,
+    VectorStore,
 )
 
 API_VERSION = "aiplane.dev/v1alpha1"
@@ -79,8 +91,14 @@ class StackSpec(StackModel):
     """Training and evaluation DAGs (rendered as Argo WorkflowTemplates)."""
     routes: list[Route] = Field(default_factory=list)
     """Traffic routes (rendered for Gateway API and Envoy AI Gateway)."""
+    vector_stores: list[VectorStore] = Field(default_factory=list)
+    """Databases that hold collections (PostgreSQL + pgvector, Chroma)."""
     vector_collections: list[VectorCollection] = Field(default_factory=list)
-    """Vector collections (rendered as Qdrant collection documents)."""
+    """Vector collections: applied to a store, or rendered as Qdrant collection documents."""
+    queues: Queues | None = None
+    """GPU queueing with Kueue: per-pool ClusterQueues, LocalQueues, priorities, topology."""
+    batch_jobs: list[BatchJob] = Field(default_factory=list)
+    """Offline GPU work (rendered as Jobs that wait in the pool's queue)."""
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     """The AI gateway that enforces route policy (LiteLLM or Envoy AI Gateway)."""
 
@@ -89,6 +107,9 @@ class StackSpec(StackModel):
 
     def model(self, name: str) -> Model | None:
         return next((m for m in self.models if m.name == name), None)
+
+    def vector_store(self, name: str) -> VectorStore | None:
+        return next((s for s in self.vector_stores if s.name == name), None)
 
 
 class Stack(StackModel):
@@ -110,7 +131,10 @@ __all__ = [
     "Autoscaling",
     "Backend",
     "BackendLimits",
+    "BatchJob",
+    "ChromaStore",
     "Connection",
+    "Credential",
     "Deployment",
     "ExternalTarget",
     "Fallback",
@@ -127,11 +151,15 @@ __all__ = [
     "Model",
     "ModelAction",
     "ModelVersion",
+    "PayloadField",
+    "PgvectorStore",
     "Pipeline",
+    "PoolQueue",
     "Price",
     "Priorities",
     "PriorityClass",
     "Quantization",
+    "Queues",
     "RateLimit",
     "RateLimits",
     "RedisSettings",
@@ -153,4 +181,5 @@ __all__ = [
     "Tracking",
     "VectorCollection",
     "VectorIndex",
+    "VectorStore",
 ]

@@ -2,7 +2,8 @@
 
 * Argo kinds: ``argo-workflows/schema.json`` (the definition of the kind, for precise errors).
 * CRD kinds (ClusterPolicy, HTTPRoute, AIGatewayRoute, AIServiceBackend, BackendSecurityPolicy,
-  Envoy Gateway Backend and BackendTrafficPolicy, Gateway API BackendTLSPolicy): the served
+  Envoy Gateway Backend and BackendTrafficPolicy, Gateway API BackendTLSPolicy, Kueue's
+  ClusterQueue, LocalQueue, ResourceFlavor, Topology, WorkloadPriorityClass): the served
   version's ``openAPIV3Schema`` from the upstream CRD file.
 * Envoy AI Gateway ``QuotaPolicy``: its CRD is not in the shared set; its fields are checked by
   hand (``check_quota_policy``).
@@ -46,6 +47,11 @@ CRD_FILES = {
     "AIGatewayRoute": "envoy-ai-gateway/aigateway.envoyproxy.io_aigatewayroutes.yaml",
     "AIServiceBackend": "envoy-ai-gateway/aigateway.envoyproxy.io_aiservicebackends.yaml",
     "BackendSecurityPolicy": "envoy-ai-gateway/aigateway.envoyproxy.io_backendsecuritypolicies.yaml",
+    "ClusterQueue": "kueue/kueue.x-k8s.io_clusterqueues.yaml",
+    "LocalQueue": "kueue/kueue.x-k8s.io_localqueues.yaml",
+    "ResourceFlavor": "kueue/kueue.x-k8s.io_resourceflavors.yaml",
+    "Topology": "kueue/kueue.x-k8s.io_topologies.yaml",
+    "WorkloadPriorityClass": "kueue/kueue.x-k8s.io_workloadpriorityclasses.yaml",
     "Backend": "envoy-gateway/gateway.envoyproxy.io_backends.yaml",
     "BackendTrafficPolicy": "envoy-gateway/gateway.envoyproxy.io_backendtrafficpolicies.yaml",
     "BackendTLSPolicy": "gateway-api/gateway.networking.k8s.io_backendtlspolicies.yaml",

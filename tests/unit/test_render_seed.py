@@ -242,19 +242,34 @@ def test_budgets_are_reported_as_warnings() -> None:
     assert any("429" in t and "does not fail over" in t for t in texts)  # QuotaPolicy caveat
 
 
-def test_hnsw_collection() -> None:
-    cm = one("ConfigMap", "aiplane-collection-docs")
-    assert cm["metadata"]["annotations"]["aiplane.dev/immutable-fields"] == (
-        "vectors.size,vectors.distance,shard_number"
-    )
-    body = json.loads(cm["data"]["collection.json"])
-    assert body == {
-        "vectors": {"size": 1024, "distance": "Cosine", "on_disk": True},
-        "hnsw_config": {"m": 16, "ef_construct": 200},
-        "shard_number": 2,
-        "replication_factor": 2,
-        "on_disk_payload": False,
+def test_hnsw_collection_is_a_pgvector_resource() -> None:
+    from aiplane.render.vector_collections import collection_resources
+
+    [resource] = collection_resources(load_and_check("stacks/seed.yaml"))
+    assert str(resource.address) == "collection rag-db/docs"
+    assert resource.provider == "pgvector"
+    lines = (REPO / "stacks" / "seed.yaml").read_text().splitlines()
+    declared = next(i for i, line in enumerate(lines, 1) if line.strip() == "- name: docs")
+    assert resource.source == f"stacks/seed.yaml#L{declared}"
+    desired = resource.body["desired"]
+    assert desired["index"] == {
+        "method": "hnsw",
+        "opclass": "vector_cosine_ops",
+        "cast": None,
+        "params": {"m": 16, "ef_construction": 200},
     }
+    assert (desired["table"], desired["dimension"]) == ("docs", 1024)
+    assert desired["payload"] == {"source": "text", "chunk": "integer"}
+    assert desired["owner"] == {"stack": "seed", "collection": "docs",
+                                "query": {"hnsw.ef_search": 100}}  # fmt: skip
+    # The password travels only as where to read it from.
+    assert resource.body["connection"]["password"] == {
+        "secretName": "pgvector-credentials",
+        "secretKey": "password",
+    }
+    assert not any(
+        o["kind"] == "ConfigMap" and "collection" in o["metadata"]["name"] for o in seed()
+    )
 
 
 def test_every_object_is_labelled_and_located() -> None:
@@ -356,8 +371,12 @@ def test_render_tags_every_resource_with_its_provider(monkeypatch: pytest.Monkey
 
     loaded = load_and_check(str(REPO / "stacks" / "seed.yaml"))
     plain = render.render_all(loaded)
-    providers = [r.provider for r in plain.resources]
-    assert len(plain.resources) == len(plain.manifests)
+    # The seed's document collection lives in pgvector: one resource beyond the manifests.
+    assert [str(r.address) for r in plain.resources if r.provider == "pgvector"] == [
+        "collection rag-db/docs"
+    ]
+    providers = [r.provider for r in plain.resources if r.provider != "pgvector"]
+    assert len(providers) == len(plain.manifests)
     assert {p for p, m in zip(providers, plain.manifests, strict=True)
             if m["kind"] == "NodeLabels"} == {"node-labels"}  # fmt: skip
     assert providers.count("kubernetes") == sum(m["kind"] != "NodeLabels" for m in plain.manifests)

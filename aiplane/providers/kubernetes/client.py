@@ -176,6 +176,15 @@ class KubeClient:
             delay *= 2.5
             attempt += 1
 
+    def get_text(self, path: str, *, timeout: float = 5.0) -> str | None:
+        """GET a non-JSON body (a pod's /metrics through the API server proxy); None when the
+        server or the proxied endpoint answers with an error, raising only when unreachable."""
+        try:
+            resp = self._http.get(path, headers={"Accept": "text/plain, */*"}, timeout=timeout)
+        except httpx.TransportError as exc:
+            raise ClusterUnreachable(f"{self.config.server}: {path}: {exc or type(exc)}") from exc
+        return resp.text if resp.status_code < 400 else None
+
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
         """Run ``fn`` over ``items`` on a bounded thread pool, preserving order."""
         todo = list(items)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from aiplane.plan.address import Address
@@ -63,7 +64,7 @@ class ObjectRef:
     def from_json(cls, doc: Mapping[str, str]) -> ObjectRef:
         return cls(doc["apiVersion"], doc["kind"], doc.get("namespace", ""), doc["name"])
 
-    @property
+    @cached_property
     def address(self) -> Address:
         """The plan address: provider ``node-labels`` for NodeLabels, else ``kubernetes``; type
         ``apiVersion/kind``; scope the namespace."""

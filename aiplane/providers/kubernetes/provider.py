@@ -179,9 +179,13 @@ class KubernetesProvider:
         for d, got in zip(missing, self.client.map(self._get, missing), strict=True):
             if got is not None:
                 live.objects[d.ref.address] = got
-        for obj in [*live.objects.values(), *live.members.values()]:
+        for obj in live.members.values():
             if obj.get("kind") == "Secret":
                 self.scrub.learn_secret(obj)
+        for d in missing:  # found by GET, not by the LIST of members
+            found = live.objects.get(d.ref.address)
+            if found is not None and found.get("kind") == "Secret":
+                self.scrub.learn_secret(found)
         return live
 
     def _get(self, d: Desired) -> Manifest | None:
@@ -336,12 +340,16 @@ class KubernetesProvider:
 
     def prune(self, wanted: Sequence[Resource], live: Live) -> list[Change]:
         """Deletions of this ApplySet's members that the stack no longer renders."""
+        same = {r.address for r in wanted}  # most members: read through the wanted apiVersion
         keep = {key_of(self.desired[r.address].ref) for r in wanted}
+        gone = [
+            (key_of(ref), address, ref, obj)
+            for address, obj in live.members.items()
+            if address not in same and (ref := ObjectRef.of(address)) and key_of(ref) not in keep
+            and label(obj, PART_OF) == self.applyset.id
+        ]  # fmt: skip
         out = []
-        for address, obj in sorted(live.members.items(), key=lambda m: key_of(ref_of(m[1]))):
-            ref = ref_of(obj)
-            if key_of(ref) in keep or label(obj, PART_OF) != self.applyset.id:
-                continue
+        for _key, address, ref, obj in sorted(gone, key=lambda g: g[0]):
             out.append(
                 decide(
                     address,
@@ -416,16 +424,14 @@ class KubernetesProvider:
             time.sleep(0.5)
 
     def settle(self, changes: Sequence[Change], say: Say, *, health: bool) -> None:
-        """Re-read discovery after CRDs; wait for the changed objects to be healthy."""
-        crds = any(self.stage(c.address) == STAGES[0] for c in changes)
-        if crds:
-            self.client.refresh_discovery()
+        """Wait for the changed objects to be healthy; then, after CRDs, re-read discovery (only
+        then: the health wait itself reads discovery, before the new kinds are served)."""
         if health:
             refs = [ObjectRef.of(c.address) for c in changes if c.action != "delete"]
             wait_healthy(self.client, refs, say, selector=self.applyset.selector,
                          cap=self.health_timeout)  # fmt: skip
-            if crds:  # the wait read discovery before the new CRDs were Established
-                self.client.refresh_discovery()
+        if any(self.stage(c.address) == STAGES[0] for c in changes):
+            self.client.refresh_discovery()
 
     def inventory(self, wanted: Sequence[Resource]) -> Inventory:
         """The group-kinds and namespaces the ApplySet parent lists."""
