@@ -170,14 +170,15 @@ def run(args: argparse.Namespace, kubeconfig: Path, kubectl: str, work: Path) ->
 
 
 def report(r: dict[str, Any]) -> None:
-    med = {k: statistics.median(v) for k, v in r.items() if isinstance(v, list)}
+    timings = {k: v for k, v in r.items() if isinstance(v, list) and not k.startswith("load")}
+    med = {k: statistics.median(v) for k, v in timings.items()}
     print(f"machine: {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
           f"Python {platform.python_version()}")  # fmt: skip
     print(f"objects: {r['objects']}; changed in the 10 % run: {r['changed_objects']}")
     print(f"load average (1/5/15 min) before the plans: {r['load_before_plans']}, "
           f"at the end: {[round(x, 2) for x in os.getloadavg()]}")  # fmt: skip
     print(f"initial apply (no health wait): {r['apply_s']:.1f} s")
-    for k, v in r.items():
+    for k, v in timings.items():
         if isinstance(v, list):
             print(f"{k}: median {med[k]:.2f} s (runs: {', '.join(f'{x:.2f}' for x in v)})")
     for label in ("nochange", "changed"):
