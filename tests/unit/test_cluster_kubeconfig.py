@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from aiplane.cluster.drift import PRESETS, field_owners, flatten_fields, match_rule, rules_for
+from aiplane.cluster.exec_auth import ExecPluginError
 from aiplane.cluster.kubeconfig import KubeconfigError, load_kubeconfig
 from aiplane.cluster.lock import _holder_gone, default_holder
 from aiplane.cluster.nodes import NODE_MANAGER, node_diffs, owned_labels, selector_of
@@ -64,7 +65,10 @@ def test_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(KubeconfigError, match="not found"):
         load_kubeconfig(str(tmp_path / "nope"))
     path = kubeconfig(tmp_path, {"exec": {"command": "aws"}})
-    with pytest.raises(KubeconfigError, match="exec/auth-provider plugin"):
+    with pytest.raises(ExecPluginError, match=r"context dev: .*apiVersion \(missing\)"):
+        load_kubeconfig(str(path))
+    path = kubeconfig(tmp_path, {"auth-provider": {"name": "oidc"}})
+    with pytest.raises(KubeconfigError, match=r"auth-provider.*exec plugin"):
         load_kubeconfig(str(path))
     with pytest.raises(KubeconfigError, match="context 'staging' not found"):
         load_kubeconfig(str(kubeconfig(tmp_path, {"token": "x"})), "staging")
