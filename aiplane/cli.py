@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 from enum import StrEnum
@@ -23,6 +24,15 @@ app = typer.Typer(
 )
 
 _debug = False
+
+RequestTimeout = Annotated[
+    str,
+    typer.Option(
+        "--request-timeout",
+        help="Longest wait for one API request, retries included (30s, 2m; 0: no limit, as "
+        "kubectl). Connecting, TLS handshake included, is bounded at 10s.",
+    ),
+]
 
 
 class OutputFormat(StrEnum):
@@ -75,9 +85,14 @@ def main_options(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="No colour in any output (as NO_COLOR=1 does).")
+    ] = False,
 ) -> None:
     global _debug
     _debug = debug
+    if no_color:
+        os.environ["NO_COLOR"] = "1"  # every rich console honours it
 
 
 @app.command()
@@ -158,11 +173,13 @@ def plan(
     ] = None,
     allow_disruption: Annotated[bool, typer.Option(help="Accept node-disruptive changes.")] = False,
     allow_delete: Annotated[bool, typer.Option(help="Accept deletions and replacements.")] = False,
+    request_timeout: RequestTimeout = "30s",
 ) -> None:
     """Show what apply would change in the live cluster (or against another revision)."""
 
     def body() -> int:
         from aiplane.cluster.commands import plan_main
+        from aiplane.cluster.duration import parse_duration
 
         output: Literal["human", "json", "markdown"] = (
             "json" if as_json else "markdown" if markdown else "human"
@@ -177,6 +194,7 @@ def plan(
             against=against,
             allow_disruption=allow_disruption,
             allow_delete=allow_delete,
+            request_timeout=parse_duration(request_timeout, "--request-timeout"),
         )
 
     _run(body)
@@ -193,12 +211,35 @@ def apply(
         bool, typer.Option(help="Accept deletions (prune) and replacements.")
     ] = False,
     lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for the stack lock.")] = 60.0,
+    wait: Annotated[
+        bool | None,
+        typer.Option(
+            "--wait/--no-wait",
+            help="Wait for each stage to become healthy before the next (default: wait; "
+            "AIPLANE_NO_WAIT=1 makes --no-wait the default).",
+            show_default=False,
+        ),
+    ] = None,
+    timeout: Annotated[
+        str | None,
+        typer.Option(
+            help="Longest health wait for any one object, e.g. 90s, 10m (default: per kind, "
+            "15m for a Deployment; AIPLANE_HEALTH_TIMEOUT (seconds) sets it instead).",
+        ),
+    ] = None,
+    request_timeout: RequestTimeout = "30s",
 ) -> None:
     """Apply a plan: server-side apply, staged, pruning only what this stack owns."""
 
     def body() -> int:
-        from aiplane.cluster.commands import apply_main
+        from aiplane.cluster.commands import ApplyControls, apply_main
+        from aiplane.cluster.duration import parse_duration
 
+        controls = ApplyControls(
+            wait=wait,
+            timeout=None if timeout is None else parse_duration(timeout, "--timeout"),
+            request_timeout=parse_duration(request_timeout, "--request-timeout"),
+        )
         return apply_main(
             target,
             kubeconfig=kubeconfig,
@@ -207,6 +248,7 @@ def apply(
             allow_disruption=allow_disruption,
             allow_delete=allow_delete,
             lock_timeout=lock_timeout,
+            controls=controls,
         )
 
     _run(body)
@@ -218,13 +260,18 @@ def force_unlock(
     holder: Annotated[str, typer.Argument(help="The holder the lock message named.")],
     kubeconfig: Annotated[str | None, typer.Option(help="Path of the kubeconfig.")] = None,
     context: Annotated[str | None, typer.Option(help="kubeconfig context.")] = None,
+    request_timeout: RequestTimeout = "30s",
 ) -> None:
     """Break the stack's lock, held by HOLDER, when the run holding it is gone."""
 
     def body() -> int:
         from aiplane.cluster.commands import unlock_main
+        from aiplane.cluster.duration import parse_duration
 
-        return unlock_main(file, holder, kubeconfig=kubeconfig, context=context)
+        seconds = parse_duration(request_timeout, "--request-timeout")
+        return unlock_main(
+            file, holder, kubeconfig=kubeconfig, context=context, request_timeout=seconds
+        )
 
     _run(body)
 

@@ -19,11 +19,16 @@ from aiplane.cluster.client import ApiError, ClusterUnreachable
 from aiplane.cluster.desired import Desired, key_of
 from aiplane.cluster.drift import pinned_fingerprint
 from aiplane.cluster.health import wait_healthy
+from aiplane.cluster.interrupt import Interrupted, StopSignal
 from aiplane.cluster.kinds import MIG_CONFIG, STAGES, stage_of
 from aiplane.cluster.objects import ObjectRef, ref_of
 from aiplane.cluster.plan import Change, Plan
 from aiplane.cluster.planner import FIELD_MANAGER, ClusterPlanner, stack_digest
 from aiplane.errors import AiplaneError
+
+
+class _Skipped(AiplaneError):
+    """A change not started because the apply was asked to stop."""
 
 
 class StalePlan(AiplaneError):
@@ -118,6 +123,8 @@ class Applier:
         *,
         say: Callable[[str], None],
         wait: bool = True,
+        stop: StopSignal | None = None,
+        health_cap: float | None = None,
     ) -> None:
         self.planner = planner
         self.client = planner.client
@@ -125,6 +132,8 @@ class Applier:
         self.desired = {d.key: d for d in desired}
         self.say = say
         self.wait = wait
+        self.stop = stop
+        self.health_cap = health_cap
         self.report = ApplyReport()
 
     def run(self) -> ApplyReport:
@@ -164,11 +173,22 @@ class Applier:
             f"{change.ref}: apply failed: {self.planner.scrub(str(exc))}", self.report
         )
 
+    def _check_stop(self, later: Sequence[Change]) -> None:
+        """Stop between requests once SIGINT/SIGTERM came (``interrupt``)."""
+        if self.stop is not None and self.stop.requested:
+            self.report.not_applied += [c.ref for c in later]
+            self.stop.check(self.report)
+
     def _stage(self, name: str, batch: list[Change], later: list[Change]) -> None:
+        self._check_stop([*batch, *later])
         self.say(f"stage {name}: applying {len(batch)} object(s)")
         results = self.client.map(self._apply_safely, batch)
-        failed = [(c, e) for c, e in zip(batch, results, strict=True) if e is not None]
+        skipped = [c for c, e in zip(batch, results, strict=True) if isinstance(e, _Skipped)]
+        failed = [(c, e) for c, e in zip(batch, results, strict=True)
+                  if e is not None and not isinstance(e, _Skipped)]  # fmt: skip
         self.report.applied += [c.ref for c, e in zip(batch, results, strict=True) if e is None]
+        if skipped and not failed:
+            self._check_stop([*skipped, *later])
         if failed:
             rest = [c for c, _ in failed[1:]] + later
             raise self._fail(failed[0][1], failed[0][0], rest)
@@ -182,17 +202,25 @@ class Applier:
             for n in nodes.list_node_names(c.diffs)
         ]
         try:
-            wait_healthy(self.client, refs, self.say, selector=self.planner.applyset.selector)
+            wait_healthy(self.client, refs, self.say, selector=self.planner.applyset.selector,
+                         cap=self.health_cap, stop=self._poll_stop(later))  # fmt: skip
+        except Interrupted:
+            raise
         except (ApiError, ClusterUnreachable, AiplaneError) as exc:
             raise ApplyFailed(
                 f"stage {name}: {self.planner.scrub(str(exc))}", self._not_applied(later)
             ) from exc
+
+    def _poll_stop(self, later: list[Change]) -> Callable[[], None] | None:
+        return None if self.stop is None else lambda: self._check_stop(later)
 
     def _not_applied(self, later: list[Change]) -> ApplyReport:
         self.report.not_applied += [c.ref for c in later]
         return self.report
 
     def _apply_safely(self, change: Change) -> AiplaneError | None:
+        if self.stop is not None and self.stop.requested:
+            return _Skipped("stopped")  # not started: only requests in flight finish
         try:
             self._apply_one(change)
         except AiplaneError as exc:
@@ -224,6 +252,7 @@ class Applier:
             time.sleep(0.5)
 
     def _prune(self, batch: list[Change], later: list[Change]) -> None:
+        self._check_stop([*batch, *later])
         self.say(f"prune: deleting {len(batch)} object(s)")
 
         def delete(c: Change) -> AiplaneError | None:

@@ -18,7 +18,8 @@ then applies exactly the planned changes. A plain ``plan`` only warns when the l
 
 Settings: ``AIPLANE_SYSTEM_NAMESPACE`` (ApplySet parents and locks; default aiplane-system),
 ``AIPLANE_LOCK_TIMEOUT`` (plan --out wait for the lock; default 30 s), ``AIPLANE_HEALTH_TIMEOUT``
-(caps every per-kind health timeout), ``AIPLANE_NO_WAIT=1`` (skip health waits).
+(default of apply --timeout: caps every per-kind health timeout), ``AIPLANE_NO_WAIT=1`` (default
+of apply --no-wait). SIGINT/SIGTERM during apply: see ``interrupt``.
 A stack file may also be a pre-rendered manifest bundle (``kind: List``, ``metadata.name`` = the
 stack name), as benchmarks and external renderers produce.
 """
@@ -32,7 +33,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -40,6 +41,7 @@ from rich.console import Console
 
 from aiplane.cluster.applyset import ApplySet, system_namespace
 from aiplane.cluster.client import ClusterUnreachable, KubeClient
+from aiplane.cluster.console import console
 from aiplane.cluster.kubeconfig import KubeconfigError, load_kubeconfig
 from aiplane.cluster.lock import StackLock, default_holder
 from aiplane.cluster.masking import Scrubber
@@ -49,6 +51,7 @@ from aiplane.cluster.plan import Gate, Plan
 from aiplane.errors import AiplaneError
 
 if TYPE_CHECKING:
+    from aiplane.cluster.interrupt import StopSignal
     from aiplane.gpu.capacity import Capacity
     from aiplane.stack.loader import LoadedStack
 
@@ -56,6 +59,9 @@ EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BLOCKED = 0, 1, 2, 3
 Output = Literal["human", "json", "markdown"]
 PLAN_LOCK_TTL = int(os.environ.get("AIPLANE_PLAN_LOCK_TTL", "900"))
 OFFLINE_HINT = "plan offline with --against empty|DIR|GIT_REV"
+# Per request, retries included. kubectl's default (0) waits forever once connected; a CI job
+# needs an answer, so aiplane bounds it (``--request-timeout 0`` restores kubectl's behaviour).
+REQUEST_TIMEOUT = 30.0
 
 
 def render_file(path: str) -> tuple[str, list[Manifest]]:
@@ -130,13 +136,19 @@ def _err(console: Console, scrub: Scrubber, exc: AiplaneError) -> int:
     return EXIT_ERROR
 
 
-def connect(kubeconfig: str | None, context: str | None) -> KubeClient:
+def connect(
+    kubeconfig: str | None, context: str | None, request_timeout: float = REQUEST_TIMEOUT
+) -> KubeClient:
     """A client for the chosen context; a missing cluster names the offline alternative."""
     try:
         config = load_kubeconfig(kubeconfig, context)
     except KubeconfigError as exc:
         raise KubeconfigError(f"no cluster to plan against: {exc}; {OFFLINE_HINT}") from exc
-    return KubeClient(config)
+    return KubeClient(config, timeout=request_timeout, on_retry=_retry_line)
+
+
+def _retry_line(message: str) -> None:
+    print(f"retrying: {message}", file=sys.stderr, flush=True)
 
 
 def ensure_system_namespace(client: KubeClient) -> None:
@@ -151,7 +163,7 @@ def show(plan: Plan, gates: Sequence[Gate], output: Output, scrub: Scrubber) -> 
     elif output == "markdown":
         sys.stdout.write(render_markdown(plan, gates, scrub))
     else:
-        render_human(plan, gates, Console(highlight=False), scrub)
+        render_human(plan, gates, console(), scrub)
 
 
 def plan_exit(plan: Plan, gates: Sequence[Gate], detailed: bool) -> int:
@@ -173,15 +185,17 @@ def plan_main(
     against: str | None,
     allow_disruption: bool,
     allow_delete: bool,
+    request_timeout: float = REQUEST_TIMEOUT,
 ) -> int:
-    err = Console(stderr=True, highlight=False)
+    err = console(stderr=True)
     scrub = Scrubber()
     try:
         stack, manifests, loaded = render_file_with_stack(file)
         if against:
             plan = _offline(file, stack, manifests, against)
         else:
-            plan = _plan_cluster(file, stack, manifests, kubeconfig, context, out, scrub, err)
+            plan = _plan_cluster(file, stack, manifests, connect(kubeconfig, context,
+                                 request_timeout), out, scrub, err)  # fmt: skip
         plan = replace(plan, capacity=stack_capacity(loaded))
         gates = plan.gates(allow_disruption=allow_disruption, allow_delete=allow_delete)
         show(plan, gates, output, scrub)
@@ -218,15 +232,14 @@ def _plan_cluster(
     file: str,
     stack: str,
     manifests: list[Manifest],
-    kubeconfig: str | None,
-    context: str | None,
+    connected: KubeClient,
     out: str | None,
     scrub: Scrubber,
     err: Console,
 ) -> Plan:
     from aiplane.cluster.planner import ClusterPlanner
 
-    with connect(kubeconfig, context) as client:
+    with connected as client:
         planner = ClusterPlanner(client, stack=stack, stack_file=file, scrubber=scrub,
                                  applyset=ApplySet(stack, system_namespace()))  # fmt: skip
         try:
@@ -270,26 +283,63 @@ def apply_main(
     allow_disruption: bool,
     allow_delete: bool,
     lock_timeout: float,
+    controls: ApplyControls | None = None,
 ) -> int:
-    err = Console(stderr=True, highlight=False)
+    from aiplane.cluster.interrupt import Interrupted, StopSignal
+
+    err = console(stderr=True)
     scrub = Scrubber()
+    controls = controls or ApplyControls()
     try:
         saved = _read_saved_plan(target)
-        with connect(kubeconfig, context) as client:
+        if saved is None and not yes and not _stdin_isatty():
+            err.print("apply: stdin is not a terminal, so nobody can confirm; pass --yes "
+                      "(or apply a plan saved with plan --out)", style="bold red")  # fmt: skip
+            return EXIT_ERROR
+        with StopSignal() as stop, connect(kubeconfig, context,
+                                           controls.request_timeout) as client:  # fmt: skip
+            controls = replace(controls, stop=stop)
             return _apply(client, target, saved, yes=yes, allow_disruption=allow_disruption,
                           allow_delete=allow_delete, lock_timeout=lock_timeout, scrub=scrub,
-                          err=err)  # fmt: skip
+                          err=err, controls=controls)  # fmt: skip
+    except Interrupted as exc:
+        _err(err, scrub, exc)
+        return exc.exit_code
     except AiplaneError as exc:
         return _err(err, scrub, exc)
 
 
-def unlock_main(file: str, holder: str, *, kubeconfig: str | None, context: str | None) -> int:
+@dataclass(frozen=True)
+class ApplyControls:
+    """apply's --wait/--no-wait, --timeout, --request-timeout (and the signal flag it sets)."""
+
+    wait: bool | None = None  # None: wait unless $AIPLANE_NO_WAIT
+    timeout: float | None = None  # None: per kind, capped by $AIPLANE_HEALTH_TIMEOUT
+    request_timeout: float = REQUEST_TIMEOUT
+    stop: StopSignal | None = None
+
+
+def _stdin_isatty() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (ValueError, OSError):
+        return False
+
+
+def unlock_main(
+    file: str,
+    holder: str,
+    *,
+    kubeconfig: str | None,
+    context: str | None,
+    request_timeout: float = REQUEST_TIMEOUT,
+) -> int:
     """``aiplane force-unlock``: break the stack's lock when the run holding it is gone."""
-    err = Console(stderr=True, highlight=False)
+    err = console(stderr=True)
     scrub = Scrubber()
     try:
         stack = _stack_name(file)
-        with connect(kubeconfig, context) as client:
+        with connect(kubeconfig, context, request_timeout) as client:
             lock = _lock(client, stack, default_holder(), "force-unlock", 0, err)
             lock.force_release(holder)
             print(f"{lock.subject}: lock of {holder} released")
@@ -338,6 +388,7 @@ def _apply(
     lock_timeout: float,
     scrub: Scrubber,
     err: Console,
+    controls: ApplyControls,
 ) -> int:
     from aiplane.cluster.apply import Applier, check_fresh
     from aiplane.cluster.planner import ClusterPlanner
@@ -369,9 +420,13 @@ def _apply(
             return EXIT_OK
         if saved is None and not _confirm(yes, err):
             return EXIT_ERROR
+        if controls.stop is not None:
+            controls.stop.check()  # a signal while planning: nothing was changed
         say = _progress(err)
-        report = Applier(planner, plan, desired, say=say, wait=_wait_enabled()).run()
-        Console(highlight=False).print(
+        wait = _wait_enabled() if controls.wait is None else controls.wait
+        report = Applier(planner, plan, desired, say=say, wait=wait, stop=controls.stop,
+                         health_cap=controls.timeout).run()  # fmt: skip
+        console().print(
             f"stack {stack}: apply complete: {len(report.applied)} applied, "
             f"{len(report.pruned)} pruned."
         )

@@ -97,8 +97,11 @@ CHECKS: Mapping[str, Checker] = {
 }
 
 
-def timeout_for(kind: str) -> float:
-    cap = float(os.environ.get("AIPLANE_HEALTH_TIMEOUT", "0") or 0)
+def timeout_for(kind: str, cap: float | None = None) -> float:
+    """The kind's health timeout, capped by ``cap`` (apply --timeout) or
+    ``$AIPLANE_HEALTH_TIMEOUT``."""
+    if cap is None:
+        cap = float(os.environ.get("AIPLANE_HEALTH_TIMEOUT", "0") or 0)
     base = TIMEOUTS.get(kind, 300)
     return min(base, cap) if cap > 0 else base
 
@@ -135,12 +138,16 @@ def wait_healthy(
     *,
     selector: str = "",
     poll: float = 0.5,
+    cap: float | None = None,
+    stop: Callable[[], None] | None = None,
 ) -> None:
     """Poll ``refs`` (kinds with a check) until healthy; raise ``HealthTimeout`` past the timeout."""
     pending = [r for r in refs if r.kind in CHECKS]
     start = time.monotonic()
     last: dict[ObjectRef, str] = {}
     while pending:
+        if stop is not None:
+            stop()  # raises when the apply was asked to stop
         live = fetch(client, pending, selector)
         still = []
         for ref, obj in zip(pending, live, strict=True):
@@ -152,7 +159,7 @@ def wait_healthy(
         if not pending:
             return
         waited = time.monotonic() - start
-        late = [r for r in pending if waited > timeout_for(r.kind)]
+        late = [r for r in pending if waited > timeout_for(r.kind, cap)]
         if late:
             detail = "; ".join(f"{r}: {last[r]}" for r in late[:5])
             raise HealthTimeout(f"{late[0]}: not healthy after {waited:.0f} s ({detail})")
