@@ -276,6 +276,32 @@ def force_unlock(
     _run(body)
 
 
+class RbacPurpose(StrEnum):
+    plan = "plan"
+    apply = "apply"
+
+
+@app.command()
+def rbac(
+    file: Annotated[str, typer.Argument(help="Stack file.")],
+    purpose: Annotated[
+        RbacPurpose, typer.Option("--for", help="The command the permissions are for.")
+    ] = RbacPurpose.apply,
+    service_account: Annotated[
+        str | None,
+        typer.Option(help="Also bind the roles to this ServiceAccount (NAMESPACE:NAME)."),
+    ] = None,
+) -> None:
+    """Print the Roles and ClusterRole (least privilege) that plan or apply need for FILE."""
+
+    def body() -> int:
+        from aiplane.cluster.rbac_command import rbac_main
+
+        return rbac_main(file, purpose.value, service_account)
+
+    _run(body)
+
+
 @app.command()
 def explain(
     file: Annotated[str, typer.Argument(help="Stack file.")],

@@ -71,7 +71,8 @@ def check_fresh(planner: ClusterPlanner, plan: Plan, desired: Sequence[Desired])
         what = f" ({changed})" if changed else ""
         raise StalePlan(f"plan is stale: the stack renders differently since the plan{what}")
     deleted = [key_of(c.ref) for c in plan.changes if c.action == "delete"]
-    planner.live = planner.fetch_live(desired, {c.ref.group_kind for c in plan.changes})
+    planner.live = planner.fetch_live(desired, {c.ref.group_kind for c in plan.changes},
+                                      {c.ref.namespace for c in plan.changes})  # fmt: skip
     for d in desired:
         _check_one(planner, by_ref[d.key], d)
     for key, obj in planner.live.members.items():

@@ -240,6 +240,7 @@ def _plan_cluster(
     from aiplane.cluster.planner import ClusterPlanner
 
     with connected as client:
+        _check_access(client, manifests, "apply" if out else "plan", file)
         planner = ClusterPlanner(client, stack=stack, stack_file=file, scrubber=scrub,
                                  applyset=ApplySet(stack, system_namespace()))  # fmt: skip
         try:
@@ -265,6 +266,15 @@ def _plan_cluster(
             return plan
         except ClusterUnreachable as exc:
             raise ClusterUnreachable(f"{exc}; {OFFLINE_HINT}") from exc
+
+
+def _check_access(
+    client: KubeClient, manifests: list[Manifest], purpose: Literal["plan", "apply"], file: str
+) -> None:
+    """Every missing permission at once, before the first write (``access``)."""
+    from aiplane.cluster.access import check_access
+
+    check_access(client, manifests, purpose, system_namespace=system_namespace(), stack_file=file)
 
 
 def _lock(
@@ -399,6 +409,7 @@ def _apply(
     stack, manifests, loaded = render_file_with_stack(file)
     planner = ClusterPlanner(client, stack=stack, stack_file=file, scrubber=scrub,
                              applyset=ApplySet(stack, system_namespace()))  # fmt: skip
+    _check_access(client, manifests, "apply", file)
     ensure_system_namespace(client)
     lock = _lock(client, stack, default_holder(), f"apply {target}", 600, err)
     lock.acquire(lock_timeout, take_from=saved.lock_holder if saved else None)

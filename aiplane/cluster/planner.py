@@ -38,6 +38,7 @@ from aiplane.cluster.objects import (
     strip_server_fields,
 )
 from aiplane.cluster.plan import Change, DriftNote, Pin, Plan
+from aiplane.cluster.scoped_reads import recorded_namespaces, scoped_lists
 from aiplane.errors import AiplaneError, Diagnostic
 
 FIELD_MANAGER = "aiplane"
@@ -119,7 +120,8 @@ class ClusterPlanner:
         desired = self.prepare(manifests)
         parent = self.client.get("v1", "ConfigMap", self.applyset.name, self.applyset.namespace)
         self.applyset.check_owner(parent)
-        self.live = self.fetch_live(desired, recorded_group_kinds(parent))
+        self.live = self.fetch_live(desired, recorded_group_kinds(parent),
+                                    recorded_namespaces(parent))  # fmt: skip
         changes, problems = self._plan_all(desired)
         if problems:
             raise PlanError(f"{len(problems)} object(s) could not be planned", problems)
@@ -152,8 +154,11 @@ class ClusterPlanner:
         res = self.client.resource(api_version, kind)
         return None if res is None else res.namespaced
 
-    def fetch_live(self, desired: Sequence[Desired], recorded: Iterable[str]) -> LiveState:
-        """LIST every kind the stack uses or used (by label), then GET the objects not found."""
+    def fetch_live(
+        self, desired: Sequence[Desired], recorded: Iterable[str], namespaces: Iterable[str] = ()
+    ) -> LiveState:
+        """LIST every kind the stack uses or used (by label) in the namespaces it uses or used
+        (``namespaces``: more than the desired objects name), then GET the objects not found."""
         kinds: dict[str, tuple[str, str]] = {}
         for d in desired:
             if not d.node_labels and self.client.resource(d.ref.api_version, d.ref.kind):
@@ -164,9 +169,10 @@ class ClusterPlanner:
                 kinds.setdefault(gk, found)
         state = LiveState()
         lists = self.client.map(
-            lambda k: self.client.list(k[0], k[1], label_selector=self.applyset.selector),
-            list(kinds.values()),
-        )
+            lambda k: self.client.list(k[0], k[1], label_selector=self.applyset.selector,
+                                       namespace=k[2]),
+            scoped_lists(self.client, kinds.values(), desired, namespaces),
+        )  # fmt: skip
         for items in lists:
             for obj in items:
                 state.members[key_of(ref_of(obj))] = obj
