@@ -254,6 +254,37 @@ def apply(
     _run(body)
 
 
+@app.command()
+def destroy(
+    file: Annotated[str, typer.Argument(help="Stack file (names the stack to delete).")],
+    kubeconfig: Annotated[str | None, typer.Option(help="Path of the kubeconfig.")] = None,
+    context: Annotated[str | None, typer.Option(help="kubeconfig context.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    allow_delete: Annotated[
+        bool, typer.Option(help="Required: accept the deletions the plan shows.")
+    ] = False,
+    lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for the stack lock.")] = 60.0,
+    request_timeout: RequestTimeout = "30s",
+) -> None:
+    """Delete everything the stack owns (members only, reverse stages, parent last)."""
+
+    def body() -> int:
+        from aiplane.cluster.destroy import destroy_main
+        from aiplane.cluster.duration import parse_duration
+
+        return destroy_main(
+            file,
+            kubeconfig=kubeconfig,
+            context=context,
+            yes=yes,
+            allow_delete=allow_delete,
+            lock_timeout=lock_timeout,
+            request_timeout=parse_duration(request_timeout, "--request-timeout"),
+        )
+
+    _run(body)
+
+
 @app.command("force-unlock")
 def force_unlock(
     file: Annotated[str, typer.Argument(help="Stack file (names the stack whose lock to break).")],
