@@ -30,9 +30,8 @@ import json
 import os
 import re
 import sys
-import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -433,10 +432,12 @@ def _apply(
             return EXIT_ERROR
         if controls.stop is not None:
             controls.stop.check()  # a signal while planning: nothing was changed
-        say = _progress(err)
+        from aiplane.cluster.progress import Progress
+
         wait = _wait_enabled() if controls.wait is None else controls.wait
-        report = Applier(planner, plan, desired, say=say, wait=wait, stop=controls.stop,
-                         health_cap=controls.timeout).run()  # fmt: skip
+        with Progress(err) as say:
+            report = Applier(planner, plan, desired, say=say, wait=wait, stop=controls.stop,
+                             health_cap=controls.timeout).run()  # fmt: skip
         console().print(
             f"stack {stack}: apply complete: {len(report.applied)} applied, "
             f"{len(report.pruned)} pruned."
@@ -462,18 +463,3 @@ def _confirm(yes: bool, err: Console) -> bool:
         err.print("apply: cancelled")
         return False
     return True
-
-
-def _progress(err: Console, every: float = 10.0) -> Callable[[str], None]:
-    """Print progress lines, but a repeated one (a health wait polls twice a second) only every
-    ``every`` seconds."""
-    last_text, last_at = [""], [0.0]
-
-    def say(message: str) -> None:
-        now = time.monotonic()
-        if message == last_text[0] and now - last_at[0] < every:
-            return
-        last_text[0], last_at[0] = message, now
-        err.print(message, highlight=False, markup=False)
-
-    return say

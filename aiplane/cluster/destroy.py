@@ -16,6 +16,7 @@ from aiplane.cluster.applyset import ApplySet, system_namespace
 from aiplane.cluster.client import KubeClient
 from aiplane.cluster.console import console
 from aiplane.cluster.masking import Scrubber
+from aiplane.cluster.progress import Progress
 from aiplane.errors import AiplaneError
 
 EXIT_OK, EXIT_ERROR, EXIT_BLOCKED = 0, 1, 3
@@ -100,8 +101,8 @@ def _destroy(
             return EXIT_BLOCKED
         if not commands._confirm(yes, err):
             return EXIT_ERROR
-        report = Applier(planner, plan, desired, say=commands._progress(err), wait=False,
-                         stop=stop).run()  # fmt: skip
+        with Progress(err) as say:
+            report = Applier(planner, plan, desired, say=say, wait=False, stop=stop).run()
         for node, keys in releases.items():
             stop.check(report)
             _release(client, node, keys)

@@ -97,3 +97,24 @@ def test_a_listener_that_never_answers_fails_within_the_timeout(tmp_path: Path) 
     assert len(lines) == 1, res.stderr
     assert f"127.0.0.1:{port}: cannot reach the API server: timed out" in lines[0]
     assert elapsed < 3 + 8, elapsed  # the timeout plus interpreter start on a busy machine
+
+
+def test_progress_off_a_terminal_is_plain_rate_limited_lines() -> None:
+    import io
+
+    from rich.console import Console
+
+    from aiplane.cluster.progress import Progress
+
+    buf = io.StringIO()
+    with Progress(Console(file=buf, width=40, soft_wrap=True), every=60) as say:
+        say("stage workloads: applying 2 object(s)")
+        for _ in range(5):
+            say("Deployment/ai/llama-70b-canary: waiting: 0/1 replicas ready, rollout in progress")
+        say("Deployment/ai/other: waiting: 0/1")
+    lines = buf.getvalue().splitlines()
+    assert lines[0] == "stage workloads: applying 2 object(s)"
+    assert lines[1].startswith("Deployment/ai/llama-70b-canary: waiting: 0/1 replicas ready, ")
+    assert lines[1].endswith("(since 0 s)")  # whole, though longer than the console width
+    assert lines[2] == "Deployment/ai/other: waiting: 0/1 (since 0 s)"
+    assert len(lines) == 3
