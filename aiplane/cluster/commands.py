@@ -45,6 +45,7 @@ from aiplane.cluster.kubeconfig import KubeconfigError, load_kubeconfig
 from aiplane.cluster.lock import StackLock, default_holder
 from aiplane.cluster.masking import Scrubber
 from aiplane.cluster.objects import Manifest
+from aiplane.cluster.optional import served_only
 from aiplane.cluster.output import render_human, render_json, render_markdown
 from aiplane.cluster.plan import Gate, Plan
 from aiplane.errors import AiplaneError
@@ -239,12 +240,14 @@ def _plan_cluster(
     from aiplane.cluster.planner import ClusterPlanner
 
     with connected as client:
-        _check_access(client, manifests, "apply" if out else "plan", file)
-        planner = ClusterPlanner(client, stack=stack, stack_file=file, scrubber=scrub,
-                                 applyset=ApplySet(stack, system_namespace()))  # fmt: skip
         try:
+            manifests, notes = served_only(client, manifests)
+            _check_access(client, manifests, "apply" if out else "plan", file)
+            planner = ClusterPlanner(client, stack=stack, stack_file=file, scrubber=scrub,
+                                     applyset=ApplySet(stack, system_namespace()))  # fmt: skip
             if not out:
                 plan = planner.plan(manifests)[0]
+                plan = replace(plan, warnings=(*plan.warnings, *notes))
                 lock = _lock(client, stack, "", "", 0, err)
                 held = lock.holder_now()
                 note = f"{lock.subject}: held by {held}; an apply now would wait" if held else ""
@@ -257,6 +260,7 @@ def _plan_cluster(
             lock.acquire(float(os.environ.get("AIPLANE_LOCK_TIMEOUT", "30")))
             try:
                 plan = planner.plan(manifests, plan_id=plan_id, lock_holder=holder)[0]
+                plan = replace(plan, warnings=(*plan.warnings, *notes))
             except BaseException:
                 lock.release()
                 raise
@@ -408,6 +412,7 @@ def _apply(
     stack, manifests, loaded = render_file_with_stack(file)
     planner = ClusterPlanner(client, stack=stack, stack_file=file, scrubber=scrub,
                              applyset=ApplySet(stack, system_namespace()))  # fmt: skip
+    manifests, _notes = served_only(client, manifests)
     _check_access(client, manifests, "apply", file)
     ensure_system_namespace(client)
     lock = _lock(client, stack, default_holder(), f"apply {target}", 600, err)
