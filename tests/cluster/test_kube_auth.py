@@ -378,3 +378,91 @@ def test_least_privilege_from_aiplane_rbac(
         kubectl("delete", "role,rolebinding", cluster_role, "-n", "aiplane-system",
                 "--ignore-not-found")  # fmt: skip
         kubectl("delete", "priorityclass", namespace + "-training", "--ignore-not-found")
+
+
+class ConnectProxy:
+    """A minimal HTTP CONNECT proxy on loopback that counts the tunnels it opened."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.tunnels: list[str] = []
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(16)
+        self.port = self.server.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import threading
+
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._tunnel, args=(conn,), daemon=True).start()
+
+    def _tunnel(self, conn: Any) -> None:
+        import socket
+        import threading
+
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = conn.recv(4096)
+            if not chunk:
+                conn.close()
+                return
+            head += chunk
+        target = head.split(b" ")[1].decode()
+        self.tunnels.append(target)
+        host, port = target.rsplit(":", 1)
+        upstream = socket.create_connection((host, int(port)))
+        conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+
+        def pipe(src: Any, dst: Any) -> None:
+            try:
+                while data := src.recv(65536):
+                    dst.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for s in (src, dst):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+        threading.Thread(target=pipe, args=(upstream, conn), daemon=True).start()
+        pipe(conn, upstream)
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def test_tls_server_name_and_proxy_url(control_plane: Any, tmp_path: Path) -> None:
+    admin = yaml.safe_load(Path(control_plane.kubeconfig).read_text())
+    file = write_stack(tmp_path, "tls-" + tmp_path.name[-8:].lower().strip("_-"), [])
+    cluster = admin["clusters"][0]["cluster"]
+
+    def plan_with(**extra: Any) -> tuple[int, str]:
+        doc = json.loads(json.dumps(admin))
+        doc["clusters"][0]["cluster"] = {**cluster, **extra}
+        path = tmp_path / "config"
+        path.write_text(yaml.safe_dump(doc))
+        proc = aiplane("plan", file, env={"KUBECONFIG": str(path)})
+        out, err = proc.communicate(timeout=120)
+        return proc.returncode, out + err
+
+    code, out = plan_with(**{"tls-server-name": "kubernetes.default.svc"})
+    assert code == 0, out
+    code, out = plan_with(**{"tls-server-name": "not-in-the-certificate.example"})
+    assert code == 1 and "certificate" in out.lower(), out
+    proxy = ConnectProxy()
+    try:
+        code, out = plan_with(**{"proxy-url": f"http://127.0.0.1:{proxy.port}"})
+    finally:
+        proxy.close()
+    assert code == 0, out
+    assert proxy.tunnels and set(proxy.tunnels) == {control_plane.api_url.removeprefix("https://")}
