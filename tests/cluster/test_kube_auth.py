@@ -10,6 +10,7 @@ server then answers 401) without touching any other run's credential.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -429,10 +430,8 @@ class ConnectProxy:
                 pass
             finally:
                 for s in (src, dst):
-                    try:
+                    with contextlib.suppress(OSError):
                         s.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
 
         threading.Thread(target=pipe, args=(upstream, conn), daemon=True).start()
         pipe(conn, upstream)
