@@ -102,7 +102,7 @@ def validate(
     """Check stack files: schema, cross-references and GPU feasibility. Exit 1 on any error."""
 
     def body() -> int:
-        from aiplane.stack.validate import validate_files
+        from aiplane.commands.validate import validate_files
 
         return validate_files(files)
 
@@ -117,7 +117,7 @@ def init(
     """Write a small, valid starter stack to FILE (refuses to overwrite)."""
 
     def body() -> int:
-        from aiplane.stack.starter import write_starter
+        from aiplane.commands.init import write_starter
 
         return write_starter(file, name)
 
@@ -148,7 +148,7 @@ def render(
     """Compile stacks into the manifests the data plane runs on."""
 
     def body() -> int:
-        from aiplane.render.cli_render import render_main
+        from aiplane.commands.render import render_main
 
         return render_main(files, out, output_format.value)
 
@@ -178,8 +178,8 @@ def plan(
     """Show what apply would change in the live cluster (or against another revision)."""
 
     def body() -> int:
-        from aiplane.cluster.commands import plan_main
-        from aiplane.cluster.duration import parse_duration
+        from aiplane.commands.duration import parse_duration
+        from aiplane.commands.plan import plan_main
 
         output: Literal["human", "json", "markdown"] = (
             "json" if as_json else "markdown" if markdown else "human"
@@ -232,8 +232,8 @@ def apply(
     """Apply a plan: server-side apply, staged, pruning only what this stack owns."""
 
     def body() -> int:
-        from aiplane.cluster.commands import ApplyControls, apply_main
-        from aiplane.cluster.duration import parse_duration
+        from aiplane.commands.duration import parse_duration
+        from aiplane.commands.plan import ApplyControls, apply_main
 
         controls = ApplyControls(
             wait=wait,
@@ -269,8 +269,8 @@ def destroy(
     """Delete everything the stack owns (members only, reverse stages, parent last)."""
 
     def body() -> int:
-        from aiplane.cluster.destroy import destroy_main
-        from aiplane.cluster.duration import parse_duration
+        from aiplane.commands.destroy import destroy_main
+        from aiplane.commands.duration import parse_duration
 
         return destroy_main(
             file,
@@ -296,8 +296,8 @@ def force_unlock(
     """Break the stack's lock, held by HOLDER, when the run holding it is gone."""
 
     def body() -> int:
-        from aiplane.cluster.commands import unlock_main
-        from aiplane.cluster.duration import parse_duration
+        from aiplane.commands.duration import parse_duration
+        from aiplane.commands.plan import unlock_main
 
         seconds = parse_duration(request_timeout, "--request-timeout")
         return unlock_main(
@@ -326,7 +326,7 @@ def rbac(
     """Print the Roles and ClusterRole (least privilege) that plan or apply need for FILE."""
 
     def body() -> int:
-        from aiplane.cluster.rbac_command import rbac_main
+        from aiplane.commands.rbac import rbac_main
 
         return rbac_main(file, purpose.value, service_account)
 
@@ -341,7 +341,7 @@ def explain(
     """Show the GPU placement: per pool GPUs used and layouts; per model slice and headroom."""
 
     def body() -> int:
-        from aiplane.gpu.explain import explain_main
+        from aiplane.commands.explain import explain_main
 
         return explain_main(file, as_json)
 

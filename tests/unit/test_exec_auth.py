@@ -13,16 +13,16 @@ import httpx
 import pytest
 import yaml
 
-from aiplane.cluster.credentials import RefreshingAuth, TokenFileSource
-from aiplane.cluster.exec_auth import (
+from aiplane.providers.kubernetes.credentials import RefreshingAuth, TokenFileSource
+from aiplane.providers.kubernetes.exec_auth import (
     ExecConfig,
     ExecCredential,
     ExecPluginError,
     ExecProvider,
     exec_config,
 )
-from aiplane.cluster.kubeconfig import load_kubeconfig
-from aiplane.cluster.kubeconfig_merge import merge
+from aiplane.providers.kubernetes.kubeconfig import load_kubeconfig
+from aiplane.providers.kubernetes.kubeconfig_merge import merge
 
 V1 = "client.authentication.k8s.io/v1"
 V1BETA1 = "client.authentication.k8s.io/v1beta1"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from aiplane.cluster.rbac import Permission, plural, required, roles
+from aiplane.providers.kubernetes.rbac import Permission, plural, required, roles
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aiplane.cluster.duration import parse_duration
-from aiplane.cluster.interrupt import Interrupted, StopSignal
+from aiplane.commands.duration import parse_duration
+from aiplane.commands.interrupt import Interrupted, StopSignal
 from aiplane.errors import AiplaneError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -104,7 +104,7 @@ def test_progress_off_a_terminal_is_plain_rate_limited_lines() -> None:
 
     from rich.console import Console
 
-    from aiplane.cluster.progress import Progress
+    from aiplane.output.progress import Progress
 
     buf = io.StringIO()
     with Progress(Console(file=buf, width=40, soft_wrap=True), every=60) as say:
