@@ -241,6 +241,7 @@ def test_failing_plugin_and_interactive_plugin_off_a_terminal(login: Login, tmp_
     login.kubeconfig.write_text(yaml.safe_dump(doc))
     out = run("plan", file, env=env, code=1)
     assert "needs a terminal (interactiveMode: Always) and stdin is not one; run `" in out
+    doc["users"][0]["user"]["exec"]["interactiveMode"] = "Never"
     doc["users"][0]["user"]["exec"]["command"] = "aiplane-test-no-such-plugin"
     login.kubeconfig.write_text(yaml.safe_dump(doc))
     out = run("plan", file, env=env, code=1)
