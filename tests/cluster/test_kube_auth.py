@@ -184,6 +184,10 @@ def test_expired_credential_runs_the_plugin_again(login: Login, tmp_path: Path) 
     assert f"Deployment/{login.namespace}/m: not healthy after" in out
     assert login.runs == 1
     login.lifetime(1.5)
+    items = stuck(
+        model_objects(login.namespace, login.namespace, "m", image="vllm/vllm-openai:v0.6.1")
+    )  # a change: apply waits again
+    file = write_stack(tmp_path, login.namespace, items)
     out = run("apply", file, "--yes", "--timeout", "4s", env=env, code=1)
     assert f"Deployment/{login.namespace}/m: not healthy after" in out
     assert login.runs >= 1 + 3, login.runs  # over 4 s of requests with 1.5 s credentials
