@@ -41,7 +41,7 @@ def test_destroy_removes_exactly_the_stack(
         kubectl("create", "configmap", "alpha", "-n", f"{namespace}-x")
         before = _names(kubectl, namespace)
         out = run("destroy", a, "--yes", env=env, code=3)
-        assert f"Deployment/{namespace}/alpha" in out and "--allow-delete" in out
+        assert f"Deployment/{namespace}/alpha" in out and "--allow-delete" in out, out
         assert _names(kubectl, namespace) == before  # refused: nothing deleted
         out = run("destroy", a, "--yes", "--allow-delete", env=env, code=0)
         assert f"Node/{node}: labels nvidia.com/mig.config released" in out
