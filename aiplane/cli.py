@@ -232,8 +232,8 @@ def apply(
     """Apply a plan: server-side apply, staged, pruning only what this stack owns."""
 
     def body() -> int:
+        from aiplane.commands.apply import ApplyControls, apply_main
         from aiplane.commands.duration import parse_duration
-        from aiplane.commands.plan import ApplyControls, apply_main
 
         controls = ApplyControls(
             wait=wait,
@@ -297,7 +297,7 @@ def force_unlock(
 
     def body() -> int:
         from aiplane.commands.duration import parse_duration
-        from aiplane.commands.plan import unlock_main
+        from aiplane.commands.unlock import unlock_main
 
         seconds = parse_duration(request_timeout, "--request-timeout")
         return unlock_main(

@@ -15,12 +15,13 @@ from aiplane.errors import AiplaneError
 from aiplane.output.console import console
 from aiplane.output.progress import Progress
 from aiplane.providers import nodelabels as nodes
-from aiplane.providers.kubernetes.applyset import ApplySet, system_namespace
+from aiplane.providers.kubernetes.applyset import ApplySet
 from aiplane.providers.kubernetes.client import KubeClient
 from aiplane.secrets import Scrubber
 
 if TYPE_CHECKING:
     from aiplane.commands.interrupt import StopSignal
+    from aiplane.commands.settings import Settings
 
 EXIT_OK, EXIT_ERROR, EXIT_BLOCKED = 0, 1, 3
 
@@ -36,8 +37,10 @@ def destroy_main(
     request_timeout: float,
 ) -> int:
     """Plan the deletion of the stack, show it, and (when allowed and confirmed) carry it out."""
-    from aiplane.commands import plan as cmd
+    from aiplane.commands import cluster as cmd
     from aiplane.commands.interrupt import StopSignal
+    from aiplane.commands.settings import Settings
+    from aiplane.commands.stackfile import render_stack_file
 
     err = console(stderr=True)
     scrub = Scrubber()
@@ -47,13 +50,14 @@ def destroy_main(
             err.print("destroy: stdin is not a terminal, so nobody can confirm; pass --yes",
                       style="bold red")  # fmt: skip
             return EXIT_ERROR
-        stack, manifests = cmd.render_file(file)
-        labels = [m for m in manifests if m.get("kind") == "NodeLabels"]
+        conf = Settings.from_env()
+        rendered = render_stack_file(file)
+        labels = [m for m in rendered.manifests if m.get("kind") == "NodeLabels"]
         with stop, cmd.connect(kubeconfig, context, request_timeout) as client:
-            cmd._check_access(client, manifests, "apply", file)
-            return _destroy(client, stack, file, labels, stop=stop, yes=yes,
+            cmd.check_access(client, rendered, "apply", file, conf)
+            return _destroy(client, rendered.stack, file, labels, stop=stop, yes=yes,
                             allow_delete=allow_delete, lock_timeout=lock_timeout,
-                            scrub=scrub)  # fmt: skip
+                            scrub=scrub, conf=conf)  # fmt: skip
     except AiplaneError as exc:
         return cmd.stopped_or_error(err, scrub, exc, stop)
 
@@ -69,26 +73,28 @@ def _destroy(
     allow_delete: bool,
     lock_timeout: float,
     scrub: Scrubber,
+    conf: Settings,
 ) -> int:
-    from aiplane.commands import plan as cmd
+    from aiplane.commands import cluster as cmd
+    from aiplane.commands.apply import confirm
+    from aiplane.commands.plan import show
     from aiplane.plan.engine import apply_plan, build_plan, prepare_all
     from aiplane.providers.kubernetes.lock import default_holder
 
     err = console(stderr=True)
     out = console()
-    applyset = ApplySet(stack, system_namespace())
+    applyset = ApplySet(stack, conf.system_namespace)
     parent = client.get("v1", "ConfigMap", applyset.name, applyset.namespace)
     applyset.check_owner(parent)
-    controls = cmd.ApplyControls(wait=False, stop=stop)
-    run, _ = cmd.open_run(client, stack, file, scrub, [], controls=controls)
-    lock = cmd._lock(client, stack, default_holder(), f"destroy {file}", 600, err)
+    run = cmd.open_run(client, stack, file, scrub, [], conf=conf, stop=stop)
+    lock = cmd.stack_lock(client, stack, default_holder(), f"destroy {file}", 600, err, conf)
     if parent is not None:
         lock.acquire(lock_timeout)
     try:
         wanted = prepare_all(run, [])  # nothing wanted: every member is a deletion
         plan, lives = build_plan(run, wanted, mode="cluster", target=cmd.cluster_target(client))
         releases = _label_releases(client, labels)
-        cmd.show(plan, plan.gates(allow_disruption=True, allow_delete=allow_delete), "human",
+        show(plan, plan.gates(allow_disruption=True, allow_delete=allow_delete), "human",
                  scrub)  # fmt: skip
         for node, keys in releases.items():
             out.print(f"  - Node/{node}: labels {', '.join(sorted(keys))} released")
@@ -99,7 +105,7 @@ def _destroy(
             err.print("destroy: refused; pass --allow-delete; nothing was changed",
                       style="bold red")  # fmt: skip
             return EXIT_BLOCKED
-        if not cmd._confirm(yes, err):
+        if not confirm(yes, err):
             return EXIT_ERROR
         with Progress(err) as say:
             report = apply_plan(run, plan, wanted, lives, say=say, health=False)

@@ -6,7 +6,6 @@ import sys
 from typing import Any
 
 from aiplane.errors import AiplaneError
-from aiplane.providers.kubernetes.applyset import system_namespace
 from aiplane.providers.kubernetes.rbac import Purpose, bindings, required, roles
 
 
@@ -14,12 +13,15 @@ def rbac_main(file: str, purpose: Purpose, service_account: str | None) -> int:
     """Render the stack offline and print its RBAC as a YAML stream on stdout."""
     import yaml
 
-    from aiplane.commands.plan import render_file
+    from aiplane.commands.settings import Settings
+    from aiplane.commands.stackfile import render_stack_file
 
     if service_account is not None and not _valid_subject(service_account):
         raise AiplaneError(f"--service-account {service_account}: use NAMESPACE:NAME")
-    stack, manifests = render_file(file)
-    perms = required(manifests, purpose, system_namespace=system_namespace())
+    rendered = render_stack_file(file)
+    stack = rendered.stack
+    perms = required(rendered.manifests, purpose,
+                     system_namespace=Settings.from_env().system_namespace)  # fmt: skip
     docs: list[dict[str, Any]] = roles(perms, f"aiplane-{stack}-{purpose}")
     if service_account:
         docs += bindings(docs, service_account)

@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
+from aiplane.check import load_and_check
 from aiplane.render import render_with_warnings
-from aiplane.stack.loader import load_and_check
 
 
 class _Dumper(yaml.SafeDumper):

@@ -12,39 +12,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiplane.errors import Diagnostic
+from aiplane.providers.base import Resource
+from aiplane.providers.kubernetes.kind_table import facts
+from aiplane.providers.kubernetes.labels import MANAGED_BY, SOURCE_ANN, STACK_LABEL, SUBJECT_ANN
 from aiplane.stack.loader import LoadedStack
 from aiplane.stack.models import GpuPool, Taint
 from aiplane.stack.yamlpos import Path
 
 Obj = dict[str, Any]
 
-MANAGED_BY = "app.kubernetes.io/managed-by"
-STACK_LABEL = "aiplane.dev/stack"
-SOURCE = "aiplane.dev/source"
-SUBJECT = "aiplane.dev/subject"
 GPU_OPERATOR_NAMESPACE = "gpu-operator"
-
-# The order objects are listed (and applied) in: things others depend on come first.
-KIND_ORDER = (
-    "Namespace",
-    "PriorityClass",
-    "ConfigMap",
-    "ClusterPolicy",
-    "NodeLabels",
-    "Deployment",
-    "Service",
-    "PodDisruptionBudget",
-    "HorizontalPodAutoscaler",
-    "HTTPRoute",
-    "Backend",
-    "BackendTLSPolicy",
-    "AIServiceBackend",
-    "BackendSecurityPolicy",
-    "AIGatewayRoute",
-    "BackendTrafficPolicy",
-    "WorkflowTemplate",
-    "CronWorkflow",
-)
+SOURCE, SUBJECT = SOURCE_ANN, SUBJECT_ANN
 
 
 @dataclass
@@ -55,6 +33,13 @@ class Context:
     warnings: list[Diagnostic] = field(default_factory=list)
     # Results several targets share (the GPU placement plan), computed once per render.
     cache: dict[str, Any] = field(default_factory=dict)
+    # Resources for providers other than Kubernetes (a vector database's collections, a
+    # registry's aliases): a target adds them with ``add``; Kubernetes objects are returned.
+    resources: list[Resource] = field(default_factory=list)
+
+    def add(self, resource: Resource) -> None:
+        """Render ``resource`` for its provider (its address names the provider)."""
+        self.resources.append(resource)
 
     @property
     def namespace(self) -> str:
@@ -125,8 +110,7 @@ def quantity(value: str | int | float) -> str:
 
 
 def sort_key(obj: Obj) -> tuple[int, str, str]:
-    kind = obj.get("kind", "")
-    rank = KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
+    rank = facts(obj.get("kind", "")).rank
     meta = obj.get("metadata", {})
     return rank, meta.get("namespace", ""), meta.get("name", "")
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from aiplane.engines.vllm import vllm_args
 from aiplane.gpu.problem import WHOLE_GPU
 from aiplane.render.common import Context, Obj, accelerator, quantity, tolerations
 from aiplane.render.placement import (
     NODE_GROUP_LABEL,
     model_node_group,
 )
+from aiplane.render.vllm_args import PVC_ROOT, vllm_args
 from aiplane.render.vllm_sizing import startup_budget_seconds, weights_gib
 from aiplane.stack.loader import LoadedStack
 from aiplane.stack.models import (
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 PORT = 8000
 CACHE_DIR = "/model-cache"
-PVC_ROOT = "/mnt/models"
 
 
 def pod_spec(
@@ -113,16 +112,6 @@ def _pvc_claim(source: str) -> str | None:
     if not source.startswith("pvc://"):
         return None
     return source.removeprefix("pvc://").split("/", 1)[0]
-
-
-def model_location(version: ModelVersion) -> str:
-    """What ``vllm serve`` gets as its model: an HF id, a mounted path or an object-store URI."""
-    source = version.source
-    if source.startswith("hf://"):
-        return source.removeprefix("hf://")
-    if source.startswith("pvc://"):
-        return f"{PVC_ROOT}/{source.removeprefix('pvc://')}"
-    return source
 
 
 def _env_value(name: str, value: EnvValue) -> Obj:

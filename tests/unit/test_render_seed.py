@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
+from aiplane.check import load_and_check
 from aiplane.commands.render import to_yaml
 from aiplane.render import render_stack, render_with_warnings
-from aiplane.stack.loader import load_and_check
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -259,10 +259,23 @@ def test_every_object_is_labelled_and_located() -> None:
 
 
 def test_sorted_by_kind_rank_then_name() -> None:
-    from aiplane.render.common import sort_key
-
-    keys = [sort_key(o) for o in seed()]
-    assert keys == sorted(keys)
+    """Objects others depend on come first, and each kind is sorted by namespace and name
+    (checked against the dependency order itself, not the renderer's sort key)."""
+    objects = seed()
+    kinds = list(dict.fromkeys(o["kind"] for o in objects))
+    first = {kind: kinds.index(kind) for kind in kinds}
+    for before, after in [("Namespace", "PriorityClass"), ("PriorityClass", "Deployment"),
+                          ("ConfigMap", "Deployment"), ("ClusterPolicy", "NodeLabels"),
+                          ("NodeLabels", "Deployment"), ("Deployment", "Service"),
+                          ("Service", "HTTPRoute"), ("HTTPRoute", "AIGatewayRoute"),
+                          ("AIGatewayRoute", "WorkflowTemplate")]:  # fmt: skip
+        assert first[before] < first[after], (before, after, kinds)
+    runs = [o["kind"] for o in objects]
+    assert runs == sorted(runs, key=kinds.index), "each kind is one contiguous run"
+    for kind in kinds:
+        names = [(o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in objects
+                 if o["kind"] == kind]  # fmt: skip
+        assert names == sorted(names), kind
 
 
 def test_two_renders_are_byte_identical() -> None:
@@ -314,3 +327,28 @@ def test_invalid_stack_raises_stack_error(tmp_path: Path) -> None:
     bad.write_text("apiVersion: aiplane.dev/v1alpha1\nkind: Stack\nmetadata: {name: Bad_Name}\n")
     with pytest.raises(StackError):
         render_main([str(bad)], None, "yaml")
+
+
+def test_render_tags_every_resource_with_its_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kubernetes objects go to ``kubernetes``, NodeLabels to ``node-labels``, and a target can add
+    resources for any other provider (``Context.add``), all in one rendering."""
+    import aiplane.render as render
+    from aiplane.plan.address import Address
+    from aiplane.providers.base import Resource
+
+    loaded = load_and_check(str(REPO / "stacks" / "seed.yaml"))
+    plain = render.render_all(loaded)
+    providers = [r.provider for r in plain.resources]
+    assert len(plain.resources) == len(plain.manifests)
+    assert {p for p, m in zip(providers, plain.manifests, strict=True)
+            if m["kind"] == "NodeLabels"} == {"node-labels"}  # fmt: skip
+    assert providers.count("kubernetes") == sum(m["kind"] != "NodeLabels" for m in plain.manifests)
+    first = plain.resources[0]
+    assert (str(first.address), first.source.startswith(f"{loaded.path}#L")) == (
+        "Namespace/ai-platform", True)  # fmt: skip
+
+    extra = Resource(Address("toy", "collection", "", "docs"), {"size": 768}, "s#L1", "c docs")
+    targets = {**render.targets(), "toy": lambda ctx: ctx.add(extra) or []}
+    monkeypatch.setattr(render, "targets", lambda: targets)
+    with_toy = render.render_all(loaded)
+    assert with_toy.resources[-1] == extra and with_toy.manifests == plain.manifests

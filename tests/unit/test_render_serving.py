@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from aiplane.check import load_and_check
 from aiplane.errors import StackError
 from aiplane.render import render_stack
-from aiplane.stack.loader import load_and_check
 
 BASE = """\
 apiVersion: aiplane.dev/v1alpha1

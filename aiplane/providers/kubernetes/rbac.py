@@ -20,8 +20,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from aiplane.providers.kubernetes.client import split_api_version
-
 Purpose = Literal["plan", "apply"]
 READ = ("get", "list")
 WRITE = ("patch", "create")
@@ -87,7 +85,7 @@ def required(
         ns = str((m.get("metadata") or {}).get("namespace") or "")
         found = resolve(api_version, kind) if resolve else None
         res, namespaced = found if found else (plural(kind), bool(ns))
-        kinds.setdefault((split_api_version(api_version)[0], kind), (res, namespaced))
+        kinds.setdefault((api_version.rpartition("/")[0], kind), (res, namespaced))
         if namespaced and ns:
             namespaces.add(ns)
     verbs = READ + WRITE + (("delete",) if purpose == "apply" else ())
