@@ -398,13 +398,14 @@ class KubernetesProvider:
             time.sleep(0.5)
 
     def settle(self, changes: Sequence[Change], say: Say, *, health: bool) -> None:
-        """Re-read discovery after CRDs; wait for the changed objects to be healthy."""
-        if any(self.stage(c.address) == STAGES[0] for c in changes):
-            self.client.refresh_discovery()
+        """Wait for the changed objects to be healthy; then re-read discovery after CRDs (only
+        an Established CRD is served: refreshing before the wait could cache it as missing)."""
         if health:
             refs = [ObjectRef.of(c.address) for c in changes if c.action != "delete"]
             wait_healthy(self.client, refs, say, selector=self.applyset.selector,
                          cap=self.health_timeout, stop=self.stop)  # fmt: skip
+        if any(self.stage(c.address) == STAGES[0] for c in changes):
+            self.client.refresh_discovery()
 
     def inventory(self, wanted: Sequence[Resource]) -> Inventory:
         """The group-kinds and namespaces the ApplySet parent lists."""
