@@ -24,7 +24,7 @@ _SOURCE = re.compile(r"^(hf|s3|gs|pvc|mlflow)://[^\s]+$")
 def _check_source(value: str) -> str:
     if not _SOURCE.match(value):
         raise ValueError(
-            f"'{value}' is not a model source; use hf://org/name, s3://bucket/path, gs://bucket/path, "
+            "not a model source; use hf://org/name, s3://bucket/path, gs://bucket/path, "
             "pvc://claim/path or mlflow://name/<version> (or mlflow://name@alias)"
         )
     return value
