@@ -24,7 +24,8 @@ def scrape_annotations(model: Model) -> dict[str, str]:
 
 
 def model_extras(ctx: Context, m_index: int, model: Model) -> list[Obj]:
-    """The created cache claim (when ``serving.cache.size``) and the PodMonitor (metrics: auto)."""
+    """The created cache claim (when ``serving.cache.size``) and the PodMonitor (metrics:
+    podMonitor)."""
     out: list[Obj] = []
     path = ("spec", "models", m_index, "serving")
     subject = f"model {model.name}"
@@ -42,7 +43,7 @@ def model_extras(ctx: Context, m_index: int, model: Model) -> list[Obj]:
             "metadata": ctx.meta(f"{model.name}-cache", path, subject),
             "spec": spec,
         })  # fmt: skip
-    if model.serving.metrics == "auto" and model.deployments:
+    if model.serving.metrics == "podMonitor" and model.deployments:
         selector = {"app.kubernetes.io/name": "vllm", "aiplane.dev/model": model.name}
         out.append({
             "apiVersion": "monitoring.coreos.com/v1",

@@ -54,6 +54,7 @@ def test_env_service_account_created_cache_and_pod_monitor(tmp_path: Path) -> No
           MODE: serving
         serviceAccountName: reader
         cache: {size: 50Gi, storageClass: fast}
+        metrics: podMonitor
         """)  # fmt: skip
     template = pod(objs)
     spec = template["spec"]

@@ -164,8 +164,8 @@ class Serving(StackModel):
     """ServiceAccount the pods run as (IRSA / workload identity for s3:// and gs:// sources)."""
     cache: ModelCache | None = None
     """Keep downloaded weights on a PersistentVolumeClaim (default: an emptyDir, refilled on every restart)."""
-    metrics: Literal["auto", "annotations", "none"] = "auto"
-    """Prometheus scraping of /metrics: auto (prometheus.io annotations plus a PodMonitor where its CRD is served), annotations, or none."""
+    metrics: Literal["annotations", "podMonitor", "none"] = "annotations"
+    """Prometheus scraping of /metrics: prometheus.io annotations, or also a PodMonitor (Prometheus Operator; aiplane plan/apply leave it out where its CRD is not served), or none."""
 
 
 class Resources(ShorthandModel):
