@@ -105,8 +105,11 @@ def plan_main(
     try:
         conf = Settings.from_env()
         rendered = render_stack_file(file)
+        for warning in rendered.loaded.warnings if rendered.loaded is not None else ():
+            # What the targets approximate or drop (e.g. a gateway field), located in the file.
+            print(scrub(warning.format()), file=sys.stderr)
         if against:
-            plan = _offline(file, rendered, against, conf)
+            plan = offline_against(file, rendered, against, conf)
         else:
             plan = _plan_cluster(file, rendered, connect(kubeconfig, context, request_timeout),
                                  out, scrub, err, conf)  # fmt: skip
@@ -124,7 +127,9 @@ def plan_main(
 OFFLINE_PROVIDERS = frozenset({"kubernetes", "node-labels"})  # offline_plan covers these
 
 
-def _offline(file: str, rendered: Rendered, against: str, conf: Settings) -> Plan:
+def offline_against(file: str, rendered: Rendered, against: str, conf: Settings) -> Plan:
+    """The offline plan of ``rendered`` against ``--against`` (empty, a directory, a git revision),
+    with the earlier revision's GPU capacity for the delta."""
     from aiplane.providers.kubernetes.offline import load_against, offline_plan
 
     earlier: list[Rendered] = []
