@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 from enum import StrEnum
@@ -23,6 +24,15 @@ app = typer.Typer(
 )
 
 _debug = False
+
+RequestTimeout = Annotated[
+    str,
+    typer.Option(
+        "--request-timeout",
+        help="Longest wait for one API request, retries included (30s, 2m; 0: no limit, as "
+        "kubectl). Connecting, TLS handshake included, is bounded at 10s.",
+    ),
+]
 
 
 class OutputFormat(StrEnum):
@@ -75,9 +85,14 @@ def main_options(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="No colour in any output (as NO_COLOR=1 does).")
+    ] = False,
 ) -> None:
     global _debug
     _debug = debug
+    if no_color:
+        os.environ["NO_COLOR"] = "1"  # every rich console honours it
 
 
 @app.command()
@@ -199,10 +214,12 @@ def plan(
     ] = None,
     allow_disruption: Annotated[bool, typer.Option(help="Accept node-disruptive changes.")] = False,
     allow_delete: Annotated[bool, typer.Option(help="Accept deletions and replacements.")] = False,
+    request_timeout: RequestTimeout = "30s",
 ) -> None:
     """Show what apply would change in the live cluster (or against another revision)."""
 
     def body() -> int:
+        from aiplane.commands.duration import parse_duration
         from aiplane.commands.plan import plan_main
 
         output: Literal["human", "json", "markdown"] = (
@@ -218,6 +235,7 @@ def plan(
             against=against,
             allow_disruption=allow_disruption,
             allow_delete=allow_delete,
+            request_timeout=parse_duration(request_timeout, "--request-timeout"),
         )
 
     _run(body)
@@ -234,12 +252,35 @@ def apply(
         bool, typer.Option(help="Accept deletions (prune) and replacements.")
     ] = False,
     lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for the stack lock.")] = 60.0,
+    wait: Annotated[
+        bool | None,
+        typer.Option(
+            "--wait/--no-wait",
+            help="Wait for each stage to become healthy before the next (default: wait; "
+            "AIPLANE_NO_WAIT=1 makes --no-wait the default).",
+            show_default=False,
+        ),
+    ] = None,
+    timeout: Annotated[
+        str | None,
+        typer.Option(
+            help="Longest health wait for any one object, e.g. 90s, 10m (default: per kind, "
+            "15m for a Deployment; AIPLANE_HEALTH_TIMEOUT (seconds) sets it instead).",
+        ),
+    ] = None,
+    request_timeout: RequestTimeout = "30s",
 ) -> None:
     """Apply a plan: server-side apply, staged, pruning only what this stack owns."""
 
     def body() -> int:
-        from aiplane.commands.apply import apply_main
+        from aiplane.commands.apply import ApplyControls, apply_main
+        from aiplane.commands.duration import parse_duration
 
+        controls = ApplyControls(
+            wait=wait,
+            timeout=None if timeout is None else parse_duration(timeout, "--timeout"),
+            request_timeout=parse_duration(request_timeout, "--request-timeout"),
+        )
         return apply_main(
             target,
             kubeconfig=kubeconfig,
@@ -248,6 +289,38 @@ def apply(
             allow_disruption=allow_disruption,
             allow_delete=allow_delete,
             lock_timeout=lock_timeout,
+            controls=controls,
+        )
+
+    _run(body)
+
+
+@app.command()
+def destroy(
+    file: Annotated[str, typer.Argument(help="Stack file (names the stack to delete).")],
+    kubeconfig: Annotated[str | None, typer.Option(help="Path of the kubeconfig.")] = None,
+    context: Annotated[str | None, typer.Option(help="kubeconfig context.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    allow_delete: Annotated[
+        bool, typer.Option(help="Required: accept the deletions the plan shows.")
+    ] = False,
+    lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for the stack lock.")] = 60.0,
+    request_timeout: RequestTimeout = "30s",
+) -> None:
+    """Delete everything the stack owns (members only, reverse stages, parent last)."""
+
+    def body() -> int:
+        from aiplane.commands.destroy import destroy_main
+        from aiplane.commands.duration import parse_duration
+
+        return destroy_main(
+            file,
+            kubeconfig=kubeconfig,
+            context=context,
+            yes=yes,
+            allow_delete=allow_delete,
+            lock_timeout=lock_timeout,
+            request_timeout=parse_duration(request_timeout, "--request-timeout"),
         )
 
     _run(body)
@@ -259,13 +332,44 @@ def force_unlock(
     holder: Annotated[str, typer.Argument(help="The holder the lock message named.")],
     kubeconfig: Annotated[str | None, typer.Option(help="Path of the kubeconfig.")] = None,
     context: Annotated[str | None, typer.Option(help="kubeconfig context.")] = None,
+    request_timeout: RequestTimeout = "30s",
 ) -> None:
     """Break the stack's lock, held by HOLDER, when the run holding it is gone."""
 
     def body() -> int:
+        from aiplane.commands.duration import parse_duration
         from aiplane.commands.unlock import unlock_main
 
-        return unlock_main(file, holder, kubeconfig=kubeconfig, context=context)
+        seconds = parse_duration(request_timeout, "--request-timeout")
+        return unlock_main(
+            file, holder, kubeconfig=kubeconfig, context=context, request_timeout=seconds
+        )
+
+    _run(body)
+
+
+class RbacPurpose(StrEnum):
+    plan = "plan"
+    apply = "apply"
+
+
+@app.command()
+def rbac(
+    file: Annotated[str, typer.Argument(help="Stack file.")],
+    purpose: Annotated[
+        RbacPurpose, typer.Option("--for", help="The command the permissions are for.")
+    ] = RbacPurpose.apply,
+    service_account: Annotated[
+        str | None,
+        typer.Option(help="Also bind the roles to this ServiceAccount (NAMESPACE:NAME)."),
+    ] = None,
+) -> None:
+    """Print the Roles and ClusterRole (least privilege) that plan or apply need for FILE."""
+
+    def body() -> int:
+        from aiplane.commands.rbac import rbac_main
+
+        return rbac_main(file, purpose.value, service_account)
 
     _run(body)
 

@@ -36,11 +36,14 @@ from aiplane.commands.cluster import (
     EXIT_CHANGES,
     EXIT_OK,
     OFFLINE_HINT,
+    REQUEST_TIMEOUT,
+    check_access,
     cluster_target,
     connect,
     ensure_system_namespace,
     open_run,
     print_error,
+    served_only,
     stack_lock,
 )
 from aiplane.commands.settings import Settings
@@ -50,10 +53,11 @@ from aiplane.commands.stackfile import (
     render_stack_file,
 )
 from aiplane.errors import AiplaneError
+from aiplane.output.console import console
 from aiplane.output.plan import render_human, render_json, render_markdown
 from aiplane.plan.model import Gate, Plan
 from aiplane.providers.kubernetes.applyset import ApplySet
-from aiplane.providers.kubernetes.client import ClusterUnreachable
+from aiplane.providers.kubernetes.client import ClusterUnreachable, KubeClient
 from aiplane.providers.kubernetes.lock import default_holder
 from aiplane.secrets import Scrubber
 
@@ -70,7 +74,7 @@ def show(plan: Plan, gates: Sequence[Gate], output: Output, scrub: Scrubber) -> 
     elif output == "markdown":
         sys.stdout.write(render_markdown(plan, gates, scrub))
     else:
-        render_human(plan, gates, Console(highlight=False), scrub)
+        render_human(plan, gates, console(), scrub)
 
 
 def plan_exit(plan: Plan, gates: Sequence[Gate], detailed: bool) -> int:
@@ -93,9 +97,10 @@ def plan_main(
     against: str | None,
     allow_disruption: bool,
     allow_delete: bool,
+    request_timeout: float = REQUEST_TIMEOUT,
 ) -> int:
     """``aiplane plan``: render, plan against the cluster (or ``--against``), show, save."""
-    err = Console(stderr=True, highlight=False)
+    err = console(stderr=True)
     scrub = Scrubber()
     try:
         conf = Settings.from_env()
@@ -106,7 +111,8 @@ def plan_main(
         if against:
             plan = offline_against(file, rendered, against, conf)
         else:
-            plan = _plan_cluster(file, rendered, kubeconfig, context, out, scrub, err, conf)
+            plan = _plan_cluster(file, rendered, connect(kubeconfig, context, request_timeout),
+                                 out, scrub, err, conf)  # fmt: skip
         plan = replace(plan, capacity=rendered.capacity)
         gates = plan.gates(allow_disruption=allow_disruption, allow_delete=allow_delete)
         show(plan, gates, output, scrub)
@@ -153,8 +159,7 @@ def offline_against(file: str, rendered: Rendered, against: str, conf: Settings)
 def _plan_cluster(
     file: str,
     rendered: Rendered,
-    kubeconfig: str | None,
-    context: str | None,
+    connected: KubeClient,
     out: str | None,
     scrub: Scrubber,
     err: Console,
@@ -163,8 +168,10 @@ def _plan_cluster(
     from aiplane.plan.engine import build_plan, prepare_all
 
     stack = rendered.stack
-    with connect(kubeconfig, context) as client:
+    with connected as client:
         try:
+            rendered, notes = served_only(client, rendered)
+            check_access(client, rendered, "apply" if out else "plan", file, conf)
             run = open_run(
                 client, stack, file, scrub, rendered.resources, saving=bool(out), conf=conf
             )
@@ -172,6 +179,7 @@ def _plan_cluster(
             here = cluster_target(client)
             if not out:
                 plan = build_plan(run, wanted, mode="cluster", target=here)[0]
+                plan = replace(plan, warnings=(*plan.warnings, *notes))
                 lock = stack_lock(client, stack, "", "", 0, err, conf)
                 held = lock.holder_now()
                 note = f"{lock.subject}: held by {held}; an apply now would wait" if held else ""
@@ -186,6 +194,7 @@ def _plan_cluster(
             try:
                 plan = build_plan(run, wanted, mode="cluster", target=here, plan_id=plan_id,
                                   lock_holder=holder)[0]  # fmt: skip
+                plan = replace(plan, warnings=(*plan.warnings, *notes))
             except BaseException:
                 lock.release()
                 raise

@@ -33,6 +33,7 @@ from aiplane.render.placement import (
     check_placed,
     model_placement,
 )
+from aiplane.render.vllm_extras import model_extras, scrape_annotations
 from aiplane.render.vllm_pod import PORT, pod_spec
 from aiplane.render.vllm_sizing import rollout, startup_budget_seconds
 from aiplane.render.weight_terms import version_terms, weights_annotation
@@ -71,6 +72,7 @@ def render_vllm(ctx: Context) -> list[Obj]:
             out.extend(_stage_objects(ctx, m_index, model, d_index, dep, version))
         if len(model.deployments) > 1:
             out.append(_model_route(ctx, m_index, model))
+        out.extend(model_extras(ctx, m_index, model))
     return out
 
 
@@ -151,6 +153,14 @@ def _deployment_annotations(ctx: Context, model: Model, version: ModelVersion) -
     return out
 
 
+def _template_meta(model: Model, labels: dict[str, str]) -> Obj:
+    meta: Obj = {"labels": labels}
+    scrape = scrape_annotations(model)
+    if scrape:
+        meta["annotations"] = scrape
+    return meta
+
+
 def _deployment_spec(
     ctx: Context,
     m_index: int,
@@ -165,7 +175,7 @@ def _deployment_spec(
         "selector": {"matchLabels": selector},
         "strategy": {"type": "RollingUpdate", "rollingUpdate": rollout(ctx, model)},
         "template": {
-            "metadata": {"labels": labels},
+            "metadata": _template_meta(model, labels),
             "spec": pod_spec(ctx, m_index, model, dep, version, planned),
         },
     }

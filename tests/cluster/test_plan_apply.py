@@ -217,14 +217,14 @@ def test_held_lock_fails_clearly_and_expired_lock_is_taken_over(
         "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
         "metadata": {"name": f"aiplane-lock-{namespace}", "namespace": "aiplane-system",
                      "annotations": {"aiplane.dev/lock-purpose": "apply from CI run 42"}},
-        "spec": {"holderIdentity": "ci@runner-7:1", "leaseDurationSeconds": 3,
+        "spec": {"holderIdentity": "ci@runner-7:1", "leaseDurationSeconds": 8,
                  "acquireTime": now, "renewTime": now},
     }  # fmt: skip
     kubectl("apply", "-f", "-", input=json.dumps(lease))
     res = cli.apply(file, "--lock-timeout", "0.5")
     out = ok(res, 1)
     assert "held by ci@runner-7:1 (apply from CI run 42)" in out
-    time.sleep(3.5)
+    time.sleep(8.5)
     out = ok(cli.apply(file, "--lock-timeout", "5"))
     assert "expired; taking it over" in out
 

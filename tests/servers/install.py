@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.servers.support import server_venv  # noqa: E402
+from tests.servers.support import server_venv
 
 
 def _servers() -> dict[str, list[str]]:

@@ -158,7 +158,10 @@ class ApplySetStore:
         kinds = tuple(sorted(recorded_group_kinds(parent)))
         inventory = recorded_inventory(parent)
         if kinds:
-            inventory[KUBERNETES] = {"group-kinds": kinds}
+            # the namespaces too: reads stay inside them (LIST per namespace, never cluster-wide)
+            anns = ((parent or {}).get("metadata") or {}).get("annotations") or {}
+            namespaces = tuple(sorted(ns for ns in str(anns.get(NAMESPACES, "")).split(",") if ns))
+            inventory[KUBERNETES] = {"group-kinds": kinds, "namespaces": namespaces}
         return StackState(inventory, recorded_capacity(parent))
 
     def write(self, state: StackState) -> None:

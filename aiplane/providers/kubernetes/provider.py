@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from aiplane.errors import AiplaneError
@@ -60,6 +60,7 @@ from aiplane.providers.kubernetes.objects import (
     shown_body,
     strip_server_fields,
 )
+from aiplane.providers.kubernetes.scoped_reads import scoped_lists
 from aiplane.secrets import Scrubber
 
 FIELD_MANAGER = "aiplane"
@@ -82,6 +83,8 @@ def make_provider(context: ProviderContext) -> KubernetesProvider:
         health_timeout=float(context.options.get("health_timeout", 0)),
     )
     provider.use_mig_refs(r.body for r in context.rendered)
+    stop = context.shared.get("stop")
+    provider.stop = stop if callable(stop) else None
     return provider
 
 
@@ -113,6 +116,7 @@ class KubernetesProvider:
         self.crds: dict[tuple[str, str], bool] = {}
         self.new_namespaces: set[str] = set()
         self.mig_refs: frozenset[str] = frozenset()  # MIG configs NodeLabels select
+        self.stop: Callable[[], None] | None = None  # raises once SIGINT/SIGTERM came
 
     # -- prepare and read ----------------------------------------------------------------------
 
@@ -160,10 +164,11 @@ class KubernetesProvider:
             found = self._resolve_group_kind(gk)
             if found:
                 kinds.setdefault(gk, found)
-        lists = self.client.map(
-            lambda k: self.client.list(k[0], k[1], label_selector=self.applyset.selector),
-            list(kinds.values()),
-        )
+        lists = self.client.map(  # per namespace: reads stay inside the stack's namespaces
+            lambda k: self.client.list(k[0], k[1], label_selector=self.applyset.selector,
+                                       namespace=k[2]),
+            scoped_lists(self.client, kinds.values(), desired, recorded.get(NAMESPACES, ())),
+        )  # fmt: skip
         members: dict[Key, Manifest] = {}
         for items in lists:
             for obj in items:
@@ -386,6 +391,8 @@ class KubernetesProvider:
 
     def apply(self, change: Change, wanted: Resource | None, live: Live) -> None:
         """Server-side apply (forced: aiplane owns what it declares); delete by uid."""
+        if self.stop is not None:
+            self.stop()  # after SIGINT/SIGTERM only the requests in flight finish
         ref = ObjectRef.of(change.address)
         if change.action == "delete":
             uid = change.pin.uid if change.pin else None
@@ -414,12 +421,12 @@ class KubernetesProvider:
             time.sleep(0.5)
 
     def settle(self, changes: Sequence[Change], say: Say, *, health: bool) -> None:
-        """Wait for the changed objects to be healthy; then, after CRDs, re-read discovery (only
-        then: the health wait itself reads discovery, before the new kinds are served)."""
+        """Wait for the changed objects to be healthy; then re-read discovery after CRDs (only
+        an Established CRD is served: refreshing before the wait could cache it as missing)."""
         if health:
             refs = [ObjectRef.of(c.address) for c in changes if c.action != "delete"]
             wait_healthy(self.client, refs, say, selector=self.applyset.selector,
-                         cap=self.health_timeout)  # fmt: skip
+                         cap=self.health_timeout, stop=self.stop)  # fmt: skip
         if any(self.stage(c.address) == STAGES[0] for c in changes):
             self.client.refresh_discovery()
 

@@ -102,6 +102,25 @@ class Architecture(ShorthandModel):
         return self
 
 
+class ModelCache(StackModel):
+    """The model cache volume (HF_HOME): an existing claim, or one aiplane creates."""
+
+    claim_name: Name | None = None
+    """An existing PersistentVolumeClaim to use."""
+    size: str | None = Field(default=None, pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi)$")
+    """Create a claim of this size, e.g. 300Gi (named <model>-cache)."""
+    storage_class: str | None = None
+    """StorageClass of the created claim (default: the cluster's default class)."""
+    access_mode: Literal["ReadWriteOnce", "ReadWriteMany"] = "ReadWriteOnce"
+    """Access mode of the created claim; ReadWriteMany lets replicas on several nodes share it."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelCache:
+        if (self.claim_name is None) == (self.size is None):
+            raise ValueError("give exactly one of claimName (existing) or size (created)")
+        return self
+
+
 class Serving(StackModel):
     """Serving engine and the engine arguments that matter."""
 
@@ -139,6 +158,14 @@ class Serving(StackModel):
         default_factory=dict, description="More vllm serve flags: {--flag: value}."
     )
     api_key_secret: SecretRef | None = Field(default=None, description="Secret for VLLM_API_KEY.")
+    env: dict[str, EnvValue] = Field(default_factory=dict)
+    """Environment of the vLLM container, e.g. HF_TOKEN: {secretRef: {name, key}} for gated models; the model's env wins on a clash."""
+    service_account_name: Name | None = None
+    """ServiceAccount the pods run as (IRSA / workload identity for s3:// and gs:// sources)."""
+    cache: ModelCache | None = None
+    """Keep downloaded weights on a PersistentVolumeClaim (default: an emptyDir, refilled on every restart)."""
+    metrics: Literal["annotations", "podMonitor", "none"] = "annotations"
+    """Prometheus scraping of /metrics: prometheus.io annotations, or also a PodMonitor (Prometheus Operator; aiplane plan/apply leave it out where its CRD is not served), or none."""
 
 
 class Resources(ShorthandModel):
