@@ -229,6 +229,27 @@ def force_unlock(
     _run(body)
 
 
+lock_app = typer.Typer(
+    help="The lock file (aiplane.lock): registry references pinned to versions.",
+    no_args_is_help=True,
+)
+app.add_typer(lock_app, name="lock")
+
+
+@lock_app.command("update")
+def lock_update(
+    files: Annotated[list[str], typer.Argument(help="Stack files whose references to resolve.")],
+) -> None:
+    """Resolve every registry reference again and write aiplane.lock beside each stack."""
+
+    def body() -> int:
+        from aiplane.registry.commands import lock_update_main
+
+        return lock_update_main(files)
+
+    _run(body)
+
+
 @app.command()
 def explain(
     file: Annotated[str, typer.Argument(help="Stack file.")],

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aiplane.errors import Diagnostic, StackError
+from aiplane.registry.resolved import Resolutions
 from aiplane.render.common import Context, Obj, canonical, sort_key
 from aiplane.stack.loader import LoadedStack
 
@@ -75,10 +76,16 @@ def _check_args(loaded: LoadedStack) -> list[Diagnostic]:
     return found
 
 
-def render_with_warnings(loaded: LoadedStack) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
-    """Every object of every target, and the warnings about what could not be expressed."""
+def render_with_warnings(
+    loaded: LoadedStack, resolved: Resolutions | None = None
+) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
+    """Every object of every target, and the warnings about what could not be expressed.
+
+    ``resolved``: the stack's registry references, resolved beforehand (``aiplane.registry``);
+    render itself never reads a registry.
+    """
     arg_notes = _check_args(loaded)
-    ctx = Context(loaded)
+    ctx = Context(loaded, resolved=dict(resolved or {}))
     objects: list[Obj] = [_namespace(ctx)]
     for render in targets().values():
         objects.extend(render(ctx))
@@ -98,5 +105,5 @@ def _unique(items: list[Diagnostic]) -> list[Diagnostic]:
     return out
 
 
-def render_stack(loaded: LoadedStack) -> list[dict[str, Any]]:
-    return render_with_warnings(loaded)[0]
+def render_stack(loaded: LoadedStack, resolved: Resolutions | None = None) -> list[dict[str, Any]]:
+    return render_with_warnings(loaded, resolved)[0]

@@ -5,7 +5,8 @@ list with ``--format json``. With ``-o DIR`` each object is written to its own f
 ``DIR/<namespace or _cluster>/<kind>-<name>.yaml`` (``.json`` with ``--format json``; kind in
 lower case), so a GitOps repository diffs per object; files of objects that no longer exist are
 not deleted (the directory may hold other things). Warnings about what a target cannot express
-go to stderr as ``FILE:LINE:COL: warning: path: message``. An invalid stack raises
+go to stderr as ``FILE:LINE:COL: warning: path: message``. Registry references render as
+``aiplane.lock`` (beside the stack) pins them; render never contacts a registry. An invalid stack raises
 ``StackError``, which the CLI prints (exit 1).
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from aiplane.registry.commands import resolve_for_render
 from aiplane.render import render_with_warnings
 from aiplane.stack.loader import load_and_check
 
@@ -60,7 +62,8 @@ def render_main(files: list[str], out_dir: str | None, fmt: str) -> int:
     objects: list[dict[str, Any]] = []
     for file in files:
         loaded = load_and_check(file)
-        rendered, warnings = render_with_warnings(loaded)
+        resolution = resolve_for_render(loaded)  # aiplane.lock only: render never reads a registry
+        rendered, warnings = render_with_warnings(loaded, resolution.resolved)
         for warning in [*loaded.warnings, *warnings]:
             if warning.severity == "warning":
                 print(warning.format(), file=sys.stderr)

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiplane.errors import Diagnostic
+from aiplane.registry.resolved import RefKey, Resolutions, ResolvedVersion
+from aiplane.stack.check_registries import version_registry
 from aiplane.stack.loader import LoadedStack
-from aiplane.stack.models import GpuPool, Taint
+from aiplane.stack.models import GpuPool, ModelVersion, Taint
 from aiplane.stack.yamlpos import Path
 
 Obj = dict[str, Any]
@@ -55,6 +57,15 @@ class Context:
     warnings: list[Diagnostic] = field(default_factory=list)
     # Results several targets share (the GPU placement plan), computed once per render.
     cache: dict[str, Any] = field(default_factory=dict)
+    # Registry references resolved before render (from aiplane.lock or the registry).
+    resolved: Resolutions = field(default_factory=dict)
+
+    def resolution(self, version: ModelVersion) -> ResolvedVersion | None:
+        """What ``version``'s registry reference resolved to; None for storage URIs or unresolved."""
+        registry = version_registry(self.loaded.stack.spec, version)
+        if registry is None:
+            return None
+        return self.resolved.get(RefKey(registry.name, version.source))
 
     @property
     def namespace(self) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 from pydantic.alias_generators import to_camel
 
 from aiplane.errors import Diagnostic, suggest
+from aiplane.registry.resolved import ResolvedVersion
 from aiplane.stack.loader import LoadedStack
 from aiplane.stack.models import Model, ModelVersion
 
@@ -183,17 +184,21 @@ def _set_fields(model: Model) -> list[tuple[str, str, Any]]:
     return out
 
 
-def vllm_args(model: Model, version: ModelVersion) -> list[str]:
+def vllm_args(
+    model: Model, version: ModelVersion, resolved: ResolvedVersion | None = None
+) -> list[str]:
     """The ``vllm serve`` arguments (after ``serve``) for one model version.
 
+    ``resolved``: what the version's registry reference resolved to, when it has one.
     Assumes ``check_vllm_args`` found no error; renamed flags are emitted under their new name.
     """
     from aiplane.render.vllm_pod import model_location
 
     table = load_table()
     engine = model.serving.engine_version
+    location = model_location(version, resolved)
     args = [
-        model_location(version),
+        location,
         "--host",
         "0.0.0.0",
         "--port",
@@ -203,7 +208,7 @@ def vllm_args(model: Model, version: ModelVersion) -> list[str]:
     ]
     if version.source.startswith("hf://") and version.revision:
         args += ["--revision", version.revision]
-    if version.source.startswith(("s3://", "gs://")):
+    if location.startswith(("s3://", "gs://")):
         # vLLM streams object-store weights itself with the Run:ai model streamer.
         args += ["--load-format", "runai_streamer"]
     for _field, flag, value in _set_fields(model):

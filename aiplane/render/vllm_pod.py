@@ -13,8 +13,10 @@ from aiplane.render.placement import (
     model_node_group,
 )
 from aiplane.render.vllm_args import vllm_args
+from aiplane.render.vllm_fetch import fetch_init
 from aiplane.render.vllm_sizing import startup_budget_seconds, weights_gib
 from aiplane.stack.loader import LoadedStack
+from aiplane.stack.model_refs import is_registry_source
 from aiplane.stack.models import (
     Deployment,
     GpuPool,
@@ -25,10 +27,13 @@ from aiplane.stack.sections.base import EnvSource, EnvValue
 
 if TYPE_CHECKING:
     from aiplane.gpu.stack_placement import ModelPlacement
+    from aiplane.registry.resolved import ResolvedVersion
 
 PORT = 8000
 CACHE_DIR = "/model-cache"
 PVC_ROOT = "/mnt/models"
+FETCHED = f"{CACHE_DIR}/registry-model"
+DIRECT_SCHEMES = ("s3://", "gs://")
 
 
 def pod_spec(
@@ -67,17 +72,18 @@ def pod_spec(
         mounts.append(
             {"name": "model-weights", "mountPath": f"{PVC_ROOT}/{claim}", "readOnly": True}
         )
-    if version.source.startswith("mlflow://"):
+    resolved = ctx.resolution(version)
+    if resolved is None and is_registry_source(version.source):
         ctx.warn(
             ("spec", "models", m_index, "versions", model.versions.index(version), "source"),
-            "mlflow:// sources are passed to vLLM unresolved",
-            "give the registered model's storage URI (s3://, gs://, hf:// or pvc://) instead",
+            f"'{version.source}' is not in aiplane.lock; passed to vLLM unresolved",
+            "run `aiplane lock update STACK` (or plan) to pin it",
         )
     container: Obj = {
         "name": "vllm",
         "image": image,
         "command": ["vllm", "serve"],
-        "args": vllm_args(model, version),
+        "args": vllm_args(model, version, resolved),
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
         "env": _env(model),
         "resources": _resources(ctx, m_index, model, pool, planned),
@@ -86,6 +92,7 @@ def pod_spec(
     }
     pod: Obj = {
         "containers": [container],
+        **fetch_init(ctx, version, resolved),
         "volumes": volumes,
         # Lets in-flight generations finish after the pod leaves the Service endpoints.
         "terminationGracePeriodSeconds": 60,
@@ -105,8 +112,17 @@ def _pvc_claim(source: str) -> str | None:
     return source.removeprefix("pvc://").split("/", 1)[0]
 
 
-def model_location(version: ModelVersion) -> str:
-    """What ``vllm serve`` gets as its model: an HF id, a mounted path or an object-store URI."""
+def model_location(version: ModelVersion, resolved: ResolvedVersion | None = None) -> str:
+    """What ``vllm serve`` gets as its model: an HF id, a mounted path or an object-store URI.
+
+    A resolved registry reference loads its artifact URI: object stores directly, anything else
+    (``mlflow-artifacts:/``, ``runs:/``, a path on the tracking server) from the cache volume,
+    where ``fetch_init`` downloads it first.
+    """
+    if resolved is not None:
+        if resolved.artifact_uri.startswith(DIRECT_SCHEMES):
+            return resolved.artifact_uri
+        return FETCHED
     source = version.source
     if source.startswith("hf://"):
         return source.removeprefix("hf://")

@@ -87,6 +87,7 @@ def _all_checks() -> list[Check]:
     from aiplane.stack.check_models import check_models
     from aiplane.stack.check_pipelines import check_pipelines
     from aiplane.stack.check_pools import check_pools
+    from aiplane.stack.check_registries import check_registries
     from aiplane.stack.check_routes import check_routes
     from aiplane.stack.check_secrets import check_secrets
 
@@ -96,6 +97,7 @@ def _all_checks() -> list[Check]:
         check_models,
         check_pipelines,
         check_routes,
+        check_registries,
         check_collections,
         check_secrets,
         check_vllm_args,
