@@ -87,7 +87,7 @@ def validate(
     """Check stack files: schema, cross-references and GPU feasibility. Exit 1 on any error."""
 
     def body() -> int:
-        from aiplane.stack.validate import validate_files
+        from aiplane.commands.validate import validate_files
 
         return validate_files(files)
 
@@ -102,7 +102,7 @@ def init(
     """Write a small, valid starter stack to FILE (refuses to overwrite)."""
 
     def body() -> int:
-        from aiplane.stack.starter import write_starter
+        from aiplane.commands.init import write_starter
 
         return write_starter(file, name)
 
@@ -133,7 +133,7 @@ def render(
     """Compile stacks into the manifests the data plane runs on."""
 
     def body() -> int:
-        from aiplane.render.cli_render import render_main
+        from aiplane.commands.render import render_main
 
         return render_main(files, out, output_format.value)
 
@@ -158,11 +158,15 @@ def plan(
     ] = None,
     allow_disruption: Annotated[bool, typer.Option(help="Accept node-disruptive changes.")] = False,
     allow_delete: Annotated[bool, typer.Option(help="Accept deletions and replacements.")] = False,
+    refresh: Annotated[
+        bool,
+        typer.Option(help="Resolve every registry reference again and update aiplane.lock."),
+    ] = False,
 ) -> None:
     """Show what apply would change in the live cluster (or against another revision)."""
 
     def body() -> int:
-        from aiplane.cluster.commands import plan_main
+        from aiplane.commands.plan import plan_main
 
         output: Literal["human", "json", "markdown"] = (
             "json" if as_json else "markdown" if markdown else "human"
@@ -177,6 +181,7 @@ def plan(
             against=against,
             allow_disruption=allow_disruption,
             allow_delete=allow_delete,
+            refresh=refresh,
         )
 
     _run(body)
@@ -197,7 +202,7 @@ def apply(
     """Apply a plan: server-side apply, staged, pruning only what this stack owns."""
 
     def body() -> int:
-        from aiplane.cluster.commands import apply_main
+        from aiplane.commands.plan import apply_main
 
         return apply_main(
             target,
@@ -222,7 +227,7 @@ def force_unlock(
     """Break the stack's lock, held by HOLDER, when the run holding it is gone."""
 
     def body() -> int:
-        from aiplane.cluster.commands import unlock_main
+        from aiplane.commands.plan import unlock_main
 
         return unlock_main(file, holder, kubeconfig=kubeconfig, context=context)
 
@@ -258,7 +263,7 @@ def explain(
     """Show the GPU placement: per pool GPUs used and layouts; per model slice and headroom."""
 
     def body() -> int:
-        from aiplane.gpu.explain import explain_main
+        from aiplane.commands.explain import explain_main
 
         return explain_main(file, as_json)
 

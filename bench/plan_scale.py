@@ -34,9 +34,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from aiplane.cluster.applyset import ApplySet, system_namespace  # noqa: E402
-from aiplane.cluster.desired import prepare  # noqa: E402
-from aiplane.cluster.offline import offline_scope  # noqa: E402
+from aiplane.providers.kubernetes.applyset import ApplySet, system_namespace  # noqa: E402
+from aiplane.providers.kubernetes.desired import prepare  # noqa: E402
+from aiplane.providers.kubernetes.offline import offline_scope  # noqa: E402
 
 STACK = "bench"
 NAMESPACES = 10

@@ -177,7 +177,7 @@ def _model_workloads(
 
 def _estimate(loaded: LoadedStack | None, model: Model) -> MemoryEstimate | None:
     """The memory estimate, or None when the architecture cannot be resolved."""
-    from aiplane.stack.model_memory import estimate_for
+    from aiplane.gpu.model_memory import estimate_for
 
     try:
         return estimate_for(loaded, model)

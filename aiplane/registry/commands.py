@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
 
 from aiplane.registry.lockfile import lock_path, read_lock, write_lock
-from aiplane.registry.resolve import Resolution, locked, resolve_stack
+from aiplane.registry.resolve import Resolution, check_pins, locked, resolve_stack
+from aiplane.registry.resolved import RefKey
 from aiplane.stack.loader import LoadedStack
+
+if TYPE_CHECKING:
+    from aiplane.plan.model import Change
 
 
 def resolve_for_render(loaded: LoadedStack) -> Resolution:
@@ -40,3 +46,33 @@ def lock_update_main(files: list[str]) -> int:
         state = "updated" if changed else "up to date"
         print(f"{path}: {state} ({count} reference(s), {len(resolution.moves)} moved)")
     return 0
+
+
+RegistryMode = Literal["lock", "plan", "refresh"]
+
+
+def resolve_mode(loaded: LoadedStack, mode: RegistryMode) -> Resolution:
+    """``lock``: the lock only (render, apply of a saved plan); ``plan``: the lock, checked
+    against the registries, new references added; ``refresh``: everything resolved again."""
+    if mode == "lock":
+        return resolve_for_render(loaded)
+    return resolve_for_plan(loaded, refresh=mode == "refresh")
+
+
+def warning_lines(resolution: Resolution) -> list[str]:
+    """The resolution's warnings as plan warnings (``message (hint)  FILE#Lline``)."""
+    out = []
+    for d in resolution.warnings:
+        hint = f" ({d.hint})" if d.hint else ""
+        out.append(f"{d.message}{hint}  {d.file}#L{d.line}")
+    return out
+
+
+def check_saved_references(loaded: LoadedStack, changes: Sequence[Change]) -> None:
+    """Refuse a saved plan whose pinned aliases moved since it was made."""
+    pins: dict[RefKey, str] = {}
+    for change in changes:
+        address = change.address
+        if address.type == "reference" and change.pin is not None and change.pin.version:
+            pins[RefKey(address.scope, address.name)] = change.pin.version
+    check_pins(loaded, pins)

@@ -15,7 +15,7 @@ Every failure is collected and raised together as located diagnostics (``FILE:LI
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -163,14 +163,16 @@ def _one(
         )
 
 
-def check_pins(loaded: LoadedStack, pins: Iterable[ResolvedVersion]) -> None:
-    """Refuse a saved plan whose pinned aliases moved since: ``plan is stale: ...``."""
-    by_key = {p.key: p for p in pins}
+def check_pins(loaded: LoadedStack, pins: Mapping[RefKey, str]) -> None:
+    """Refuse a saved plan whose pinned aliases moved since: ``plan is stale: ...``.
+
+    ``pins``: reference → the version the plan resolved it to.
+    """
     resolvers: dict[str, Resolver | None] = {}
     try:
         for site in reference_sites(loaded):
-            pin = by_key.get(site.key)
-            if pin is None or not site.ref.moving:
+            pinned = pins.get(site.key)
+            if pinned is None or not site.ref.moving:
                 continue
             name = site.registry.name
             if name not in resolvers:
@@ -182,10 +184,10 @@ def check_pins(loaded: LoadedStack, pins: Iterable[ResolvedVersion]) -> None:
                 now = resolver.current(site)
             except ResolveError as exc:
                 raise AiplaneError(f"plan cannot be checked: {exc.message}") from None
-            if now != pin.version:
+            if now != pinned:
                 raise AiplaneError(
                     f"plan is stale: {site.registry.type} model {site.ref.model} alias "
-                    f"{site.ref.alias} moved {pin.version} -> {now}; plan again"
+                    f"{site.ref.alias} moved {pinned} -> {now}; plan again"
                 )
     finally:
         for resolver in resolvers.values():

@@ -66,7 +66,7 @@ def _check_args(loaded: LoadedStack) -> list[Diagnostic]:
     # credential. A checked stack already ran them and carries their warnings.
     if loaded.checked:
         return []
-    from aiplane.render.vllm_args import check_vllm_args
+    from aiplane.engines.vllm import check_vllm_args
     from aiplane.stack.check_secrets import check_secrets
 
     found = check_vllm_args(loaded) + check_secrets(loaded)

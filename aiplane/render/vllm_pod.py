@@ -6,13 +6,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from aiplane.engines.vllm import vllm_args
 from aiplane.gpu.problem import WHOLE_GPU
 from aiplane.render.common import Context, Obj, accelerator, quantity, tolerations
 from aiplane.render.placement import (
     NODE_GROUP_LABEL,
     model_node_group,
 )
-from aiplane.render.vllm_args import vllm_args
 from aiplane.render.vllm_fetch import fetch_init
 from aiplane.render.vllm_sizing import startup_budget_seconds, weights_gib
 from aiplane.stack.loader import LoadedStack

@@ -22,7 +22,7 @@ def parameters_billion(model: Model, loaded: LoadedStack | None = None) -> float
         return arch.parameters_b
     if loaded is not None:
         # The same architecture catalog (or config.json) the memory estimate uses.
-        from aiplane.stack.model_memory import resolve_arch
+        from aiplane.gpu.model_memory import resolve_arch
 
         try:
             known = resolve_arch(loaded, model)

@@ -215,7 +215,7 @@ def _check_mig_slice(
 def _check_memory(
     loaded: LoadedStack, path: Path, model: Model, capacity_gib: float, where: str, shards: int
 ) -> list[Diagnostic]:
-    from aiplane.stack.model_memory import estimate_for
+    from aiplane.gpu.model_memory import estimate_for
 
     estimate = estimate_for(loaded, model)
     if estimate is None:

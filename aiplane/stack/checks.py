@@ -82,7 +82,7 @@ def check_names(loaded: LoadedStack) -> list[Diagnostic]:
 
 
 def _all_checks() -> list[Check]:
-    from aiplane.render.vllm_args import check_vllm_args
+    from aiplane.engines.vllm import check_vllm_args
     from aiplane.stack.check_collections import check_collections
     from aiplane.stack.check_models import check_models
     from aiplane.stack.check_pipelines import check_pipelines

@@ -114,7 +114,7 @@ def test_apply_then_plan_is_empty(cli: Cli, namespace: str, pool: dict[str, str]
     out = ok(cli.plan(file))
     assert "no changes" in out
     doc = json.loads(ok(cli.plan(file, "--json")))
-    assert doc["format_version"] == 1
+    assert doc["format_version"] == 2
     assert doc["summary"]["has_changes"] is False
     assert doc["summary"]["noop"] == len(items)
     node = json.loads(kubectl("get", "nodes", "-l", ",".join(f"{k}={v}" for k, v in pool.items()),
@@ -281,7 +281,7 @@ def test_collection_vector_size_change_is_a_replace(cli: Cli, namespace: str, po
     bigger = cli.write(namespace, stack_manifests(namespace, namespace, ("a",), size=1024))
     out = ok(cli.plan(bigger), 3)
     assert "vectors.size 768 -> 1024 is immutable" in out
-    assert "replace" in out
+    assert "1 to replace" in out and "(replace, recreate)" in out
     ok(cli.apply(bigger, "--allow-delete"))
     ok(cli.plan(bigger), 0)
 
@@ -322,19 +322,17 @@ def test_canary_secret_never_appears_in_any_output(
 
 def _destroy(kubeconfig: Path, stack_file: str) -> None:
     """Prune every member of the stack's ApplySet (what an empty stack would plan)."""
-    from aiplane.cluster.apply import Applier
-    from aiplane.cluster.applyset import ApplySet, system_namespace
-    from aiplane.cluster.client import KubeClient
-    from aiplane.cluster.commands import render_file
-    from aiplane.cluster.kubeconfig import load_kubeconfig
-    from aiplane.cluster.planner import ClusterPlanner
+    from aiplane.commands.plan import open_run, render_file
+    from aiplane.plan.engine import apply_plan, build_plan
+    from aiplane.providers.kubernetes.client import KubeClient
+    from aiplane.providers.kubernetes.kubeconfig import load_kubeconfig
+    from aiplane.secrets import Scrubber
 
     stack, _ = render_file(stack_file)
     with KubeClient(load_kubeconfig(str(kubeconfig))) as client:
-        planner = ClusterPlanner(client, stack=stack, stack_file=stack_file,
-                                 applyset=ApplySet(stack, system_namespace()))  # fmt: skip
-        plan, desired = planner.plan([])
-        Applier(planner, plan, desired, say=lambda _: None, wait=False).run()
+        run, _ = open_run(client, stack, stack_file, Scrubber(), [])
+        plan, lives = build_plan(run, [], mode="cluster", target="test")
+        apply_plan(run, plan, [], lives, say=lambda _: None, health=False)
 
 
 @pytest.mark.parametrize("example", sorted(p.name for p in (REPO / "stacks").glob("*.yaml")))
@@ -348,9 +346,9 @@ def test_example_stack_apply_then_plan_is_empty(
     CRDs are not installed here are left out (plan marks them as estimates; see
     test_plan_marks_missing_crds_as_estimates). There is no GPU Operator and there are no GPU
     nodes for these pools, so health waits are off (they are exercised elsewhere)."""
-    from aiplane.cluster.client import KubeClient
-    from aiplane.cluster.commands import render_file
-    from aiplane.cluster.kubeconfig import load_kubeconfig
+    from aiplane.commands.plan import render_file
+    from aiplane.providers.kubernetes.client import KubeClient
+    from aiplane.providers.kubernetes.kubeconfig import load_kubeconfig
 
     stack, items = render_file(str(REPO / "stacks" / example))
     with KubeClient(load_kubeconfig(str(kubeconfig))) as client:

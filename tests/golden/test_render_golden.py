@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from aiplane.commands.render import to_yaml
 from aiplane.render import render_target, targets
-from aiplane.render.cli_render import to_yaml
 from aiplane.stack.loader import load_and_check
 
 REPO = Path(__file__).resolve().parents[2]

@@ -17,7 +17,7 @@ import yaml
 from aiplane.cli import main
 from aiplane.registry.commands import resolve_for_plan
 from aiplane.stack.loader import load_and_check
-from tests.registry.conftest import RegisteredModel
+from tests.servers.mlflow import RegisteredModel
 from tests.servers.support import free_port
 
 pytestmark = pytest.mark.mlflow
@@ -227,3 +227,24 @@ def test_a_server_refusing_the_host_header_is_one_line(
     assert line.startswith(f"{stack}:{SOURCE_AT}: ")
     assert f"mlflow {uri}: HTTP 403: Invalid Host header" in line
     assert "--allowed-hosts" in line
+
+
+def test_offline_plan_refresh_shows_the_move_and_updates_the_lock(
+    tmp_path: Path, registered: Callable[[], RegisteredModel], capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = registered()
+    stack = write_stack(tmp_path, model.server.url, f"mlflow://{model.name}@production")
+    code, out, err = cli(capsys, "plan", str(stack), "--against", "empty")
+    assert code == 0, err
+    assert json.loads((tmp_path / "aiplane.lock").read_text())["references"][0]["version"] == "1"
+    model.server.client({"op": "set_alias", "name": model.name, "alias": "production",
+                         "version": "3"})  # fmt: skip
+    code, out, err = cli(capsys, "plan", str(stack), "--against", "empty")
+    assert code == 0, err
+    assert "alias production moved upstream since the lock (1 -> 3)" in out
+    assert f"s3://models/{model.name}/1" in out
+    code, out, err = cli(capsys, "plan", str(stack), "--against", "empty", "--refresh")
+    assert code == 0, err
+    assert "model llama production: mlflow alias production 1 -> 3 (registered" in out
+    assert f"s3://models/{model.name}/3" in out
+    assert json.loads((tmp_path / "aiplane.lock").read_text())["references"][0]["version"] == "3"

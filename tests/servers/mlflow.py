@@ -14,11 +14,13 @@ MLflow, not against itself.
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import tempfile
 import textwrap
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -177,6 +179,37 @@ def start_mlflow(workdir: Path) -> MlflowServer:
         proc.stop()
         raise
     return MlflowServer(url, venv / "bin/python", db, proc, port)
+
+
+_counter = itertools.count()
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """A registered model with versions 1-3 (sources s3://models/<name>/<n>), production -> 1."""
+
+    name: str
+    run_id: str
+    server: MlflowServer
+
+
+def register_model(server: MlflowServer) -> RegisteredModel:
+    """A fresh registered model, made with MLflow's own client."""
+    name = f"llama-{next(_counter)}-{uuid.uuid4().hex[:6]}"
+    run_id = server.client({"op": "create_run", "experiment": "aiplane-tests"})[0]
+    ops: list[dict[str, Any]] = [{"op": "create_model", "name": name}]
+    for n in (1, 2, 3):
+        source = f"s3://models/{name}/{n}"
+        ops.append({"op": "create_version", "name": name, "source": source, "run_id": run_id})
+    ops.append({"op": "set_alias", "name": name, "alias": "production", "version": "1"})
+    server.client(*ops)
+    return RegisteredModel(name, str(run_id), server)
+
+
+@pytest.fixture
+def registered(mlflow_server: MlflowServer) -> Callable[[], RegisteredModel]:
+    """Factory: a fresh registered model for this test (versions 1-3, production -> 1)."""
+    return lambda: register_model(mlflow_server)
 
 
 @pytest.fixture(scope="session")

@@ -8,10 +8,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aiplane.cluster.drift import PRESETS, field_owners, flatten_fields, match_rule, rules_for
-from aiplane.cluster.kubeconfig import KubeconfigError, load_kubeconfig
-from aiplane.cluster.lock import _holder_gone, default_holder
-from aiplane.cluster.nodes import NODE_MANAGER, node_diffs, owned_labels, selector_of
+from aiplane.providers.kubernetes.drift import (
+    PRESETS,
+    field_owners,
+    flatten_fields,
+    match_rule,
+    rules_for,
+)
+from aiplane.providers.kubernetes.kubeconfig import KubeconfigError, load_kubeconfig
+from aiplane.providers.kubernetes.lock import _holder_gone, default_holder
+from aiplane.providers.nodelabels import NODE_MANAGER, node_diffs, owned_labels, selector_of
 
 CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
@@ -178,7 +184,7 @@ def test_lock_holder_liveness() -> None:
 
 
 def test_pinned_fingerprint_ignores_expected_drift_fields() -> None:
-    from aiplane.cluster.drift import pinned_fingerprint
+    from aiplane.providers.kubernetes.drift import pinned_fingerprint
 
     deploy = {"apiVersion": "apps/v1", "kind": "Deployment",
               "metadata": {"name": "d", "labels": {"nvidia.com/mig.config.state": "pending"}},

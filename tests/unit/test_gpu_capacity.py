@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from aiplane.cluster.plan import Plan
 from aiplane.gpu.capacity import Capacity, PoolCapacity, capacity_lines, capacity_of
+from aiplane.plan.model import Plan
 from aiplane.stack.loader import load_and_check, parse_stack
 
 ROOT = Path(__file__).parents[2]
@@ -61,7 +61,7 @@ def test_capacity_survives_the_plan_json_round_trip() -> None:
     capacity = Capacity((PoolCapacity("p", "L4-24GB", 1, None, 1, 0.5, None),), ("short: x",))
     plan = Plan(
         stack="s", stack_file="s.yaml", stack_digest="d", mode="offline", target="nothing",
-        applyset_id="id", plan_id="pid", created="now",
+        state_id="id", plan_id="pid", created="now",
     )  # fmt: skip
     plan = replace(plan, capacity=capacity, capacity_before=capacity)
     again = Plan.loads(plan.dumps())

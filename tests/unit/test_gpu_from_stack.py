@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aiplane.gpu.explain import explain_main
+from aiplane.commands.explain import explain_main
 from aiplane.gpu.from_stack import placement_for_stack
 from aiplane.stack.loader import load_and_check
 

@@ -6,10 +6,10 @@ import base64
 import copy
 import json
 
-from aiplane.cluster.diff import FieldDiff, diff_values, mask_diffs
-from aiplane.cluster.fastpath import compare, owned_fields, remove_at
-from aiplane.cluster.masking import Scrubber, redact_secret_object
-from aiplane.cluster.objects import ObjectRef, shown_body, strip_server_fields
+from aiplane.providers.kubernetes.diff import FieldDiff, diff_values, mask_diffs
+from aiplane.providers.kubernetes.fastpath import compare, owned_fields, remove_at
+from aiplane.providers.kubernetes.objects import ObjectRef, shown_body, strip_server_fields
+from aiplane.secrets import Scrubber, redact_secret_object
 
 SECRET = ObjectRef("v1", "Secret", "ml", "hf")
 CANARY = "canary-5ecret-value-7f3a9c"
@@ -222,7 +222,7 @@ def test_remove_at_drops_one_field() -> None:
 
 
 def test_nothing_derived_from_a_secret_value_is_pinned() -> None:
-    from aiplane.cluster.objects import desired_digest, live_fingerprint
+    from aiplane.providers.kubernetes.objects import desired_digest, live_fingerprint
 
     def secret(value: str) -> dict:  # type: ignore[type-arg]
         return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
@@ -238,8 +238,8 @@ def test_nothing_derived_from_a_secret_value_is_pinned() -> None:
 def test_health_checks_per_kind() -> None:
     import pytest
 
-    from aiplane.cluster.health import CHECKS
     from aiplane.errors import AiplaneError
+    from aiplane.providers.kubernetes.health import CHECKS
 
     deploy = {"metadata": {"generation": 2}, "spec": {"replicas": 2},
               "status": {"observedGeneration": 2, "updatedReplicas": 2, "readyReplicas": 1,

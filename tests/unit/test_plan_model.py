@@ -9,18 +9,19 @@ import re
 
 import pytest
 
-from aiplane.cluster.applyset import ApplySet, ForeignApplySet, applyset_id
-from aiplane.cluster.commands import EXIT_BLOCKED, EXIT_CHANGES, EXIT_OK, plan_exit
-from aiplane.cluster.diff import FieldDiff
-from aiplane.cluster.kinds import (
+from aiplane.commands.plan import EXIT_BLOCKED, EXIT_CHANGES, EXIT_OK, plan_exit
+from aiplane.errors import AiplaneError
+from aiplane.plan.model import Change, DriftNote, Pin, Plan
+from aiplane.providers.kubernetes.applyset import ApplySet, ForeignApplySet, applyset_id
+from aiplane.providers.kubernetes.diff import FieldDiff
+from aiplane.providers.kubernetes.kinds import (
     collection_immutable_reason,
     disruption_of,
     immutable_reason,
     stage_of,
 )
-from aiplane.cluster.objects import ObjectRef
-from aiplane.cluster.plan import Change, DriftNote, Pin, Plan
-from aiplane.errors import AiplaneError
+from aiplane.providers.kubernetes.objects import ObjectRef
+from aiplane.providers.nodelabels import NodeLabelsProvider, classify
 
 DEPLOY = ObjectRef("apps/v1", "Deployment", "ml", "llama")
 NODES = ObjectRef("aiplane.dev/v1alpha1", "NodeLabels", "", "a100")
@@ -33,7 +34,7 @@ def make_plan(*changes: Change) -> Plan:
         stack_digest="d" * 64,
         mode="cluster",
         target="context test",
-        applyset_id=ApplySet("seed", "aiplane-system").id,
+        state_id=ApplySet("seed", "aiplane-system").id,
         plan_id="p1",
         created="2026-11-27T10:00:00Z",
         changes=changes,
@@ -44,16 +45,16 @@ def make_plan(*changes: Change) -> Plan:
 
 def test_json_round_trip_is_exact() -> None:
     plan = make_plan(
-        Change("update", DEPLOY, "1 field(s) change", "rolling-restart",
+        Change("update", DEPLOY.address, "1 field(s) change", "rolling-restart",
                (FieldDiff("spec.template.spec.containers[name=vllm].image", "a", "b"),),
                Pin("12", "f" * 64, "uid-1"), "stacks/seed.yaml#L42", "model llama v2.1",
                "e" * 64, False, (DriftNote("spec.replicas", "HorizontalPodAutoscaler"),)),
-        Change("create", ObjectRef("v1", "ConfigMap", "ml", "c"), "new", estimate=True),
-        Change("noop", ObjectRef("v1", "Service", "ml", "s"), pin=Pin("3")),
+        Change("create", ObjectRef("v1", "ConfigMap", "ml", "c").address, "new", estimate=True),
+        Change("noop", ObjectRef("v1", "Service", "ml", "s").address, pin=Pin("3")),
     )  # fmt: skip
     text = plan.dumps()
     doc = json.loads(text)
-    assert doc["format_version"] == 1
+    assert doc["format_version"] == 2
     assert doc["summary"]["update"] == 1 and doc["summary"]["has_changes"] is True
     assert doc["changes"][1]["pin"] is None  # absence is pinned too
     assert Plan.loads(text) == plan
@@ -69,19 +70,19 @@ def test_unknown_format_version_is_refused() -> None:
 
 
 def test_gates_and_exit_codes() -> None:
-    quiet = make_plan(Change("noop", DEPLOY), Change("drift-expected", DEPLOY))
+    quiet = make_plan(Change("noop", DEPLOY.address), Change("drift-expected", DEPLOY.address))
     assert not quiet.has_changes
     assert plan_exit(quiet, [], detailed=True) == EXIT_OK
-    update = make_plan(Change("update", DEPLOY, disruption="rolling-restart"))
+    update = make_plan(Change("update", DEPLOY.address, disruption="rolling-restart"))
     assert plan_exit(update, [], detailed=True) == EXIT_CHANGES
     assert plan_exit(update, [], detailed=False) == EXIT_OK
     risky = make_plan(
-        Change("update", NODES, disruption="node-disruptive"),
-        Change("delete", ObjectRef("v1", "Service", "ml", "old")),
-        Change("replace", ObjectRef("v1", "ConfigMap", "ml", "aiplane-collection-docs")),
+        Change("update", NODES.address, disruption="node-disruptive"),
+        Change("delete", ObjectRef("v1", "Service", "ml", "old").address),
+        Change("replace", ObjectRef("v1", "ConfigMap", "ml", "aiplane-collection-docs").address),
     )
     gates = risky.gates(allow_disruption=False, allow_delete=False)
-    assert [(str(g.ref), g.flag) for g in gates] == [
+    assert [(str(g.address), g.flag) for g in gates] == [
         ("NodeLabels/a100", "--allow-disruption"),
         ("Service/ml/old", "--allow-delete"),
         ("ConfigMap/ml/aiplane-collection-docs", "--allow-delete"),
@@ -126,9 +127,9 @@ def test_disruption_classes() -> None:
     assert disruption_of(DEPLOY, "delete", ()) == "recreate"
     assert disruption_of(ObjectRef("v1", "ConfigMap", "ml", "c"), "delete", ()) == "none"
     mig = (FieldDiff("nodes[n1].labels.nvidia.com/mig.config", "all-1g.10gb", "all-3g.40gb"),)
-    assert disruption_of(NODES, "update", mig) == "node-disruptive"
+    assert classify("update", mig) == "node-disruptive"
     other = (FieldDiff("nodes[n1].labels.team", "a", "b"),)
-    assert disruption_of(NODES, "update", other) == "in-place"
+    assert classify("update", other) == "in-place"
     policy = ObjectRef("nvidia.com/v1", "ClusterPolicy", "", "gpu")
     driver = (FieldDiff("spec.driver.version", "550", "580"),)
     assert disruption_of(policy, "update", driver) == "node-disruptive"
@@ -172,4 +173,4 @@ def test_apply_stages_order() -> None:
     stages = [stage_of(ObjectRef("x/v1", k, "", "n")) for k in order]
     assert stages == sorted(stages) == [0, 1, 2, 3, 4]
     assert stage_of(ObjectRef("v1", "Namespace", "", "ml")) == 0
-    assert stage_of(NODES) == 1
+    assert NodeLabelsProvider.stage(None, NODES.address) == "cluster-config"  # type: ignore[arg-type]

@@ -8,18 +8,18 @@ from pathlib import Path
 
 from rich.console import Console
 
-from aiplane.cluster.commands import EXIT_BLOCKED, EXIT_CHANGES, EXIT_ERROR, EXIT_OK, plan_main
-from aiplane.cluster.diff import FieldDiff
-from aiplane.cluster.masking import Scrubber
-from aiplane.cluster.objects import ObjectRef
-from aiplane.cluster.output import (
+from aiplane.commands.plan import EXIT_BLOCKED, EXIT_CHANGES, EXIT_ERROR, EXIT_OK, plan_main
+from aiplane.output.plan import (
     MARKDOWN_LIMIT,
     render_human,
     render_json,
     render_markdown,
     summarize,
 )
-from aiplane.cluster.plan import Change, Plan
+from aiplane.plan.model import Change, Plan
+from aiplane.providers.kubernetes.diff import FieldDiff
+from aiplane.providers.kubernetes.objects import ObjectRef
+from aiplane.secrets import Scrubber
 
 CANARY = "canary-5ecret-value-7f3a9c"
 
@@ -32,9 +32,9 @@ def plan_of(changes: list[Change]) -> Plan:
 def model_changes(name: str, line: int) -> list[Change]:
     subject, source = f"model {name} v2.1 (canary)", f"stacks/seed.yaml#L{line}"
     return [
-        Change("create", ObjectRef("apps/v1", "Deployment", "ml", name), "new",
+        Change("create", ObjectRef("apps/v1", "Deployment", "ml", name).address, "new",
                diffs=(FieldDiff("spec.replicas", None, 1),), source=source, subject=subject),
-        Change("create", ObjectRef("v1", "Service", "ml", name), "new", source=source,
+        Change("create", ObjectRef("v1", "Service", "ml", name).address, "new", source=source,
                subject=subject),
     ]  # fmt: skip
 
@@ -42,14 +42,14 @@ def model_changes(name: str, line: int) -> list[Change]:
 def test_summary_speaks_in_stack_terms_with_sources() -> None:
     changes = [
         *model_changes("llama-70b", 42),
-        Change("update", ObjectRef("aiplane.dev/v1alpha1", "NodeLabels", "", "a100"),
+        Change("update", ObjectRef("aiplane.dev/v1alpha1", "NodeLabels", "", "a100").address,
                "MIG re-partition (all-1g.10gb -> all-3g.40gb) on 2 node(s)", "node-disruptive",
                source="stacks/seed.yaml#L10", subject="pool a100"),
-        Change("update", ObjectRef("apps/v1", "Deployment", "ml", "mistral"), "1 field(s) change",
+        Change("update", ObjectRef("apps/v1", "Deployment", "ml", "mistral").address, "1 field(s) change",
                "rolling-restart", (FieldDiff("spec.template.spec.containers[name=vllm].image",
                                              "vllm:0.6", "vllm:0.7"),),
                subject="model mistral", source="stacks/seed.yaml#L60"),
-        Change("noop", ObjectRef("v1", "Service", "ml", "quiet"), subject="model quiet"),
+        Change("noop", ObjectRef("v1", "Service", "ml", "quiet").address, subject="model quiet"),
     ]  # fmt: skip
     lines = summarize(plan_of(changes))
     assert [(s.symbol, s.subject, s.text, s.disruption, s.source) for s in lines] == [
@@ -65,7 +65,7 @@ def test_human_output_summary_first_then_diffs_and_scrubbed() -> None:
     scrub = Scrubber()
     scrub.learn([CANARY])
     changes = model_changes("llama", 42)
-    changes.append(Change("update", ObjectRef("v1", "ConfigMap", "ml", "cfg"), "",
+    changes.append(Change("update", ObjectRef("v1", "ConfigMap", "ml", "cfg").address, "",
                           diffs=(FieldDiff("data.note", "old", f"server said {CANARY}"),),
                           subject="model llama"))  # fmt: skip
     plan = plan_of(changes)
@@ -82,7 +82,7 @@ def test_markdown_stays_under_the_limit_with_a_notice() -> None:
     changes = []
     for i in range(3000):
         diffs = tuple(FieldDiff(f"data.key{j}", "x" * 30, "y" * 30) for j in range(10))
-        changes.append(Change("update", ObjectRef("v1", "ConfigMap", "ml", f"cm-{i}"),
+        changes.append(Change("update", ObjectRef("v1", "ConfigMap", "ml", f"cm-{i}").address,
                               diffs=diffs, subject=f"collection c{i}"))  # fmt: skip
     md = render_markdown(plan_of(changes), [], Scrubber())
     assert len(md) <= MARKDOWN_LIMIT
@@ -97,12 +97,12 @@ def test_markdown_stays_under_the_limit_with_a_notice() -> None:
 
 
 def test_json_output_is_versioned_and_lists_blocks() -> None:
-    plan = plan_of([Change("delete", ObjectRef("v1", "Service", "ml", "old"))])
+    plan = plan_of([Change("delete", ObjectRef("v1", "Service", "ml", "old").address)])
     doc = json.loads(render_json(plan, plan.gates(allow_disruption=False, allow_delete=False),
                                  Scrubber()))  # fmt: skip
-    assert doc["format_version"] == 1
-    assert doc["blocked"] == [{"object": {"apiVersion": "v1", "kind": "Service",
-                                          "namespace": "ml", "name": "old"},
+    assert doc["format_version"] == 2
+    assert doc["blocked"] == [{"address": {"provider": "kubernetes", "type": "v1/Service",
+                                           "scope": "ml", "name": "old"},
                                "flag": "--allow-delete", "message": "deletion"}]  # fmt: skip
 
 

@@ -10,14 +10,14 @@ from typing import Any
 import yaml
 from rich.console import Console
 
-from aiplane.cluster.applyset import ApplySet
-from aiplane.cluster.diff import FieldDiff, cmdline_diffs, is_cmdline_diff, mask_diffs
-from aiplane.cluster.kinds import disruption_of
-from aiplane.cluster.masking import Scrubber
-from aiplane.cluster.objects import ObjectRef
-from aiplane.cluster.offline import offline_plan
-from aiplane.cluster.output import diff_lines, render_human, render_json, summarize
-from aiplane.cluster.plan import Change, Plan
+from aiplane.output.plan import diff_lines, render_human, render_json, summarize
+from aiplane.plan.model import Change, Plan
+from aiplane.providers.kubernetes.applyset import ApplySet
+from aiplane.providers.kubernetes.diff import FieldDiff, cmdline_diffs, is_cmdline_diff, mask_diffs
+from aiplane.providers.kubernetes.kinds import disruption_of
+from aiplane.providers.kubernetes.objects import ObjectRef
+from aiplane.providers.kubernetes.offline import offline_plan
+from aiplane.secrets import Scrubber
 
 ARGS = "spec.template.spec.containers[name=vllm].args"
 SOURCE = "s3://models/llama/v2.1"
@@ -79,13 +79,13 @@ def script_configmap(script: str) -> dict[str, Any]:
 
 
 def plan(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> Plan:
-    result, _ = offline_plan(after, before, stack="seed", stack_file="stacks/seed.yaml",
+    result = offline_plan(after, before, stack="seed", stack_file="stacks/seed.yaml",
                              applyset=ApplySet("seed", "aiplane-system"), target="test")  # fmt: skip
     return result
 
 
 def change_of(p: Plan, kind: str) -> Change:
-    return next(c for c in p.changes if c.ref.kind == kind)
+    return next(c for c in p.changes if c.address.kind == kind)
 
 
 def texts(c: Change) -> list[str]:
@@ -144,7 +144,7 @@ def test_other_lists_keep_the_old_form() -> None:
     d = FieldDiff("spec.template.spec.tolerations", ["a"], ["b"])
     assert not is_cmdline_diff(d)
     finalizers = FieldDiff("metadata.finalizers", ["a"], ["b"])
-    c = Change("update", ObjectRef("v1", "ConfigMap", "ml", "x"), diffs=(finalizers,))
+    c = Change("update", ObjectRef("v1", "ConfigMap", "ml", "x").address, diffs=(finalizers,))
     assert texts(c) == ['~ metadata.finalizers: ["a"] -> ["b"]']
 
 
@@ -216,7 +216,7 @@ def test_mig_layout_change_is_told_per_pool_and_node_disruptive() -> None:
         "node-disruptive",
     )
     gates = p.gates(allow_disruption=False, allow_delete=False)
-    assert [(g.ref.kind, g.flag) for g in gates] == [("ConfigMap", "--allow-disruption")]
+    assert [(g.address.kind, g.flag) for g in gates] == [("ConfigMap", "--allow-disruption")]
     assert not p.gates(allow_disruption=True, allow_delete=False)
     assert "pool a100: MIG layout of GPUs [0] changes" in human(p)
 
@@ -245,7 +245,7 @@ def test_mig_line_keeps_plan_json_compatible() -> None:
     after = mig_configmap({"1g.10gb": 7})
     p = plan([before, node_labels()], [after, node_labels()])
     doc = json.loads(p.dumps())
-    [cm] = [c for c in doc["changes"] if c["object"]["kind"] == "ConfigMap"]
+    [cm] = [c for c in doc["changes"] if c["address"]["type"] == "v1/ConfigMap"]
     assert [d["path"] for d in cm["diffs"]] == ["data.config.yaml"]
     assert Plan.loads(p.dumps()) == p
 
@@ -263,7 +263,7 @@ def test_secret_values_never_show_in_readable_forms() -> None:
     new = f"user: admin\npassword: {CANARY}-2\nhost: db\n"
     p = plan([secret(old)], [secret(new)])
     c = change_of(p, "Secret")
-    masked = mask_diffs(c.ref, c.diffs)
+    masked = mask_diffs(ObjectRef.of(c.address), c.diffs)
     assert masked == c.diffs
     scrub = Scrubber()
     scrub.learn_secret(secret(old))

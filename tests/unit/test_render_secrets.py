@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from aiplane.commands.render import to_yaml
 from aiplane.errors import StackError
 from aiplane.render import render_stack
-from aiplane.render.cli_render import to_yaml
 from aiplane.stack.loader import load_and_check
 
 CANARY = "sk-CANARY-7f3a9c2e41d8b6"

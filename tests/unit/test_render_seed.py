@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
+from aiplane.commands.render import to_yaml
 from aiplane.render import render_stack, render_with_warnings
-from aiplane.render.cli_render import to_yaml
 from aiplane.stack.loader import load_and_check
 
 REPO = Path(__file__).resolve().parents[2]
@@ -296,7 +296,7 @@ def test_cli_output_is_stable_across_processes(fmt: str) -> None:
 
 
 def test_out_dir_writes_one_file_per_object(tmp_path: Path) -> None:
-    from aiplane.render.cli_render import render_main
+    from aiplane.commands.render import render_main
 
     assert render_main([str(REPO / "stacks" / "seed.yaml")], str(tmp_path), "yaml") == 0
     files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.yaml"))
@@ -307,8 +307,8 @@ def test_out_dir_writes_one_file_per_object(tmp_path: Path) -> None:
 
 
 def test_invalid_stack_raises_stack_error(tmp_path: Path) -> None:
+    from aiplane.commands.render import render_main
     from aiplane.errors import StackError
-    from aiplane.render.cli_render import render_main
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("apiVersion: aiplane.dev/v1alpha1\nkind: Stack\nmetadata: {name: Bad_Name}\n")

@@ -310,7 +310,7 @@ def test_render_without_hera_import_at_startup() -> None:
     import subprocess
     import sys
 
-    code = "import sys, aiplane.render, aiplane.render.cli_render; print('hera' in sys.modules)"
+    code = "import sys, aiplane.render, aiplane.commands.render; print('hera' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

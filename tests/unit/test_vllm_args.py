@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from aiplane.engines.vllm import check_vllm_args, load_table, normalise_flag, vllm_args
 from aiplane.errors import Diagnostic
-from aiplane.render.vllm_args import check_vllm_args, load_table, normalise_flag, vllm_args
 from aiplane.stack.loader import LoadedStack, parse_stack
 
 

@@ -13,7 +13,7 @@ from pydantic_core import CoreSchema
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
-def _check_dns_label(value: str) -> str:
+def check_dns_label(value: str) -> str:
     # Names end up in Kubernetes object names, so they must be DNS-1123 labels.
     if len(value) > 53:
         raise ValueError("must be at most 53 characters (it becomes part of Kubernetes names)")
@@ -24,7 +24,7 @@ def _check_dns_label(value: str) -> str:
     return value
 
 
-Name = Annotated[str, AfterValidator(_check_dns_label)]
+Name = Annotated[str, AfterValidator(check_dns_label)]
 """A stack-level name (pool, model, pipeline, route, collection): a DNS-1123 label."""
 
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")

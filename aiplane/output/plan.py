@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable, Sequence
 from rich.console import Console
 from rich.text import Text
 
-from aiplane.cluster.field_lines import diff_lines
-from aiplane.cluster.plan import Change, Gate, Plan
-from aiplane.cluster.summary import SYMBOL, summarize
+from aiplane.output.field_lines import diff_lines
+from aiplane.output.summary import SYMBOL, summarize
+from aiplane.plan.model import Change, Gate, Plan
 
 MARKDOWN_LIMIT = 65_536
 STYLE = {"create": "green", "update": "yellow", "replace": "magenta", "delete": "red"}
@@ -34,7 +34,7 @@ def totals(plan: Plan) -> str:
 
 
 def gate_lines(gates: Iterable[Gate]) -> list[str]:
-    return [f"{g.ref}: {g.message} is blocked; rerun with {g.flag}" for g in gates]
+    return [f"{g.address}: {g.message} is blocked; rerun with {g.flag}" for g in gates]
 
 
 def _header_line(c: Change) -> str:
@@ -45,7 +45,7 @@ def _header_line(c: Change) -> str:
     source = f"  {c.source}" if c.source else ""
     generic = c.reason == f"{len(c.diffs)} field(s) change"
     why = f" - {c.reason}" if c.reason and not generic else ""
-    return f"{sym} {c.ref} ({', '.join(extras)}){why}{source}"
+    return f"{sym} {c.address} ({', '.join(extras)}){why}{source}"
 
 
 def render_human(plan: Plan, gates: Sequence[Gate], console: Console, scrub: Scrub) -> None:
@@ -100,7 +100,7 @@ def _say_capacity(plan: Plan, say: Callable[[str, str], None]) -> None:
 def render_json(plan: Plan, gates: Sequence[Gate], scrub: Scrub) -> str:
     doc = plan.to_json()
     doc["blocked"] = [
-        {"object": g.ref.to_json(), "flag": g.flag, "message": g.message} for g in gates
+        {"address": g.address.to_json(), "flag": g.flag, "message": g.message} for g in gates
     ]
     return scrub(json.dumps(doc, indent=1))
 
@@ -179,7 +179,7 @@ def _md(text: str) -> str:
 def _md_details(c: Change, scrub: Scrub) -> str:
     body = "\n".join(text for _, text in diff_lines(c)) or "(no field changes shown)"
     body = body.replace("```", "'''")
-    summary = f"<code>{SYMBOL[c.action]} {c.ref}</code> {c.action}, {c.disruption}"
+    summary = f"<code>{SYMBOL[c.action]} {c.address}</code> {c.action}, {c.disruption}"
     if c.reason and c.action != "update":
         summary += f": {_html(c.reason)}"
     return scrub(f"\n<details><summary>{summary}</summary>\n\n```diff\n{body}\n```\n</details>\n")

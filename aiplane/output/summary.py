@@ -5,22 +5,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from aiplane.cluster.diff import (
-    FieldDiff,
-    FlagDiff,
-    cmdline_diffs,
-    is_cmdline_diff,
-    mig_config_changes,
-)
-from aiplane.cluster.field_lines import (
+from aiplane.output.field_lines import (
     inner_diffs,
     is_text_change,
     positional_name,
     text_stats,
     value_text,
 )
-from aiplane.cluster.objects import NODE_LABELS_KIND, is_secret
-from aiplane.cluster.plan import DISRUPTION_ORDER, Change, Plan
+from aiplane.plan.model import DISRUPTION_ORDER, Change, Plan
+from aiplane.providers.kubernetes.diff import (
+    FieldDiff,
+    FlagDiff,
+    cmdline_diffs,
+    is_cmdline_diff,
+    mig_config_changes,
+)
+from aiplane.providers.kubernetes.objects import NODE_LABELS_KIND, ObjectRef, is_secret
 
 SYMBOL = {"create": "+", "update": "~", "replace": "-/+", "delete": "-"}
 
@@ -47,14 +47,14 @@ def summarize(plan: Plan) -> list[SubjectLine]:
     for c in plan.changes:
         if not c.changing:
             continue
-        mig = _mig_lines(c) if c.action == "update" and c.ref.kind == "ConfigMap" else []
+        mig = _mig_lines(c) if c.action == "update" and c.address.kind == "ConfigMap" else []
         if mig:
             order.extend(mig)
             rest = tuple(d for d in c.diffs if not mig_config_changes(d))
             if not rest:
                 continue
             c = replace(c, diffs=rest, disruption="in-place")
-        key = c.subject or str(c.ref)
+        key = c.subject or str(c.address)
         if key not in groups:
             order.append(key)
         groups.setdefault(key, []).append(c)
@@ -119,9 +119,9 @@ def _gpu_layouts(entries: Any) -> dict[str, str]:
 def _subject_line(subject: str, changes: Sequence[Change]) -> SubjectLine:
     actions = {c.action for c in changes}
     n = len(changes)
-    objects = f" ({n} objects)" if n > 1 else f" ({changes[0].ref.kind})"
+    objects = f" ({n} objects)" if n > 1 else f" ({changes[0].address.kind})"
     subject, role = _split_role(subject)
-    if actions == {"create"} and all(c.ref.kind == NODE_LABELS_KIND for c in changes):
+    if actions == {"create"} and all(c.address.kind == NODE_LABELS_KIND for c in changes):
         labels = [f"{d.path[len('spec.labels.'):]}={d.after}" for c in changes for d in c.diffs
                   if d.path.startswith("spec.labels.")]  # fmt: skip
         action, text = "create", "labels nodes: " + ", ".join(labels[:3])
@@ -131,7 +131,7 @@ def _subject_line(subject: str, changes: Sequence[Change]) -> SubjectLine:
         action, text = "delete", "removed" + objects
     elif "replace" in actions:
         first = next(c for c in changes if c.action == "replace")
-        action, text = "replace", f"replace {first.ref.kind}: {first.reason}"
+        action, text = "replace", f"replace {first.address.kind}: {first.reason}"
     else:
         action, text = "update", _update_text(changes)
     worst = max((c.disruption for c in changes), key=DISRUPTION_ORDER.index)
@@ -150,7 +150,7 @@ def _split_role(subject: str) -> tuple[str, str]:
 
 def _update_text(changes: Sequence[Change]) -> str:
     node = next(
-        (c for c in changes if c.ref.kind == NODE_LABELS_KIND and c.action == "update"), None
+        (c for c in changes if c.address.kind == NODE_LABELS_KIND and c.action == "update"), None
     )
     if node is not None:
         return node.reason
@@ -161,14 +161,14 @@ def _update_text(changes: Sequence[Change]) -> str:
                 if brief not in briefs:
                     briefs.append(brief)
     extra = f" and {len(briefs) - 3} more" if len(briefs) > 3 else ""
-    created = [c.ref.kind for c in changes if c.action == "create"]
+    created = [c.address.kind for c in changes if c.action == "create"]
     added = f"; adds {', '.join(created)}" if created else ""
     return ", ".join(briefs[:3]) + extra + added
 
 
 def _briefs(c: Change, d: FieldDiff) -> list[str]:
     """Short texts for the summary: one per flag of a command line, per key of a YAML string."""
-    if is_secret(c.ref):
+    if is_secret(ObjectRef.of(c.address)):
         return [_brief(d)]
     if is_cmdline_diff(d) and d.op == "change":
         return [_flag_brief(f, d.path) for f in cmdline_diffs(d.before, d.after)] or [_brief(d)]

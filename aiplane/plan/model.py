@@ -1,72 +1,106 @@
 """The plan: a frozen value that ``apply`` executes exactly, and its versioned JSON form.
 
-JSON format (``format_version`` 1)::
+One plan spans every provider: each ``Change`` names its resource by ``Address`` (provider, type,
+scope, name). JSON format (``format_version`` 2)::
 
-    {"format_version": 1, "aiplane_version": "0.1.0", "plan_id": "...", "created": "...",
+    {"format_version": 2, "aiplane_version": "0.1.0", "plan_id": "...", "created": "...",
      "stack": {"name", "file", "digest"}, "target": {"mode": "cluster"|"offline", "description",
-     "applyset_id", "lock_holder"}, "summary": {...counts...}, "warnings": [...],
-     "changes": [{"action", "object": {apiVersion, kind, namespace, name}, "reason",
-                  "disruption", "source", "subject", "estimate", "pin": {"resourceVersion",
-                  "fingerprint", "uid"} | null, "desired_digest", "expected_drift": [{path, owner}],
-                  "diffs": [{path, op, before, after}]}]}
+     "state_id", "lock_holder"}, "summary": {...counts...}, "warnings": [...],
+     "changes": [{"action", "address": {provider, type, scope, name}, "reason", "disruption",
+                  "source", "subject", "estimate", "pin": {"version", "fingerprint", "uid"} | null,
+                  "desired_digest", "expected_drift": [{path, owner}],
+                  "diffs": [{path, op, before, after}]}],
+     "gpu_capacity": {"after", "before"}}
 
-``pin`` null means "the object did not exist at plan time". No manifest bodies are stored (Secrets
-would leak); ``apply`` re-renders the stack and checks each object's ``desired_digest``.
+``pin`` null means "the resource did not exist at plan time". No bodies are stored (Secrets would
+leak); ``apply`` re-renders the stack and checks each resource's ``desired_digest``. Format 1
+(Kubernetes-only ``object`` references, PR 0.1) is refused with a message to plan again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, get_args
 
 from aiplane import __version__
-from aiplane.cluster.diff import FieldDiff
-from aiplane.cluster.objects import ObjectRef
 from aiplane.errors import AiplaneError
 from aiplane.gpu.capacity import Capacity
+from aiplane.plan.address import Address
+from aiplane.plan.diff import FieldDiff
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 Action = Literal["create", "update", "replace", "delete", "noop", "drift-expected"]
 Disruption = Literal["none", "in-place", "rolling-restart", "recreate", "node-disruptive"]
 Mode = Literal["cluster", "offline"]
 CHANGING: frozenset[str] = frozenset({"create", "update", "replace", "delete"})
 DISRUPTION_ORDER: tuple[str, ...] = get_args(Disruption)
+Stage = Literal["crds", "cluster-config", "workloads", "collections", "routes", "workflows"]
+STAGES: tuple[Stage, ...] = get_args(Stage)
+"""Apply order across providers; prune runs after all stages, in reverse."""
+
+
+def digest_of(value: Any) -> str:
+    """Stable sha256 of a JSON value (sorted keys): desired digests, fingerprints, stack digest."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
 class Pin:
-    """What the object looked like at plan time (resourceVersion plus a content digest)."""
+    """What a resource looked like at plan time, so ``apply`` can refuse a stale plan.
 
-    resource_version: str | None = None
+    ``version``: a value the provider's backend changes on every write and the provider can read
+    back cheaply (Kubernetes: ``resourceVersion``; a registry: the version number; a database: a
+    hash of the resource's configuration). ``fingerprint``: a digest of the content, compared
+    when the version moved (a write that changed nothing is not stale). ``uid``: the identity of
+    this incarnation (a deleted-and-recreated resource is stale even with equal content).
+    """
+
+    version: str | None = None
     fingerprint: str | None = None
     uid: str | None = None
 
+    def still(self, now: Pin | None) -> bool:
+        """Whether ``now`` (read at apply time) is the state this pin recorded."""
+        if now is None:
+            return False
+        if self.version is not None and now.version == self.version:
+            return True
+        return (
+            now.uid == self.uid and bool(self.fingerprint) and now.fingerprint == self.fingerprint
+        )
+
     def to_json(self) -> dict[str, Any]:
-        return {"resourceVersion": self.resource_version, "fingerprint": self.fingerprint,
-                "uid": self.uid}  # fmt: skip
+        """The saved form."""
+        return {"version": self.version, "fingerprint": self.fingerprint, "uid": self.uid}
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any] | None) -> Pin | None:
+        """Read ``to_json``'s form (None stays None: the resource did not exist)."""
         if doc is None:
             return None
-        return cls(doc.get("resourceVersion"), doc.get("fingerprint"), doc.get("uid"))
+        return cls(doc.get("version"), doc.get("fingerprint"), doc.get("uid"))
 
 
 @dataclass(frozen=True)
 class DriftNote:
+    """A field that differs from the stack because another owner manages it (not a change)."""
+
     path: str
     owner: str
 
 
 @dataclass(frozen=True)
 class Change:
-    """One object's planned action."""
+    """One resource's planned action."""
 
     action: Action
-    ref: ObjectRef
+    address: Address
     reason: str = ""
     disruption: Disruption = "none"
     diffs: tuple[FieldDiff, ...] = ()
@@ -79,12 +113,14 @@ class Change:
 
     @property
     def changing(self) -> bool:
+        """Whether apply does something for this change."""
         return self.action in CHANGING
 
     def to_json(self) -> dict[str, Any]:
+        """The saved form."""
         return {
             "action": self.action,
-            "object": self.ref.to_json(),
+            "address": self.address.to_json(),
             "reason": self.reason,
             "disruption": self.disruption,
             "source": self.source,
@@ -98,9 +134,10 @@ class Change:
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> Change:
+        """Read ``to_json``'s form back."""
         return cls(
             action=doc["action"],
-            ref=ObjectRef.from_json(doc["object"]),
+            address=Address.from_json(doc["address"]),
             reason=doc.get("reason", ""),
             disruption=doc.get("disruption", "none"),
             diffs=tuple(FieldDiff.from_json(d) for d in doc.get("diffs", [])),
@@ -119,9 +156,24 @@ class Change:
 class Gate:
     """A change the gates block unless the user allows it."""
 
-    ref: ObjectRef
+    address: Address
     flag: str
     message: str
+
+
+def gates_of(
+    changes: tuple[Change, ...] | list[Change], *, allow_disruption: bool, allow_delete: bool
+) -> list[Gate]:
+    """Changes that need ``--allow-disruption`` / ``--allow-delete`` and did not get it: a
+    node-disruptive change, a deletion, a replacement (delete + create)."""
+    out = []
+    for c in changes:
+        if c.disruption == "node-disruptive" and not allow_disruption:
+            out.append(Gate(c.address, "--allow-disruption", "node-disruptive change"))
+        if c.action in ("delete", "replace") and not allow_delete:
+            what = "deletion" if c.action == "delete" else "replacement (delete + create)"
+            out.append(Gate(c.address, "--allow-delete", what))
+    return out
 
 
 @dataclass(frozen=True)
@@ -133,7 +185,7 @@ class Plan:
     stack_digest: str
     mode: Mode
     target: str
-    applyset_id: str
+    state_id: str
     plan_id: str
     created: str
     changes: tuple[Change, ...] = ()
@@ -146,24 +198,20 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
+        """Whether apply would do anything."""
         return any(c.changing for c in self.changes)
 
     def counts(self) -> dict[str, int]:
+        """Changes per action, every action present."""
         counted = Counter(c.action for c in self.changes)
         return {a: counted.get(a, 0) for a in get_args(Action)}
 
     def gates(self, *, allow_disruption: bool, allow_delete: bool) -> list[Gate]:
         """Changes that need ``--allow-disruption`` / ``--allow-delete`` and did not get it."""
-        out = []
-        for c in self.changes:
-            if c.disruption == "node-disruptive" and not allow_disruption:
-                out.append(Gate(c.ref, "--allow-disruption", "node-disruptive change"))
-            if c.action in ("delete", "replace") and not allow_delete:
-                what = "deletion" if c.action == "delete" else "replacement (delete + create)"
-                out.append(Gate(c.ref, "--allow-delete", what))
-        return out
+        return gates_of(self.changes, allow_disruption=allow_disruption, allow_delete=allow_delete)
 
     def to_json(self) -> dict[str, Any]:
+        """The saved form (see the module docstring)."""
         return {
             "format_version": self.format_version,
             "aiplane_version": self.aiplane_version,
@@ -173,7 +221,7 @@ class Plan:
             "target": {
                 "mode": self.mode,
                 "description": self.target,
-                "applyset_id": self.applyset_id,
+                "state_id": self.state_id,
                 "lock_holder": self.lock_holder,
             },
             "summary": {**self.counts(), "has_changes": self.has_changes},
@@ -186,37 +234,43 @@ class Plan:
         }
 
     def dumps(self) -> str:
+        """The saved JSON text."""
         return json.dumps(self.to_json(), indent=1, sort_keys=False)
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> Plan:
+        """Read a saved plan; an older or newer format is refused with what to do instead."""
         version = doc.get("format_version")
         if version != FORMAT_VERSION:
+            older = isinstance(version, int) and version < FORMAT_VERSION
+            hint = "make the plan again with this aiplane" if older else "upgrade aiplane"
             raise AiplaneError(
                 f"plan: format_version {version!r} is not supported (this aiplane reads "
-                f"{FORMAT_VERSION})"
+                f"{FORMAT_VERSION}); {hint}"
             )
         stack, target = doc["stack"], doc["target"]
+        capacity = doc.get("gpu_capacity") or {}
         return cls(
             stack=stack["name"],
             stack_file=stack["file"],
             stack_digest=stack["digest"],
             mode=target["mode"],
             target=target["description"],
-            applyset_id=target["applyset_id"],
+            state_id=target["state_id"],
             plan_id=doc["plan_id"],
             created=doc["created"],
             changes=tuple(Change.from_json(c) for c in doc.get("changes", [])),
             warnings=tuple(doc.get("warnings", [])),
             lock_holder=target.get("lock_holder", ""),
-            capacity=Capacity.from_json((doc.get("gpu_capacity") or {}).get("after")),
-            capacity_before=Capacity.from_json((doc.get("gpu_capacity") or {}).get("before")),
+            capacity=Capacity.from_json(capacity.get("after")),
+            capacity_before=Capacity.from_json(capacity.get("before")),
             format_version=version,
             aiplane_version=doc.get("aiplane_version", ""),
         )
 
     @classmethod
     def loads(cls, text: str) -> Plan:
+        """Parse a saved plan's text."""
         try:
             doc = json.loads(text)
         except ValueError as exc:
@@ -224,3 +278,15 @@ class Plan:
         if not isinstance(doc, dict):
             raise AiplaneError("plan: not a JSON object")
         return cls.from_json(doc)
+
+    @classmethod
+    def load(cls, path: str) -> Plan | None:
+        """The saved plan in ``path``, or None when the file is not a saved plan (a stack or a
+        manifest bundle): a plan is a ``.json`` file that names its ``format_version`` first."""
+        file = Path(path)
+        if file.suffix != ".json" or not file.is_file():
+            return None
+        text = file.read_text()
+        if '"format_version"' not in text[:200]:
+            return None
+        return cls.loads(text)

@@ -17,14 +17,26 @@ from typing import Any
 
 import yaml
 
-from aiplane.cluster.applyset import ApplySet
-from aiplane.cluster.desired import Desired, prepare
-from aiplane.cluster.diff import diff_values, mask_diffs
-from aiplane.cluster.kinds import disruption_of, immutable_reason, mig_refs_of
-from aiplane.cluster.objects import Manifest, shown_body
-from aiplane.cluster.plan import Action, Change, Plan
-from aiplane.cluster.planner import now_iso, stack_digest
 from aiplane.errors import AiplaneError
+from aiplane.plan.address import Address
+from aiplane.plan.decide import Classify, decide
+from aiplane.plan.diff import FieldDiff, diff_values
+from aiplane.plan.engine import now_iso, stack_digest
+from aiplane.plan.model import Action, Change, Disruption, Plan
+from aiplane.providers import nodelabels
+from aiplane.providers.base import Resource
+from aiplane.providers.kubernetes.applyset import ApplySet
+from aiplane.providers.kubernetes.desired import Key, key_of, prepare
+from aiplane.providers.kubernetes.diff import mask_diffs
+from aiplane.providers.kubernetes.kinds import disruption_of, immutable_reason, mig_refs_of
+from aiplane.providers.kubernetes.objects import (
+    PROVIDER,
+    Manifest,
+    ObjectRef,
+    resources_of,
+    shown_body,
+)
+from aiplane.providers.kubernetes.provider import DELETE_NOTES
 
 Renderer = Callable[[str], list[Manifest]]
 CLUSTER_SCOPED = frozenset(
@@ -98,50 +110,82 @@ def offline_plan(
     stack_file: str,
     applyset: ApplySet,
     target: str,
-) -> tuple[Plan, list[Desired]]:
-    """Client-side plan from ``before`` to ``manifests``."""
-    kw: dict[str, Any] = {"applyset": applyset, "default_namespace": "default",
-                          "scope": offline_scope}  # fmt: skip
-    desired = prepare(manifests, **kw)
-    old = {d.key: d for d in prepare(before, **kw)}
-    refs = mig_refs_of(d.body for d in desired)
-    changes = [_change(d, old.pop(d.key, None), refs) for d in desired]
+) -> Plan:
+    """Client-side plan from ``before`` to ``manifests``, decided as the live plan decides."""
+    desired = _prepared(manifests, applyset)
+    old = {_key(r.address): r for r in _prepared(before, applyset)}
+    refs = mig_refs_of(r.body for r in desired)
+    changes = [_change(r, old.pop(_key(r.address), None), refs) for r in desired]
     changes += [
-        Change(
-            action="delete",
-            ref=o.ref,
-            reason="no longer in the stack",
+        decide(
+            o.address,
+            wanted=False,
+            exists=True,
             source=o.source,
             subject=o.subject,
-            disruption=disruption_of(o.ref, "delete", ()),
+            note=DELETE_NOTES.get(o.address.kind, ""),
+            classify=_classify(o.address),
         )
         for o in old.values()
     ]
-    plan = Plan(
+    return Plan(
         stack=stack,
         stack_file=stack_file,
         stack_digest=stack_digest(desired),
         mode="offline",
         target=target,
-        applyset_id=applyset.id,
+        state_id=applyset.id,
         plan_id=uuid.uuid4().hex,
         created=now_iso(),
         changes=tuple(changes),
     )
-    return plan, desired
 
 
-def _change(d: Desired, old: Desired | None, mig_refs: frozenset[str] = frozenset()) -> Change:
-    base: dict[str, Any] = {"ref": d.ref, "source": d.source, "subject": d.subject,
-                            "desired_digest": d.digest}  # fmt: skip
+def _prepared(manifests: Sequence[Mapping[str, Any]], applyset: ApplySet) -> list[Resource]:
+    """Both providers' preparation, in render order (namespaces defaulted offline)."""
+    resources = resources_of(manifests)
+    labels = iter(nodelabels.prepared([r for r in resources if r.provider != PROVIDER]))
+    objects = iter(
+        prepare(
+            [r.body for r in resources if r.provider == PROVIDER],
+            applyset=applyset,
+            default_namespace="default",
+            scope=offline_scope,
+        )
+    )
+    out = []
+    for r in resources:
+        if r.provider != PROVIDER:
+            out.append(next(labels))
+            continue
+        d = next(objects)
+        out.append(Resource(d.ref.address, d.body, r.source or d.source, d.subject, d.digest))
+    return out
+
+
+def _key(address: Address) -> Key:
+    return key_of(ObjectRef.of(address))
+
+
+def _classify(address: Address, mig_refs: frozenset[str] = frozenset()) -> Classify:
+    if address.provider != PROVIDER:
+        return nodelabels.classify
+    ref = ObjectRef.of(address)
+
+    def rule(action: Action, diffs: Sequence[FieldDiff]) -> Disruption:
+        return disruption_of(ref, action, diffs, mig_refs)
+
+    return rule
+
+
+def _change(r: Resource, old: Resource | None, mig_refs: frozenset[str]) -> Change:
+    ref = ObjectRef.of(r.address)
+    seen: dict[str, Any] = {"wanted": True, "source": r.source, "subject": r.subject,
+                            "desired_digest": r.digest}  # fmt: skip
     if old is None:
-        new = mask_diffs(d.ref, diff_values({}, shown_body(d.body)))
-        return Change(action="create", reason="new", diffs=new,
-                      disruption=disruption_of(d.ref, "create", new), **base)  # fmt: skip
-    diffs = mask_diffs(d.ref, diff_values(shown_body(old.body), shown_body(d.body)))
-    if not diffs:
-        return Change(action="noop", **base)
-    reason = immutable_reason(d.ref, d.body, old.body, diffs)
-    action: Action = "replace" if reason else "update"
-    return Change(action=action, reason=reason or f"{len(diffs)} field(s) change", diffs=diffs,
-                  disruption=disruption_of(d.ref, action, diffs, mig_refs), **base)  # fmt: skip
+        created = mask_diffs(ref, diff_values({}, shown_body(r.body)))
+        return decide(r.address, exists=False, diffs=created, classify=_classify(r.address), **seen)
+    diffs = mask_diffs(ref, diff_values(shown_body(old.body), shown_body(r.body)))
+    reason = immutable_reason(ref, r.body, old.body, diffs) if diffs else ""
+    return decide(r.address, exists=True, diffs=diffs, replace_reason=reason,
+                  classify=_classify(r.address, mig_refs), **seen)  # fmt: skip

@@ -13,12 +13,16 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiplane import __version__
-from aiplane.cluster.objects import MANAGED_BY, PART_OF, STACK_LABEL
 from aiplane.errors import AiplaneError
 from aiplane.gpu.capacity import Capacity
+from aiplane.plan.state import Inventory, StackState
+
+if TYPE_CHECKING:
+    from aiplane.providers.kubernetes.client import KubeClient
+from aiplane.providers.kubernetes.objects import MANAGED_BY, PART_OF, STACK_LABEL
 
 ID_LABEL = "applyset.k8s.io/id"
 TOOLING = "applyset.k8s.io/tooling"
@@ -26,6 +30,8 @@ GROUP_KINDS = "applyset.k8s.io/contains-group-kinds"
 NAMESPACES = "applyset.k8s.io/additional-namespaces"
 TOOL_NAME = "aiplane"
 GPU_CAPACITY = "aiplane.dev/gpu-capacity"  # JSON of the last applied plan's GPU capacity
+INVENTORY = "aiplane.dev/inventory"  # JSON: other providers' inventories
+KUBERNETES = "kubernetes"
 
 
 def system_namespace() -> str:
@@ -67,7 +73,11 @@ class ApplySet:
         return {PART_OF: self.id}
 
     def parent(
-        self, group_kinds: Iterable[str], namespaces: Iterable[str], capacity: str | None = None
+        self,
+        group_kinds: Iterable[str],
+        namespaces: Iterable[str],
+        capacity: str | None = None,
+        inventory: str | None = None,
     ) -> dict[str, Any]:
         """The parent manifest listing the group-kinds and namespaces its members use, and the
         applied stack's GPU capacity (so the next plan can show the GPU delta)."""
@@ -79,6 +89,8 @@ class ApplySet:
         }
         if capacity is not None:
             annotations[GPU_CAPACITY] = capacity
+        if inventory is not None:
+            annotations[INVENTORY] = inventory
         return {
             "apiVersion": "v1",
             "kind": "ConfigMap",
@@ -126,3 +138,60 @@ def recorded_group_kinds(live_parent: Mapping[str, Any] | None) -> set[str]:
     """The group-kinds a live parent says its members use."""
     anns = ((live_parent or {}).get("metadata") or {}).get("annotations") or {}
     return {gk for gk in str(anns.get(GROUP_KINDS, "")).split(",") if gk}
+
+
+class ApplySetStore:
+    """The stack's state (``aiplane.plan.state``) kept on the ApplySet parent.
+
+    The Kubernetes inventory is the parent's own ApplySet annotations (group-kinds, additional
+    namespaces); other providers' inventories go, as JSON, in ``aiplane.dev/inventory``; the GPU
+    capacity in ``aiplane.dev/gpu-capacity``.
+    """
+
+    def __init__(self, client: KubeClient, applyset: ApplySet) -> None:
+        self.client = client
+        self.applyset = applyset
+
+    @property
+    def id(self) -> str:
+        """The ApplySet id."""
+        return self.applyset.id
+
+    def read(self) -> StackState:
+        """The recorded state; a parent that another tool owns is refused."""
+        parent = self.client.get("v1", "ConfigMap", self.applyset.name, self.applyset.namespace)
+        self.applyset.check_owner(parent)
+        kinds = tuple(sorted(recorded_group_kinds(parent)))
+        inventory = recorded_inventory(parent)
+        if kinds:
+            inventory[KUBERNETES] = {"group-kinds": kinds}
+        return StackState(inventory, recorded_capacity(parent))
+
+    def write(self, state: StackState) -> None:
+        """Server-side apply the parent with ``state``."""
+        mine = state.inventory.get(KUBERNETES, {})
+        others = {p: dict(inv) for p, inv in state.inventory.items() if p != KUBERNETES}
+        capacity = state.capacity
+        parent = self.applyset.parent(
+            mine.get("group-kinds", ()),
+            mine.get("namespaces", ()),
+            json.dumps(capacity.to_json(), sort_keys=True) if capacity else None,
+            json.dumps(others, sort_keys=True) if others else None,
+        )
+        self.client.apply(parent, field_manager=TOOL_NAME)
+
+
+def recorded_inventory(live_parent: Mapping[str, Any] | None) -> dict[str, Inventory]:
+    """Other providers' inventories recorded on the parent (empty when none or unreadable)."""
+    anns = ((live_parent or {}).get("metadata") or {}).get("annotations") or {}
+    try:
+        doc = json.loads(anns[INVENTORY])
+    except (KeyError, ValueError, TypeError):
+        return {}
+    if not isinstance(doc, dict):
+        return {}
+    return {
+        str(p): {str(k): tuple(str(x) for x in v) for k, v in inv.items() if isinstance(v, list)}
+        for p, inv in doc.items()
+        if isinstance(inv, dict)
+    }

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiplane.cluster.diff import join
+from aiplane.plan.diff import join
 
 _MISSING = object()
 _ZERO: tuple[Any, ...] = (False, 0, "")

@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 
 import httpx
 
-from aiplane.cluster.kubeconfig import ClusterConfig
 from aiplane.errors import AiplaneError
+from aiplane.providers.kubernetes.kubeconfig import ClusterConfig
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aiplane.cluster.diff import join
-from aiplane.cluster.objects import DRIFT_ANN, annotation, live_fingerprint
+from aiplane.plan.diff import join
+from aiplane.providers.kubernetes.objects import DRIFT_ANN, annotation, live_fingerprint
 
 _AUTOSCALERS = ("kube-controller-manager", "*autoscaler*", "keda*", "*hpa*")
 

@@ -6,7 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from aiplane.cluster.diff import (
+from aiplane.plan.model import Change
+from aiplane.providers.kubernetes.diff import (
     FieldDiff,
     FlagDiff,
     cmdline_diffs,
@@ -14,8 +15,7 @@ from aiplane.cluster.diff import (
     is_cmdline_diff,
     text_mapping,
 )
-from aiplane.cluster.objects import is_secret
-from aiplane.cluster.plan import Change
+from aiplane.providers.kubernetes.objects import ObjectRef, is_secret
 
 FIELDS_PER_OBJECT = 40
 TEXT_DIFF_LINES = 12  # lines of a multi-line string's line diff shown per field
@@ -101,7 +101,7 @@ def _text_diff(before: str, after: str, limit: int = TEXT_DIFF_LINES) -> list[tu
 
 def _expanded(change: Change, d: FieldDiff) -> list[tuple[str, str]] | None:
     """Readable lines for a command line or a multi-line string (None: the plain form)."""
-    if is_secret(change.ref):
+    if is_secret(ObjectRef.of(change.address)):
         return None
     if is_cmdline_diff(d):
         flags = cmdline_diffs(d.before, d.after)

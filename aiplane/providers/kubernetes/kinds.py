@@ -6,15 +6,27 @@ import fnmatch
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from aiplane.cluster.diff import FieldDiff, changed_mig_configs, get_path, json_text_field
-from aiplane.cluster.objects import IMMUTABLE_ANN, NODE_LABELS_KIND, ObjectRef, annotation
-from aiplane.cluster.plan import Action, Disruption
+from aiplane.plan.model import Action, Disruption, Stage
+from aiplane.providers.kubernetes.diff import (
+    FieldDiff,
+    changed_mig_configs,
+    get_path,
+    json_text_field,
+)
+from aiplane.providers.kubernetes.objects import (
+    IMMUTABLE_ANN,
+    NODE_LABELS_KIND,
+    ObjectRef,
+    annotation,
+)
 
 MIG_CONFIG = "nvidia.com/mig.config"
 MIG_STATE = "nvidia.com/mig.config.state"
 COLLECTION_KEY = "collection.json"
 
 STAGES: tuple[str, ...] = ("crds", "cluster-config", "workloads", "routes", "workflows")
+KIND_STAGES: tuple[Stage, ...] = ("crds", "cluster-config", "workloads", "routes", "workflows")
+"""``_STAGE_OF`` indexes -> the core's stage names."""
 _STAGE_OF = {
     "CustomResourceDefinition": 0,
     "Namespace": 0,
@@ -34,7 +46,6 @@ _STAGE_OF = {
     "ResourceFlavor": 1,
     "ClusterQueue": 1,
     "LocalQueue": 1,
-    NODE_LABELS_KIND: 1,
     "Gateway": 3,
     "GatewayClass": 3,
     "HTTPRoute": 3,
@@ -116,9 +127,6 @@ def disruption_of(
     ``mig_refs``: the mig-parted config names that ``NodeLabels`` objects select; a ConfigMap
     change to the content of one of them re-partitions GPUs (None: treat every config as used).
     """
-    mig = any(d.path.endswith(MIG_CONFIG) for d in diffs)
-    if ref.kind == NODE_LABELS_KIND and action in ("create", "update"):
-        return "node-disruptive" if mig else "in-place"
     if action in ("noop", "drift-expected", "create"):
         return "none"
     if action in ("replace", "delete"):

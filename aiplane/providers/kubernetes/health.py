@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from aiplane.cluster.client import KubeClient
-from aiplane.cluster.kinds import MIG_STATE
-from aiplane.cluster.objects import ObjectRef
 from aiplane.errors import AiplaneError
+from aiplane.providers.kubernetes.client import KubeClient
+from aiplane.providers.kubernetes.kinds import MIG_STATE
+from aiplane.providers.kubernetes.objects import ObjectRef
 
 # seconds; large-model cold starts are long. ``AIPLANE_HEALTH_TIMEOUT`` caps them all (tests, CI).
 TIMEOUTS: Mapping[str, float] = {

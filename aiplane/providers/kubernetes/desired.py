@@ -6,10 +6,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aiplane.cluster.applyset import ApplySet
-from aiplane.cluster.objects import (
+from aiplane.errors import AiplaneError, Diagnostic
+from aiplane.providers.kubernetes.applyset import ApplySet
+from aiplane.providers.kubernetes.objects import (
     MANAGED_BY,
-    NODE_LABELS_KIND,
     SOURCE_ANN,
     STACK_LABEL,
     SUBJECT_ANN,
@@ -20,7 +20,6 @@ from aiplane.cluster.objects import (
     ref_of,
     with_labels,
 )
-from aiplane.errors import AiplaneError, Diagnostic
 
 Key = tuple[str, str, str, str]  # group, kind, namespace, name
 
@@ -43,10 +42,6 @@ class Desired:
     @property
     def key(self) -> Key:
         return key_of(self.ref)
-
-    @property
-    def node_labels(self) -> bool:
-        return self.ref.kind == NODE_LABELS_KIND
 
 
 Scope = Callable[[str, str], bool | None]  # (apiVersion, kind) -> namespaced? (None: unknown)
@@ -82,14 +77,13 @@ def prepare(
             problems.append(Diagnostic(f"{ref}: object needs apiVersion, kind and metadata.name"))
             continue
         source = annotation(body, SOURCE_ANN)
-        body = _without_source(body)
+        body = without_source(body)
         if key_of(ref) in seen:
             problems.append(Diagnostic(f"{ref}: rendered twice ({seen[key_of(ref)]}, {source})"))
             continue
         seen[key_of(ref)] = source
-        if ref.kind != NODE_LABELS_KIND:
-            labels = {MANAGED_BY: "aiplane", STACK_LABEL: applyset.stack}
-            body = with_labels(body, {**labels, **applyset.member_labels()})
+        labels = {MANAGED_BY: "aiplane", STACK_LABEL: applyset.stack}
+        body = with_labels(body, {**labels, **applyset.member_labels()})
         out.append(Desired(ref, body, source, annotation(body, SUBJECT_ANN), desired_digest(body)))
     if problems:
         raise AiplaneError(f"{len(problems)} rendered object(s) are invalid", problems)
@@ -111,7 +105,7 @@ def _with_namespace(
     return dict(m)
 
 
-def _without_source(body: Manifest) -> Manifest:
+def without_source(body: Manifest) -> Manifest:
     """The source line stays in the plan, not in the cluster: moving a line must not be a change."""
     anns = (body.get("metadata") or {}).get("annotations") or {}
     if SOURCE_ANN not in anns:

@@ -38,18 +38,22 @@ from typing import TYPE_CHECKING, Literal
 
 from rich.console import Console
 
-from aiplane.cluster.applyset import ApplySet, system_namespace
-from aiplane.cluster.client import ClusterUnreachable, KubeClient
-from aiplane.cluster.kubeconfig import KubeconfigError, load_kubeconfig
-from aiplane.cluster.lock import StackLock, default_holder
-from aiplane.cluster.masking import Scrubber
-from aiplane.cluster.objects import Manifest
-from aiplane.cluster.output import render_human, render_json, render_markdown
-from aiplane.cluster.plan import Gate, Plan
 from aiplane.errors import AiplaneError
+from aiplane.output.plan import render_human, render_json, render_markdown
+from aiplane.plan.model import Gate, Plan
+from aiplane.providers.kubernetes.applyset import ApplySet, system_namespace
+from aiplane.providers.kubernetes.client import ClusterUnreachable, KubeClient
+from aiplane.providers.kubernetes.kubeconfig import KubeconfigError, load_kubeconfig
+from aiplane.providers.kubernetes.lock import StackLock, default_holder
+from aiplane.providers.kubernetes.objects import Manifest
+from aiplane.secrets import Scrubber
 
 if TYPE_CHECKING:
     from aiplane.gpu.capacity import Capacity
+    from aiplane.plan.engine import Run
+    from aiplane.providers.base import Resource
+    from aiplane.registry.commands import RegistryMode
+    from aiplane.registry.resolve import Resolution
     from aiplane.stack.loader import LoadedStack
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BLOCKED = 0, 1, 2, 3
@@ -70,15 +74,38 @@ def render_file(path: str) -> tuple[str, list[Manifest]]:
 
 def render_file_with_stack(path: str) -> tuple[str, list[Manifest], LoadedStack | None]:
     """``render_file`` plus the loaded stack (None for a manifest bundle)."""
+    name, manifests, loaded, _ = render_resolved(path, "lock")
+    return name, manifests, loaded
+
+
+def render_resolved(
+    path: str, registry: RegistryMode
+) -> tuple[str, list[Manifest], LoadedStack | None, Resolution | None]:
+    """Load, resolve the registry references (data sources, before render; see
+    ``aiplane.registry.commands.resolve_mode``) and render: also the resolution."""
     bundle = read_bundle(path)
     if bundle is not None:
-        return bundle[0], bundle[1], None
+        return bundle[0], bundle[1], None, None
+    from aiplane.registry.commands import resolve_mode
     from aiplane.render import render_stack  # type: ignore[attr-defined,unused-ignore]
     from aiplane.stack.loader import load_and_check
 
     loaded = load_and_check(path)
-    manifests: list[Manifest] = list(render_stack(loaded))
-    return str(loaded.stack.metadata.name), manifests, loaded
+    resolution = resolve_mode(loaded, registry)
+    manifests: list[Manifest] = list(render_stack(loaded, resolution.resolved))
+    return str(loaded.stack.metadata.name), manifests, loaded, resolution
+
+
+def registry_extras(
+    loaded: LoadedStack | None, resolution: Resolution | None
+) -> tuple[list[Resource], list[str]]:
+    """The registry provider's resources and the resolution's plan warnings."""
+    if loaded is None or resolution is None:
+        return [], []
+    from aiplane.providers.mlflow.resources import registry_resources
+    from aiplane.registry.commands import warning_lines
+
+    return registry_resources(loaded, resolution), warning_lines(resolution)
 
 
 def stack_capacity(loaded: LoadedStack | None) -> Capacity | None:
@@ -113,10 +140,6 @@ def read_bundle(path: str) -> tuple[str, list[Manifest]] | None:
     if not name:
         raise AiplaneError(f"{path}: a manifest bundle needs metadata.name (the stack name)")
     return name, [i for i in doc.get("items") or [] if isinstance(i, dict)]
-
-
-def _render_only(path: str) -> list[Manifest]:
-    return render_file(path)[1]
 
 
 def _err(console: Console, scrub: Scrubber, exc: AiplaneError) -> int:
@@ -173,16 +196,22 @@ def plan_main(
     against: str | None,
     allow_disruption: bool,
     allow_delete: bool,
+    refresh: bool = False,
 ) -> int:
     err = Console(stderr=True, highlight=False)
     scrub = Scrubber()
     try:
-        stack, manifests, loaded = render_file_with_stack(file)
+        stack, manifests, loaded, resolution = render_resolved(
+            file, "refresh" if refresh else "plan"
+        )
+        extra, notes = registry_extras(loaded, resolution)
         if against:
             plan = _offline(file, stack, manifests, against)
+            notes += [str(r.body.get("move_line")) for r in extra if r.body.get("move_line")]
         else:
-            plan = _plan_cluster(file, stack, manifests, kubeconfig, context, out, scrub, err)
-        plan = replace(plan, capacity=stack_capacity(loaded))
+            plan = _plan_cluster(file, stack, manifests, kubeconfig, context, out, scrub, err,
+                                 extra)  # fmt: skip
+        plan = replace(plan, capacity=stack_capacity(loaded), warnings=(*plan.warnings, *notes))
         gates = plan.gates(allow_disruption=allow_disruption, allow_delete=allow_delete)
         show(plan, gates, output, scrub)
         if out:
@@ -194,7 +223,7 @@ def plan_main(
 
 
 def _offline(file: str, stack: str, manifests: list[Manifest], against: str) -> Plan:
-    from aiplane.cluster.offline import load_against, offline_plan
+    from aiplane.providers.kubernetes.offline import load_against, offline_plan
 
     earlier: list[LoadedStack] = []
 
@@ -207,11 +236,39 @@ def _offline(file: str, stack: str, manifests: list[Manifest], against: str) -> 
 
     before, target = load_against(against, file, render_earlier)
     applyset = ApplySet(stack, system_namespace())
-    plan, _ = offline_plan(manifests, before, stack=stack, stack_file=file, applyset=applyset,
-                           target=target)  # fmt: skip
+    plan = offline_plan(manifests, before, stack=stack, stack_file=file, applyset=applyset,
+                        target=target)  # fmt: skip
     if earlier:
         plan = replace(plan, capacity_before=stack_capacity(earlier[0]))
     return plan
+
+
+def open_run(
+    client: KubeClient, stack: str, file: str, scrub: Scrubber, manifests: list[Manifest],
+    *, saving: bool = False, extra: Sequence[Resource] = (),
+) -> tuple[Run, list[Resource]]:  # fmt: skip
+    """The providers this stack needs (those it renders for and those its state records), on
+    one Kubernetes client, with the ApplySet parent as the state store; and its resources."""
+    from aiplane.plan.engine import Run
+    from aiplane.providers.base import ProviderContext
+    from aiplane.providers.kubernetes.applyset import ApplySetStore
+    from aiplane.providers.kubernetes.objects import resources_of
+    from aiplane.providers.registry import make_provider
+
+    applyset = ApplySet(stack, system_namespace())
+    store = ApplySetStore(client, applyset)
+    rendered = [*resources_of(manifests), *extra]
+    context = ProviderContext(stack, file, scrub, shared={"kube_client": client,
+                              "applyset": applyset}, saving=saving, rendered=rendered)  # fmt: skip
+    names = {"kubernetes", "node-labels", *(r.provider for r in rendered)}
+    names |= set(store.read().inventory)
+    providers = {n: make_provider(n, context) for n in sorted(names)}
+    return Run(stack, file, providers, store, scrub), rendered
+
+
+def cluster_target(client: KubeClient) -> str:
+    """How a plan names the cluster it was made against."""
+    return f"context {client.config.context} ({client.config.server})"
 
 
 def _plan_cluster(
@@ -223,27 +280,30 @@ def _plan_cluster(
     out: str | None,
     scrub: Scrubber,
     err: Console,
+    extra: Sequence[Resource] = (),
 ) -> Plan:
-    from aiplane.cluster.planner import ClusterPlanner
+    from aiplane.plan.engine import build_plan, prepare_all
 
     with connect(kubeconfig, context) as client:
-        planner = ClusterPlanner(client, stack=stack, stack_file=file, scrubber=scrub,
-                                 applyset=ApplySet(stack, system_namespace()))  # fmt: skip
         try:
+            run, rendered = open_run(client, stack, file, scrub, manifests, saving=bool(out),
+                                     extra=extra)  # fmt: skip
+            wanted = prepare_all(run, rendered)
+            here = cluster_target(client)
             if not out:
-                plan = planner.plan(manifests)[0]
+                plan = build_plan(run, wanted, mode="cluster", target=here)[0]
                 lock = _lock(client, stack, "", "", 0, err)
                 held = lock.holder_now()
                 note = f"{lock.subject}: held by {held}; an apply now would wait" if held else ""
                 return replace(plan, warnings=(*plan.warnings, note)) if note else plan
-            planner.fingerprints = True
             plan_id = uuid.uuid4().hex
             holder = f"{default_holder()} plan {plan_id[:12]}"
             ensure_system_namespace(client)
             lock = _lock(client, stack, holder, f"plan --out {out}", PLAN_LOCK_TTL, err)
             lock.acquire(float(os.environ.get("AIPLANE_LOCK_TIMEOUT", "30")))
             try:
-                plan = planner.plan(manifests, plan_id=plan_id, lock_holder=holder)[0]
+                plan = build_plan(run, wanted, mode="cluster", target=here, plan_id=plan_id,
+                                  lock_holder=holder)[0]  # fmt: skip
             except BaseException:
                 lock.release()
                 raise
@@ -274,7 +334,7 @@ def apply_main(
     err = Console(stderr=True, highlight=False)
     scrub = Scrubber()
     try:
-        saved = _read_saved_plan(target)
+        saved = Plan.load(target)
         with connect(kubeconfig, context) as client:
             return _apply(client, target, saved, yes=yes, allow_disruption=allow_disruption,
                           allow_delete=allow_delete, lock_timeout=lock_timeout, scrub=scrub,
@@ -312,19 +372,9 @@ def _check_target(target: str, saved: Plan, client: KubeClient) -> None:
         raise AiplaneError(
             f"{target}: plan was made offline ({saved.target}); it cannot be applied"
         )
-    here = f"context {client.config.context} ({client.config.server})"
+    here = cluster_target(client)
     if saved.target != here:
         raise AiplaneError(f"{target}: plan was made against {saved.target}, not {here}")
-
-
-def _read_saved_plan(target: str) -> Plan | None:
-    path = Path(target)
-    if path.suffix != ".json" or not path.is_file():
-        return None
-    text = path.read_text()
-    if '"format_version"' not in text[:200]:
-        return None  # a manifest bundle, not a saved plan
-    return Plan.loads(text)
 
 
 def _apply(
@@ -339,27 +389,31 @@ def _apply(
     scrub: Scrubber,
     err: Console,
 ) -> int:
-    from aiplane.cluster.apply import Applier, check_fresh
-    from aiplane.cluster.planner import ClusterPlanner
+    from aiplane.plan.engine import apply_plan, build_plan, check_fresh, prepare_all
 
     file = saved.stack_file if saved else target
     if saved is not None:
         _check_target(target, saved, client)
-    stack, manifests, loaded = render_file_with_stack(file)
-    planner = ClusterPlanner(client, stack=stack, stack_file=file, scrubber=scrub,
-                             applyset=ApplySet(stack, system_namespace()))  # fmt: skip
+    # A saved plan is applied as it was resolved (the lock); a stack is planned here and now.
+    stack, manifests, loaded, resolution = render_resolved(file, "lock" if saved else "plan")
+    extra, _notes = registry_extras(loaded, resolution)
+    run, rendered = open_run(client, stack, file, scrub, manifests, extra=extra)
     ensure_system_namespace(client)
     lock = _lock(client, stack, default_holder(), f"apply {target}", 600, err)
     lock.acquire(lock_timeout, take_from=saved.lock_holder if saved else None)
     stop = lock.keep_alive()
     try:
+        wanted = prepare_all(run, rendered)
         if saved is not None:
-            desired = planner.prepare(manifests)
-            check_fresh(planner, saved, desired)
+            if loaded is not None:
+                from aiplane.registry.commands import check_saved_references
+
+                check_saved_references(loaded, saved.changes)  # "plan is stale: ... alias moved"
+            lives = check_fresh(run, saved, wanted)
             plan = saved
         else:
-            plan, desired = planner.plan(manifests)
-            plan = replace(plan, capacity=stack_capacity(loaded))
+            plan, lives = build_plan(run, wanted, mode="cluster", target=cluster_target(client),
+                                     capacity=stack_capacity(loaded))  # fmt: skip
         gates = plan.gates(allow_disruption=allow_disruption, allow_delete=allow_delete)
         show(plan, gates, "human", scrub)
         if gates:
@@ -369,8 +423,7 @@ def _apply(
             return EXIT_OK
         if saved is None and not _confirm(yes, err):
             return EXIT_ERROR
-        say = _progress(err)
-        report = Applier(planner, plan, desired, say=say, wait=_wait_enabled()).run()
+        report = apply_plan(run, plan, wanted, lives, say=_progress(err), health=_wait_enabled())
         Console(highlight=False).print(
             f"stack {stack}: apply complete: {len(report.applied)} applied, "
             f"{len(report.pruned)} pruned."

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from aiplane.plan.address import Address
+from aiplane.plan.model import digest_of
+from aiplane.providers.base import Resource
 
 Manifest = dict[str, Any]
 
@@ -18,6 +20,8 @@ IMMUTABLE_ANN = "aiplane.dev/immutable-fields"
 DRIFT_ANN = "aiplane.dev/expected-drift"
 PART_OF = "applyset.k8s.io/part-of"
 NODE_LABELS_KIND = "NodeLabels"
+PROVIDER = "kubernetes"
+NODE_LABELS_PROVIDER = "node-labels"
 NODE_LABELS_API = "aiplane.dev/v1alpha1"
 
 # fields the server owns; never compared
@@ -60,6 +64,19 @@ class ObjectRef:
     def from_json(cls, doc: Mapping[str, str]) -> ObjectRef:
         return cls(doc["apiVersion"], doc["kind"], doc.get("namespace", ""), doc["name"])
 
+    @property
+    def address(self) -> Address:
+        """The plan address: provider ``node-labels`` for NodeLabels, else ``kubernetes``; type
+        ``apiVersion/kind``; scope the namespace."""
+        provider = NODE_LABELS_PROVIDER if self.kind == NODE_LABELS_KIND else PROVIDER
+        return Address(provider, f"{self.api_version}/{self.kind}", self.namespace, self.name)
+
+    @classmethod
+    def of(cls, address: Address) -> ObjectRef:
+        """The object an address names (the inverse of ``address``)."""
+        api_version, _, kind = address.type.rpartition("/")
+        return cls(api_version, kind, address.scope, address.name)
+
 
 def ref_of(obj: Mapping[str, Any]) -> ObjectRef:
     meta = obj.get("metadata") or {}
@@ -89,10 +106,7 @@ def strip_server_fields(obj: Mapping[str, Any]) -> Manifest:
     return out
 
 
-def digest(value: Any) -> str:
-    """Stable sha256 of a JSON value (sorted keys)."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+digest = digest_of
 
 
 def live_fingerprint(obj: Mapping[str, Any]) -> str | None:
@@ -110,7 +124,7 @@ def desired_digest(body: Mapping[str, Any]) -> str:
     """Digest of a desired object for the saved plan; a Secret's values are left out (see
     ``live_fingerprint``): its keys and other fields are pinned, its values are not."""
     if is_secret(ref_of(body)):
-        from aiplane.cluster.masking import redact_secret_object
+        from aiplane.secrets import redact_secret_object
 
         return digest(redact_secret_object(body))
     return digest(body)
@@ -150,3 +164,12 @@ def shown_body(obj: Mapping[str, Any]) -> Manifest:
     else:
         out.pop("metadata", None)
     return out
+
+
+def resources_of(manifests: Iterable[Mapping[str, Any]]) -> list[Resource]:
+    """Rendered manifests as plan resources: ``NodeLabels`` go to the node-labels provider, every
+    other object to Kubernetes; source and subject come from the render annotations."""
+    return [
+        Resource(ref_of(m).address, m, annotation(m, SOURCE_ANN), annotation(m, SUBJECT_ANN))
+        for m in manifests
+    ]

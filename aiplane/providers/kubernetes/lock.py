@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from aiplane.cluster.client import ApiError, KubeClient
 from aiplane.errors import AiplaneError
+from aiplane.providers.kubernetes.client import ApiError, KubeClient
 
 PURPOSE_ANN = "aiplane.dev/lock-purpose"
 _API = "coordination.k8s.io/v1"

@@ -1,0 +1,1 @@
+"""Knowledge about inference engines (flag tables, version rules), below both stack checks and render."""

@@ -1,0 +1,414 @@
+"""The Kubernetes provider: plan and apply API objects with server-side apply.
+
+Reads are bounded to the stack: one LIST per kind with the ApplySet label selector (the kinds the
+stack renders plus those its state records), then a GET for each rendered object the LIST did not
+return. Objects provably unchanged (``fastpath``) cost no request; the rest get a server-side
+apply dry-run, run concurrently. Fields other controllers own are expected drift (``drift``), never
+sent. Deletes (prune, replace) carry the live uid as a precondition, so a re-created object is
+never hit. ``decide`` turns what was observed into each ``Change``.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from aiplane.errors import AiplaneError
+from aiplane.plan.address import Address
+from aiplane.plan.decide import Classify, decide
+from aiplane.plan.diff import FieldDiff, diff_values
+from aiplane.plan.model import STAGES, Action, Change, Disruption, DriftNote, Pin, Stage
+from aiplane.plan.state import Inventory
+from aiplane.providers.base import Live, PlanError, ProviderContext, Resource, Say, plan_each
+from aiplane.providers.kubernetes.applyset import ApplySet
+from aiplane.providers.kubernetes.client import ApiError, KubeClient
+from aiplane.providers.kubernetes.desired import Desired, Key, crd_scopes, key_of, prepare
+from aiplane.providers.kubernetes.diff import mask_diffs
+from aiplane.providers.kubernetes.drift import (
+    DriftRule,
+    match_rule,
+    pinned_fingerprint,
+    rules_for,
+)
+from aiplane.providers.kubernetes.fastpath import Mismatch, compare, owned_fields, remove_at
+from aiplane.providers.kubernetes.health import wait_healthy
+from aiplane.providers.kubernetes.kinds import (
+    KIND_STAGES,
+    disruption_of,
+    immutable_reason,
+    mig_refs_of,
+    stage_of,
+)
+from aiplane.providers.kubernetes.objects import (
+    PART_OF,
+    SOURCE_ANN,
+    SUBJECT_ANN,
+    Manifest,
+    ObjectRef,
+    annotation,
+    label,
+    ref_of,
+    shown_body,
+    strip_server_fields,
+)
+from aiplane.secrets import Scrubber
+
+FIELD_MANAGER = "aiplane"
+DELETE_NOTES = {
+    "Namespace": "; deleting a Namespace deletes everything in it",
+    "PersistentVolumeClaim": "; the volume's data (e.g. a model cache) may be lost",
+    "CustomResourceDefinition": "; deleting a CRD deletes all its custom resources",
+}
+GROUP_KINDS, NAMESPACES = "group-kinds", "namespaces"
+
+
+def make_provider(context: ProviderContext) -> KubernetesProvider:
+    """Registry factory: the client and ApplySet come from ``context.shared``."""
+    provider = KubernetesProvider(
+        context.shared["kube_client"],
+        context.shared["applyset"],
+        scrubber=context.scrubber,
+        stack_file=context.stack_file,
+        fingerprints=context.saving,
+    )
+    provider.use_mig_refs(r.body for r in context.rendered)
+    return provider
+
+
+class KubernetesProvider:
+    """API objects of one stack, owned through its ApplySet (see the module docstring)."""
+
+    name = "kubernetes"
+
+    def __init__(
+        self,
+        client: KubeClient,
+        applyset: ApplySet,
+        *,
+        scrubber: Scrubber,
+        stack_file: str = "",
+        fingerprints: bool = False,
+        drift_rules: Sequence[DriftRule] = (),
+    ) -> None:
+        self.client = client
+        self.applyset = applyset
+        self.scrub = scrubber
+        self.stack_file = stack_file
+        self.fingerprints = fingerprints  # content digests in pins: only saved plans need them
+        self.drift_rules = tuple(drift_rules)
+        self.concurrency = client.concurrency
+        self.desired: dict[Address, Desired] = {}
+        self.crds: dict[tuple[str, str], bool] = {}
+        self.new_namespaces: set[str] = set()
+        self.mig_refs: frozenset[str] = frozenset()  # MIG configs NodeLabels select
+
+    # -- prepare and read ----------------------------------------------------------------------
+
+    def prepare(self, resources: Sequence[Resource]) -> list[Resource]:
+        """Default namespaces, ownership labels, digests; learn Secret values."""
+        manifests = [dict(r.body) for r in resources]
+        for m in manifests:
+            if ref_of(m).kind == "Secret":
+                self.scrub.learn_secret(m)
+        self.crds = crd_scopes(manifests)
+        self.new_namespaces = {
+            str((m.get("metadata") or {}).get("name"))
+            for m in manifests
+            if m.get("kind") == "Namespace"
+        }
+        desired = prepare(
+            manifests,
+            applyset=self.applyset,
+            default_namespace=self.client.config.namespace,
+            scope=self._namespaced,
+        )
+        out = []
+        for r, d in zip(resources, desired, strict=True):
+            self.desired[d.ref.address] = d
+            out.append(Resource(d.ref.address, d.body, r.source or d.source, d.subject, d.digest))
+        return out
+
+    def use_mig_refs(self, manifests: Iterable[Mapping[str, Any]]) -> None:
+        """The MIG configs the stack's NodeLabels select (a ConfigMap change to one of them
+        re-partitions GPUs)."""
+        self.mig_refs = mig_refs_of(manifests)
+
+    def _namespaced(self, api_version: str, kind: str) -> bool | None:
+        res = self.client.resource(api_version, kind)
+        return None if res is None else res.namespaced
+
+    def read(self, wanted: Sequence[Resource], recorded: Inventory) -> Live:
+        """LIST every kind the stack uses or used (by label), then GET the objects not found."""
+        desired = [self.desired[r.address] for r in wanted]
+        kinds: dict[str, tuple[str, str]] = {}
+        for d in desired:
+            if self.client.resource(d.ref.api_version, d.ref.kind):
+                kinds.setdefault(d.ref.group_kind, (d.ref.api_version, d.ref.kind))
+        for gk in recorded.get(GROUP_KINDS, ()):
+            found = self._resolve_group_kind(gk)
+            if found:
+                kinds.setdefault(gk, found)
+        lists = self.client.map(
+            lambda k: self.client.list(k[0], k[1], label_selector=self.applyset.selector),
+            list(kinds.values()),
+        )
+        members: dict[Key, Manifest] = {}
+        for items in lists:
+            for obj in items:
+                members[key_of(ref_of(obj))] = obj
+        live = Live(members={ref_of(obj).address: obj for obj in members.values()})
+        missing = []
+        for d in desired:
+            if d.key in members:
+                live.objects[d.ref.address] = members[d.key]
+            elif self.client.resource(d.ref.api_version, d.ref.kind):
+                missing.append(d)
+        for d, got in zip(missing, self.client.map(self._get, missing), strict=True):
+            if got is not None:
+                live.objects[d.ref.address] = got
+        for obj in [*live.objects.values(), *live.members.values()]:
+            if obj.get("kind") == "Secret":
+                self.scrub.learn_secret(obj)
+        return live
+
+    def _get(self, d: Desired) -> Manifest | None:
+        r = d.ref
+        return self.client.get(r.api_version, r.kind, r.name, r.namespace or None)
+
+    def _resolve_group_kind(self, gk: str) -> tuple[str, str] | None:
+        kind, _, group = gk.partition(".")
+        for version in self.client.group_versions(group):
+            api_version = f"{group}/{version}" if group else version
+            if self.client.resource(api_version, kind):
+                return api_version, kind
+        return None
+
+    # -- plan ----------------------------------------------------------------------------------
+
+    def pin(self, live: Manifest) -> Pin:
+        """What a saved plan records about a live object (the content digest only when saving)."""
+        meta = live["metadata"]
+        fingerprint = pinned_fingerprint(live) if self.fingerprints else None
+        return Pin(meta.get("resourceVersion"), fingerprint, meta.get("uid"))
+
+    def plan(self, wanted: Sequence[Resource], live: Live) -> list[Change]:
+        """Objects provably unchanged are decided in this thread; the rest go to a thread pool as
+        soon as they are found, so dry-run requests overlap with the local walk."""
+        return plan_each(
+            wanted,
+            lambda r: self.plan_one(self.desired[r.address], live),
+            concurrency=self.concurrency,
+            scrub=self.scrub,
+            stack_file=self.stack_file,
+            local=lambda r: self._plan_locally(self.desired[r.address], live),
+        )
+
+    def _plan_locally(self, d: Desired, live: Live) -> Change | None:
+        """The no-request no-op, when the fast path proves it; None when a request is needed."""
+        obj = live.objects.get(d.ref.address)
+        if obj is None or label(obj, PART_OF) != self.applyset.id:
+            return None
+        owned = owned_fields(obj, FIELD_MANAGER, d.ref.api_version)
+        if owned is None or not compare(d.body, obj, owned).exact:
+            return None
+        return self._decide(d, exists=True, pin=self.pin(obj))
+
+    def _decide(self, d: Desired, **observed: Any) -> Change:
+        return decide(
+            d.ref.address,
+            wanted=True,
+            classify=self.classify(d.ref),
+            source=d.source,
+            subject=d.subject,
+            desired_digest=d.digest,
+            **observed,
+        )
+
+    def classify(self, ref: ObjectRef) -> Classify:
+        """The disruption rule for ``ref`` (see ``kinds.disruption_of``)."""
+
+        def rule(action: Action, diffs: Sequence[FieldDiff]) -> Disruption:
+            return disruption_of(ref, action, diffs, self.mig_refs)
+
+        return rule
+
+    def plan_one(self, d: Desired, live: Live) -> Change:
+        """The change for one object: estimate, create, or update/replace/no-op."""
+        if self.client.resource(d.ref.api_version, d.ref.kind) is None:
+            crd = (d.ref.group, d.ref.kind) in self.crds
+            why = "installed by this plan" if crd else "not installed"
+            return self._decide(
+                d, exists=False, diffs=self._created(d), estimate=True,
+                reason=f"CRD for {d.ref.group_kind} {why}; client-side estimate",
+            )  # fmt: skip
+        obj = live.objects.get(d.ref.address)
+        if obj is None:
+            return self._create(d)
+        return self._update(d, obj)
+
+    def _created(self, d: Desired) -> tuple[FieldDiff, ...]:
+        return mask_diffs(d.ref, diff_values({}, shown_body(d.body)))
+
+    def _create(self, d: Desired) -> Change:
+        estimate, reason = False, "new"
+        try:
+            self.client.apply(d.body, field_manager=FIELD_MANAGER, dry_run=True)
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            if d.ref.namespace not in self.new_namespaces:
+                raise PlanError(
+                    f"namespace {d.ref.namespace} does not exist and the stack does not create it"
+                ) from exc
+            estimate, reason = True, "new; namespace created by this plan (client-side estimate)"
+        return self._decide(d, exists=False, diffs=self._created(d), reason=reason,
+                            estimate=estimate)  # fmt: skip
+
+    def _update(self, d: Desired, live: Manifest) -> Change:
+        pin = self.pin(live)
+        foreign = label(live, PART_OF)
+        if foreign and foreign != self.applyset.id:
+            raise PlanError(f"belongs to another ApplySet ({foreign}); refusing to take it over")
+        adopt = "" if foreign else " (adopts an object aiplane did not manage)"
+        body, notes, exact = self.expected_drift(d, live)
+        seen = {"exists": True, "pin": pin, "expected_drift": notes, "note": adopt}
+        client_diffs = [FieldDiff(m.path, m.live, m.desired) for m in _mismatches(body, live)]
+        reason = immutable_reason(d.ref, d.body, live, client_diffs)
+        if reason:
+            return self._replace(d, live, reason, seen)
+        if exact and not adopt:
+            return self._decide(d, **seen)
+        try:
+            result = self.client.apply(body, field_manager=FIELD_MANAGER, dry_run=True)
+        except ApiError as exc:
+            if not exc.immutable:
+                raise
+            return self._replace(d, live, self.scrub(str(exc)), seen)
+        diffs = mask_diffs(
+            d.ref, diff_values(strip_server_fields(live), strip_server_fields(result))
+        )
+        return self._decide(d, diffs=diffs, **seen)
+
+    def _replace(self, d: Desired, live: Manifest, reason: str, seen: dict[str, Any]) -> Change:
+        diffs = mask_diffs(
+            d.ref, diff_values(shown_body(strip_server_fields(live)), shown_body(d.body))
+        )
+        return self._decide(d, diffs=diffs, replace_reason=reason, **seen)
+
+    def expected_drift(
+        self, d: Desired, live: Manifest
+    ) -> tuple[Manifest, tuple[DriftNote, ...], bool]:
+        """Drop fields other controllers own; return (body to send, notes, provably unchanged)."""
+        owned = owned_fields(live, FIELD_MANAGER, d.ref.api_version)
+        walk = compare(d.body, live, owned)
+        if walk.exact or not walk.mismatches:
+            return d.body, (), walk.exact
+        rules = rules_for(d.body, self.drift_rules)
+        hits = [
+            (m, r) for m in walk.mismatches if (r := match_rule(rules, d.ref.kind, m.path, live))
+        ]
+        if not hits:
+            return d.body, (), False
+        body = copy.deepcopy(d.body)
+        for m, _ in hits:
+            remove_at(body, m.where)
+        notes = tuple(DriftNote(m.path, r.owner) for m, r in hits)
+        return body, notes, compare(body, live, owned).exact
+
+    def prune(self, wanted: Sequence[Resource], live: Live) -> list[Change]:
+        """Deletions of this ApplySet's members that the stack no longer renders."""
+        keep = {key_of(self.desired[r.address].ref) for r in wanted}
+        out = []
+        for address, obj in sorted(live.members.items(), key=lambda m: key_of(ref_of(m[1]))):
+            ref = ref_of(obj)
+            if key_of(ref) in keep or label(obj, PART_OF) != self.applyset.id:
+                continue
+            out.append(
+                decide(
+                    address,
+                    wanted=False,
+                    exists=True,
+                    pin=self.pin(obj),
+                    note=DELETE_NOTES.get(ref.kind, ""),
+                    classify=self.classify(ref),
+                    source=annotation(obj, SOURCE_ANN),
+                    subject=annotation(obj, SUBJECT_ANN),
+                )
+            )
+        return out
+
+    def pin_now(self, address: Address, live: Live) -> Pin | None:
+        """The object's pin now, with its content fingerprint (None: it does not exist)."""
+        obj = live.objects.get(address) or live.members.get(address)
+        if obj is None:
+            return None
+        meta = obj["metadata"]
+        return Pin(meta.get("resourceVersion"), pinned_fingerprint(obj), meta.get("uid"))
+
+    def stage(self, address: Address) -> Stage:
+        """The kind's stage from the kinds table (unknown kinds go with workloads)."""
+        return KIND_STAGES[stage_of(ObjectRef.of(address))]
+
+    def warnings(self, changes: Sequence[Change]) -> list[str]:
+        """CRDs the plan could only estimate against."""
+        return [
+            f"{c.address}: {c.reason}; apply fails unless the CRD exists by then"
+            for c in changes
+            if c.address.provider == self.name and c.estimate and "not installed" in c.reason
+        ]
+
+    # -- apply ---------------------------------------------------------------------------------
+
+    def apply(self, change: Change, wanted: Resource | None, live: Live) -> None:
+        """Server-side apply (forced: aiplane owns what it declares); delete by uid."""
+        ref = ObjectRef.of(change.address)
+        if change.action == "delete":
+            uid = change.pin.uid if change.pin else None
+            self.client.delete(ref.api_version, ref.kind, ref.name, ref.namespace or None, uid=uid)
+            return
+        if wanted is None:
+            raise AiplaneError(f"{change.address}: the stack no longer renders it")
+        d = self.desired[change.address]
+        if change.action == "replace":
+            self._delete_and_wait(change)
+        body = d.body
+        obj = live.objects.get(change.address)
+        if obj is not None and change.action == "update":
+            body, _, _ = self.expected_drift(d, obj)
+        self.client.apply(body, field_manager=FIELD_MANAGER, force=True)
+
+    def _delete_and_wait(self, change: Change, timeout: float = 120) -> None:
+        r = ObjectRef.of(change.address)
+        uid = change.pin.uid if change.pin else None
+        self.client.delete(r.api_version, r.kind, r.name, r.namespace or None, uid=uid,
+                           propagation="Foreground")  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while self.client.get(r.api_version, r.kind, r.name, r.namespace or None) is not None:
+            if time.monotonic() > deadline:
+                raise AiplaneError(f"{r}: still terminating after {timeout:.0f} s")
+            time.sleep(0.5)
+
+    def settle(self, changes: Sequence[Change], say: Say, *, health: bool) -> None:
+        """Re-read discovery after CRDs; wait for the changed objects to be healthy."""
+        if any(self.stage(c.address) == STAGES[0] for c in changes):
+            self.client.refresh_discovery()
+        if health:
+            refs = [ObjectRef.of(c.address) for c in changes if c.action != "delete"]
+            wait_healthy(self.client, refs, say, selector=self.applyset.selector)
+
+    def inventory(self, wanted: Sequence[Resource]) -> Inventory:
+        """The group-kinds and namespaces the ApplySet parent lists."""
+        refs = [self.desired[r.address].ref for r in wanted]
+        return {
+            GROUP_KINDS: tuple(sorted({r.group_kind for r in refs})),
+            NAMESPACES: tuple(sorted({r.namespace for r in refs if r.namespace})),
+        }
+
+    def close(self) -> None:
+        """The client is shared; the command closes it."""
+
+
+def _mismatches(body: Manifest, live: Manifest) -> list[Mismatch]:
+    return compare(body, live, None).mismatches

@@ -1,0 +1,251 @@
+"""``NodeLabels``: labels aiplane sets on existing nodes (it never creates or prunes Nodes).
+
+Labels are applied with server-side apply under their own field manager, so only those labels
+are touched, and a label dropped from the stack is released (removed) by the next apply.
+A change of ``nvidia.com/mig.config`` re-partitions the GPUs: that change is node-disruptive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aiplane.errors import AiplaneError
+from aiplane.plan.address import Address
+from aiplane.plan.decide import decide
+from aiplane.plan.diff import FieldDiff
+from aiplane.plan.model import Action, Change, Disruption, DriftNote, Pin, Stage
+from aiplane.plan.state import Inventory
+from aiplane.providers.base import Live, ProviderContext, Resource, Say, plan_each
+from aiplane.providers.kubernetes.client import KubeClient
+from aiplane.providers.kubernetes.desired import without_source
+from aiplane.providers.kubernetes.drift import flatten_fields
+from aiplane.providers.kubernetes.health import wait_healthy
+from aiplane.providers.kubernetes.kinds import MIG_CONFIG, MIG_STATE
+from aiplane.providers.kubernetes.objects import (
+    NODE_LABELS_PROVIDER,
+    SUBJECT_ANN,
+    Manifest,
+    ObjectRef,
+    annotation,
+    desired_digest,
+    digest,
+    ref_of,
+)
+from aiplane.secrets import Scrubber
+
+NODE_MANAGER = "aiplane-node-labels"
+
+
+def selector_of(body: Mapping[str, Any]) -> str:
+    """``spec.nodeSelector`` (plain map or ``matchLabels``) as a label-selector string."""
+    sel = (body.get("spec") or {}).get("nodeSelector") or {}
+    if isinstance(sel, dict) and "matchLabels" in sel:
+        sel = sel["matchLabels"] or {}
+    return ",".join(f"{k}={v}" for k, v in sorted(sel.items()))
+
+
+def wanted_labels(body: Mapping[str, Any]) -> dict[str, str]:
+    labels = (body.get("spec") or {}).get("labels") or {}
+    return {str(k): str(v) for k, v in labels.items()}
+
+
+def owned_labels(node: Mapping[str, Any]) -> set[str]:
+    """Label keys the node-labels manager owns on ``node``."""
+    for entry in (node.get("metadata") or {}).get("managedFields") or []:
+        if entry.get("manager") == NODE_MANAGER and entry.get("operation") == "Apply":
+            paths = flatten_fields(entry.get("fieldsV1") or {})
+            prefix = "metadata.labels."
+            return {p[len(prefix) :] for p in paths if p.startswith(prefix)}
+    return set()
+
+
+def list_nodes(client: KubeClient, body: Mapping[str, Any]) -> list[Manifest]:
+    selector = selector_of(body)
+    if not selector:
+        return []
+    return client.list("v1", "Node", label_selector=selector)
+
+
+def fingerprint(nodes: list[Manifest], keys: set[str]) -> str:
+    """What the plan pins for node labels: node names and the values of the labels involved."""
+    state = {
+        n["metadata"]["name"]: {k: (n["metadata"].get("labels") or {}).get(k) for k in sorted(keys)}
+        for n in nodes
+    }
+    return digest(state)
+
+
+def node_diffs(node: Mapping[str, Any], wanted: Mapping[str, str]) -> list[FieldDiff]:
+    labels = (node.get("metadata") or {}).get("labels") or {}
+    name = node["metadata"]["name"]
+    out = [
+        FieldDiff(f"nodes[{name}].labels.{k}", labels.get(k), v)
+        for k, v in sorted(wanted.items())
+        if labels.get(k) != v
+    ]
+    for k in sorted(owned_labels(node) - set(wanted)):
+        if k in labels:
+            out.append(FieldDiff(f"nodes[{name}].labels.{k}", labels[k], None))
+    return out
+
+
+def plan_labels(address: Address, r: Resource, nodes: list[Manifest]) -> Change:
+    """The change of one ``NodeLabels`` object against the nodes its selector matches now."""
+    wanted = wanted_labels(r.body)
+    pin = Pin(None, fingerprint(nodes, _keys(nodes, wanted)), None)
+    seen: dict[str, Any] = {"wanted": True, "exists": True, "pin": pin, "source": r.source,
+                            "subject": r.subject, "desired_digest": r.digest,
+                            "classify": classify}  # fmt: skip
+    if not nodes:
+        reason = f"no node matches nodeSelector {selector_of(r.body) or '(empty)'}"
+        return decide(address, reason=reason, **seen)
+    diffs = tuple(x for n in nodes for x in node_diffs(n, wanted))
+    notes = tuple(
+        DriftNote(f"nodes[{n['metadata']['name']}].labels.{MIG_STATE}", "NVIDIA MIG manager")
+        for n in nodes
+        if (n["metadata"].get("labels") or {}).get(MIG_STATE) not in (None, "success")
+    )
+    if not diffs:
+        return decide(address, expected_drift=notes, **seen)
+    changed = list_node_names(diffs)
+    mig = [x for x in diffs if x.path.endswith(MIG_CONFIG)]
+    reason = f"labels change on {len(changed)} node(s): {', '.join(changed[:5])}"
+    if mig:
+        was = mig[0].before or "unset"
+        reason = f"MIG re-partition ({was} -> {mig[0].after}) on {len(changed)} node(s)"
+    return decide(address, diffs=diffs, expected_drift=notes, reason=reason, **seen)
+
+
+def classify(action: Action, diffs: Sequence[FieldDiff]) -> Disruption:
+    """Labelling nodes is in place, unless it changes the MIG layout (the GPUs are drained and
+    re-partitioned: node-disruptive)."""
+    if action not in ("create", "update"):
+        return "none"
+    return "node-disruptive" if any(d.path.endswith(MIG_CONFIG) for d in diffs) else "in-place"
+
+
+def _keys(nodes: list[Manifest], wanted: Mapping[str, str]) -> set[str]:
+    return set(wanted).union(*(owned_labels(n) for n in nodes)) if nodes else set(wanted)
+
+
+def apply_node_labels(client: KubeClient, body: Mapping[str, Any]) -> list[str]:
+    """Apply the labels to every matching node; return the node names."""
+    names = [n["metadata"]["name"] for n in list_nodes(client, body)]
+    labels = wanted_labels(body)
+    for name in names:
+        patch = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels}}
+        client.apply(patch, field_manager=NODE_MANAGER, force=True)
+    return names
+
+
+def list_node_names(diffs: Sequence[FieldDiff]) -> list[str]:
+    """Node names mentioned by NodeLabels diff paths (``nodes[NAME].labels...``)."""
+    names = (d.path[len("nodes[") :].split("]", 1)[0] for d in diffs if d.path.startswith("nodes["))
+    return list(dict.fromkeys(names))
+
+
+def prepared(resources: Sequence[Resource]) -> list[Resource]:
+    """Check identity; drop the source annotation (it stays in the plan); set digests."""
+    out, seen = [], set()
+    for r in resources:
+        body = without_source(dict(r.body))
+        ref = ref_of(body)
+        if not ref.name:
+            raise AiplaneError(f"{ref}: object needs apiVersion, kind and metadata.name")
+        if ref.address in seen:
+            raise AiplaneError(f"{ref}: rendered twice")
+        seen.add(ref.address)
+        subject = r.subject or annotation(body, SUBJECT_ANN)
+        out.append(Resource(ref.address, body, r.source, subject, desired_digest(body)))
+    return out
+
+
+def make_provider(context: ProviderContext) -> NodeLabelsProvider:
+    """Registry factory: labels nodes through the command's Kubernetes client."""
+    return NodeLabelsProvider(context.shared["kube_client"], scrubber=context.scrubber,
+                              stack_file=context.stack_file)  # fmt: skip
+
+
+class NodeLabelsProvider:
+    """``NodeLabels`` objects: read the matching nodes, plan label changes, label them."""
+
+    name = NODE_LABELS_PROVIDER
+
+    def __init__(self, client: KubeClient, *, scrubber: Scrubber, stack_file: str = "") -> None:
+        self.client = client
+        self.scrub = scrubber
+        self.stack_file = stack_file
+        self.concurrency = client.concurrency
+        self.labels: dict[Address, dict[str, str]] = {}  # wanted labels per object
+
+    def prepare(self, resources: Sequence[Resource]) -> list[Resource]:
+        """Check identities, set digests, remember the wanted labels."""
+        out = prepared(resources)
+        self.labels = {r.address: wanted_labels(r.body) for r in out}
+        return out
+
+    def read(self, wanted: Sequence[Resource], recorded: Inventory) -> Live:
+        """The nodes each object's selector matches (nodes are never members: never pruned)."""
+        found = self.client.map(lambda r: list_nodes(self.client, r.body), list(wanted))
+        return Live(objects={r.address: nodes for r, nodes in zip(wanted, found, strict=True)})
+
+    def plan(self, wanted: Sequence[Resource], live: Live) -> list[Change]:
+        """One change per object (no requests: ``read`` listed the nodes)."""
+        return plan_each(
+            wanted,
+            lambda r: plan_labels(r.address, r, live.objects.get(r.address, [])),
+            concurrency=1,
+            scrub=self.scrub,
+            stack_file=self.stack_file,
+        )
+
+    def prune(self, wanted: Sequence[Resource], live: Live) -> list[Change]:
+        """Nothing: aiplane never deletes nodes (a dropped label is released by the next apply
+        of the object that set it)."""
+        return []
+
+    def pin_now(self, address: Address, live: Live) -> Pin | None:
+        """Node names and the values of the labels involved, as ``plan_labels`` pins them."""
+        nodes = live.objects.get(address)
+        if nodes is None:
+            return None
+        return Pin(None, fingerprint(nodes, _keys(nodes, self.labels.get(address, {}))), None)
+
+    def stage(self, address: Address) -> Stage:
+        """Node labels are cluster configuration."""
+        return "cluster-config"
+
+    def apply(self, change: Change, wanted: Resource | None, live: Live) -> None:
+        """Label every matching node (server-side apply under the node-labels field manager)."""
+        if wanted is not None:
+            apply_node_labels(self.client, wanted.body)
+
+    def settle(self, changes: Sequence[Change], say: Say, *, health: bool) -> None:
+        """Wait for the MIG manager on nodes whose MIG layout changed."""
+        if not health:
+            return
+        nodes = [
+            ObjectRef("v1", "Node", "", n)
+            for c in changes
+            if any(d.path.endswith(MIG_CONFIG) for d in c.diffs)
+            for n in list_node_names(c.diffs)
+        ]
+        wait_healthy(self.client, nodes, say)
+
+    def inventory(self, wanted: Sequence[Resource]) -> Inventory:
+        """Nothing to record: the objects are found by their selectors."""
+        return {}
+
+    def warnings(self, changes: Sequence[Change]) -> list[str]:
+        """Objects whose selector matches no node."""
+        return [
+            f"{c.address}: {c.reason}"
+            for c in changes
+            if c.address.provider == self.name
+            and c.action == "noop"
+            and c.reason.startswith("no node matches")
+        ]
+
+    def close(self) -> None:
+        """The client is shared; the command closes it."""
