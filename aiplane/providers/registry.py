@@ -23,7 +23,9 @@ PROVIDERS: dict[str, str | ProviderFactory] = {
     "node-labels": "aiplane.providers.nodelabels:make_provider",
     "mlflow": "aiplane.providers.mlflow.provider:make_provider",
 }
-DATA_SOURCES: dict[str, str | DataSourceFactory] = {}
+DATA_SOURCES: dict[str, str | DataSourceFactory] = {
+    "mlflow": "aiplane.providers.mlflow.source:make_data_source",
+}
 
 
 def register_provider(name: str, factory: str | ProviderFactory) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 
 from aiplane.errors import AiplaneError, Diagnostic, StackError
 from aiplane.registry.resolved import RefKey, Resolutions, ResolvedVersion, ResolveError
@@ -29,7 +29,7 @@ from aiplane.stack.models import Registry
 class Resolver(Protocol):
     """One registry's reads: resolve a reference, or say which version an alias names now."""
 
-    def resolve(self, site: Site) -> ResolvedVersion: ...
+    def resolve_site(self, site: Site) -> ResolvedVersion: ...
 
     def current(self, site: Site) -> str: ...
 
@@ -39,11 +39,15 @@ class Resolver(Protocol):
 def resolver_for(registry: Registry) -> Resolver | None:
     """The resolver of ``registry``'s type; None where aiplane only checks the form (SageMaker,
     W&B)."""
-    if registry.type == "mlflow":
-        from aiplane.providers.mlflow.source import MlflowSource
+    if registry.type != "mlflow":
+        return None
+    from aiplane.providers.base import ProviderContext
+    from aiplane.providers.registry import make_data_source
+    from aiplane.secrets import Scrubber
 
-        return MlflowSource(registry)
-    return None
+    context = ProviderContext(stack="", stack_file="", scrubber=Scrubber(),
+                              options={"registry": registry})  # fmt: skip
+    return cast(Resolver, make_data_source("mlflow", context))
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,7 @@ def _one(
 ) -> None:
     entry = lock.get(site.key)
     if entry is None or refresh:
-        fresh = resolver.resolve(site)
+        fresh = resolver.resolve_site(site)
         if entry is None or not entry.same_target(fresh):
             out.moves.append(Move(site, entry, fresh))
             out.lock[site.key] = fresh
