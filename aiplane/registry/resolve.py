@@ -37,8 +37,11 @@ class Resolver(Protocol):
 
 
 def resolver_for(registry: Registry) -> Resolver | None:
-    """The resolver of ``registry``'s type; None where aiplane only checks the form (SageMaker,
-    W&B)."""
+    """The resolver of ``registry``'s type; None where aiplane only checks the form (W&B)."""
+    if registry.type == "sagemaker":
+        from aiplane.providers.sagemaker.source import SagemakerSource
+
+        return SagemakerSource(registry)
     if registry.type != "mlflow":
         return None
     from aiplane.providers.base import ProviderContext
@@ -48,6 +51,14 @@ def resolver_for(registry: Registry) -> Resolver | None:
     context = ProviderContext(stack="", stack_file="", scrubber=Scrubber(),
                               options={"registry": registry})  # fmt: skip
     return cast(Resolver, make_data_source("mlflow", context))
+
+
+def describe_ref(site: Site) -> str:
+    """``mlflow alias production``, ``sagemaker latest approved``, ``mlflow llama/7``."""
+    kind, ref = site.registry.type, site.ref
+    if kind == "sagemaker" and ref.alias == "approved":
+        return "sagemaker latest approved"
+    return f"{kind} alias {ref.alias}" if ref.moving else f"{kind} {ref.model}{ref.selector}"
 
 
 @dataclass(frozen=True)
@@ -60,9 +71,8 @@ class Move:
 
     def line(self) -> str:
         """``model llama-70b production: mlflow alias production 7 -> 8 (registered ..., run ...)``."""
-        ref, before, after = self.site.ref, self.before, self.after
-        kind = self.site.registry.type
-        what = f"{kind} alias {ref.alias}" if ref.moving else f"{kind} {ref.model}{ref.selector}"
+        before, after = self.before, self.after
+        what = describe_ref(self.site)
         notes: list[str] = []
         if before is None:
             change = f"-> {after.version}"
@@ -159,7 +169,7 @@ def _one(
         out.warnings.append(
             loaded.diagnostic(
                 site.path,
-                f"{site.subject}: {site.registry.type} alias {site.ref.alias} moved upstream "
+                f"{site.subject}: {describe_ref(site)} moved upstream "
                 f"since the lock ({entry.version} -> {now})",
                 "plan --refresh (or `aiplane lock update`) to take it",
                 warning=True,
