@@ -248,7 +248,7 @@ def lock_update(
     """Resolve every registry reference again and write aiplane.lock beside each stack."""
 
     def body() -> int:
-        from aiplane.registry.commands import lock_update_main
+        from aiplane.commands.lock import lock_update_main
 
         return lock_update_main(files)
 

@@ -1,8 +1,9 @@
-"""Keep Secret values out of every output.
+"""Keep secret values out of every output, for every provider: the one scrubber.
 
 Two layers: (1) diffs of Secrets never carry values (``mask_secret_value``); (2) a ``Scrubber``
 learns every Secret value seen (desired and live, raw and base64) and removes it from any text
-before it is printed or written, as a safety net for server error messages and the like.
+before it is printed or written, as a safety net for server error messages and the like. Every
+provider teaches it the credentials it reads or sends (``learn``); every printed line passes it.
 """
 
 from __future__ import annotations

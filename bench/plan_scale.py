@@ -34,7 +34,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from aiplane.providers.kubernetes.applyset import ApplySet, system_namespace  # noqa: E402
+from aiplane.commands.settings import Settings  # noqa: E402
+from aiplane.providers.kubernetes.applyset import ApplySet  # noqa: E402
 from aiplane.providers.kubernetes.desired import prepare  # noqa: E402
 from aiplane.providers.kubernetes.offline import offline_scope  # noqa: E402
 
@@ -106,7 +107,7 @@ def write_bundle(path: Path, items: list[dict[str, Any]]) -> None:
 
 def write_kubectl_input(path: Path, items: list[dict[str, Any]]) -> None:
     """Exactly the bodies aiplane applies (ownership labels added, source annotation dropped)."""
-    desired = prepare(items, applyset=ApplySet(STACK, system_namespace()),
+    desired = prepare(items, applyset=ApplySet(STACK, Settings.from_env().system_namespace),
                       default_namespace="default", scope=offline_scope)  # fmt: skip
     path.write_text(json.dumps({"apiVersion": "v1", "kind": "List",
                                 "items": [d.body for d in desired]}))  # fmt: skip

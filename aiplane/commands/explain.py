@@ -18,7 +18,7 @@ from aiplane.gpu.from_stack import (
 
 
 def explain_main(file: str, as_json: bool) -> int:
-    from aiplane.stack.loader import load_and_check
+    from aiplane.check import load_and_check
 
     loaded = load_and_check(file)
     placement = placement_for_stack(loaded)

@@ -19,9 +19,9 @@ from typing import Any
 
 import yaml
 
+from aiplane.check import load_and_check
 from aiplane.registry.commands import resolve_for_render
 from aiplane.render import render_with_warnings
-from aiplane.stack.loader import load_and_check
 
 
 class _Dumper(yaml.SafeDumper):
@@ -63,7 +63,7 @@ def render_main(files: list[str], out_dir: str | None, fmt: str) -> int:
     for file in files:
         loaded = load_and_check(file)
         resolution = resolve_for_render(loaded)  # aiplane.lock only: render never reads a registry
-        rendered, warnings = render_with_warnings(loaded, resolution.resolved)
+        rendered, warnings = render_with_warnings(loaded, resolved=resolution.for_render())
         for warning in [*loaded.warnings, *warnings]:
             if warning.severity == "warning":
                 print(warning.format(), file=sys.stderr)

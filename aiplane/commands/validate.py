@@ -8,7 +8,7 @@ from aiplane.errors import StackError
 
 
 def validate_files(files: list[str]) -> int:
-    from aiplane.stack.loader import load_and_check
+    from aiplane.check import load_and_check
 
     failed = 0
     for file in files:

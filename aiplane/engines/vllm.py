@@ -1,4 +1,4 @@
-"""``vllm serve`` arguments: built from the stack, checked against the flags real releases accept.
+"""vLLM knowledge: the flags real releases accept, and the checks of a stack's serving settings.
 
 The table ``aiplane/data/vllm_args.json`` is generated from vLLM's own source by
 ``scripts/gen_vllm_args.py`` (flag, type, first and last examined release that accepts it, and
@@ -20,9 +20,8 @@ from typing import Any
 from pydantic.alias_generators import to_camel
 
 from aiplane.errors import Diagnostic, suggest
-from aiplane.registry.resolved import ResolvedVersion
 from aiplane.stack.loader import LoadedStack
-from aiplane.stack.models import Model, ModelVersion
+from aiplane.stack.models import Model
 
 PORT = 8000
 
@@ -151,7 +150,7 @@ def _value_text(value: Any) -> str:
     return str(value)
 
 
-def _flag_tokens(verdict: Verdict, value: Any) -> list[str]:
+def flag_tokens(verdict: Verdict, value: Any) -> list[str]:
     if isinstance(value, bool):
         if value:
             return [verdict.flag]
@@ -173,7 +172,7 @@ def _type_problem(kind: str, value: Any) -> str:
     return ""
 
 
-def _set_fields(model: Model) -> list[tuple[str, str, Any]]:
+def set_fields(model: Model) -> list[tuple[str, str, Any]]:
     """(stack field, flag, value) for the serving fields that are set."""
     out = []
     for field, flag in FIELD_FLAGS:
@@ -184,40 +183,6 @@ def _set_fields(model: Model) -> list[tuple[str, str, Any]]:
     return out
 
 
-def vllm_args(
-    model: Model, version: ModelVersion, resolved: ResolvedVersion | None = None
-) -> list[str]:
-    """The ``vllm serve`` arguments (after ``serve``) for one model version.
-
-    ``resolved``: what the version's registry reference resolved to, when it has one.
-    Assumes ``check_vllm_args`` found no error; renamed flags are emitted under their new name.
-    """
-    from aiplane.render.vllm_pod import model_location
-
-    table = load_table()
-    engine = model.serving.engine_version
-    location = model_location(version, resolved)
-    args = [
-        location,
-        "--host",
-        "0.0.0.0",
-        "--port",
-        str(PORT),
-        "--served-model-name",
-        model.name,
-    ]
-    if version.source.startswith("hf://") and version.revision:
-        args += ["--revision", version.revision]
-    if location.startswith(("s3://", "gs://")):
-        # vLLM streams object-store weights itself with the Run:ai model streamer.
-        args += ["--load-format", "runai_streamer"]
-    for _field, flag, value in _set_fields(model):
-        args += _flag_tokens(table.check(flag, engine), value)
-    for key, value in sorted(model.serving.extra_args.items()):
-        args += _flag_tokens(table.check(key, engine), value)
-    return args
-
-
 def check_vllm_args(loaded: LoadedStack) -> list[Diagnostic]:
     """Every serving field and extraArg of every model, against the model's vLLM version."""
     table = load_table()
@@ -226,7 +191,7 @@ def check_vllm_args(loaded: LoadedStack) -> list[Diagnostic]:
         engine = model.serving.engine_version
         base = ("spec", "models", index, "serving")
         found.extend(_coverage(loaded, (*base, "engineVersion"), table, engine))
-        for field, flag, _value in _set_fields(model):
+        for field, flag, _value in set_fields(model):
             found.extend(_diagnose(loaded, (*base, to_camel(field)), table.check(flag, engine)))
         for key, value in sorted(model.serving.extra_args.items()):
             path = (*base, "extraArgs", key)

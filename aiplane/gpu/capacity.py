@@ -8,11 +8,12 @@ compares two summaries so plan output can show the delta.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from aiplane.gpu.stack_placement import StackPlacement
     from aiplane.stack.loader import LoadedStack
 
 
@@ -52,14 +53,16 @@ class Capacity:
         return cls(pools, tuple(doc.get("short", [])))
 
 
-def capacity_of(loaded: LoadedStack) -> Capacity | None:
-    """The stack's capacity summary, or None when it has no GPU pools."""
+def capacity_of(loaded: LoadedStack, placement: StackPlacement | None = None) -> Capacity | None:
+    """The stack's capacity summary, or None when it has no GPU pools (``placement``: the
+    command's solved placement; solved here when not given)."""
     spec = loaded.stack.spec
     if not spec.gpu_pools:
         return None
-    from aiplane.gpu.from_stack import placement_for_stack
+    if placement is None:
+        from aiplane.gpu.from_stack import placement_for_stack
 
-    placement = placement_for_stack(loaded)
+        placement = placement_for_stack(loaded)
     costs = {p.name: p.cost_per_gpu_hour for p in spec.gpu_pools}
     pools = tuple(
         PoolCapacity(
@@ -114,9 +117,3 @@ def _pool_line(now: PoolCapacity, was: PoolCapacity | None, compare: bool) -> st
         ):
             text += f" ({now.cost_per_hour - was.cost_per_hour:+,.2f}/h)"
     return text
-
-
-def total_cost(capacity: Capacity) -> float | None:
-    costs: Sequence[float | None] = [p.cost_per_hour for p in capacity.pools]
-    known = [c for c in costs if c is not None]
-    return round(sum(known), 2) if known else None

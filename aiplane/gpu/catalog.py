@@ -316,8 +316,3 @@ def get_gpu(name: str) -> GpuSpec | None:
 def gpu_names() -> list[str]:
     """Canonical names, in catalog order."""
     return [g.name for g in _CATALOG]
-
-
-def gpu_aliases() -> dict[str, str]:
-    """Every accepted spelling (normalised) → canonical name; for error hints and docs."""
-    return dict(sorted(_LOOKUP.items()))

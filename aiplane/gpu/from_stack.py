@@ -62,23 +62,9 @@ def placement_for_stack(
     stack: LoadedStack | Stack, *, time_limit_s: float = 10.0
 ) -> StackPlacement:
     """Plan GPUs for a (checked) stack. Pass the ``LoadedStack`` so ``configJson`` paths resolve
-    relative to the stack file."""
-
-    # A plan renders the stack and then summarises its capacity: both need this placement for
-    # the same (immutable) stack object, so the last result is kept rather than solved twice.
-    if _last is not None and _last[0] is stack and _last[1] == time_limit_s:
-        return _last[2]
-    result = _place(stack, time_limit_s)
-    _remember(stack, time_limit_s, result)
-    return result
-
-
-_last: tuple[object, float, StackPlacement] | None = None
-
-
-def _remember(stack: object, time_limit_s: float, result: StackPlacement) -> None:
-    global _last
-    _last = (stack, time_limit_s, result)
+    relative to the stack file. Solving can take seconds: a command solves once and passes the
+    result on (to render and to the capacity summary)."""
+    return _place(stack, time_limit_s)
 
 
 def _place(stack: LoadedStack | Stack, time_limit_s: float) -> StackPlacement:

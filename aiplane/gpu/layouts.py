@@ -196,10 +196,3 @@ def _layout_order(gpu: GpuSpec, layout: Mapping[str, int]) -> tuple[int, int, st
     compute = sum(gpu.mig_profiles[n].compute_slices * c for n, c in layout.items())
     memory = sum(gpu.mig_profiles[n].memory_slices * c for n, c in layout.items())
     return (-compute, -memory, describe_layout(gpu, layout))
-
-
-def layout_usage(gpu: GpuSpec, counts: Mapping[str, int]) -> tuple[int, int]:
-    """(compute slices, memory slices) a layout uses."""
-    compute = sum(gpu.mig_profiles[n].compute_slices * c for n, c in counts.items())
-    memory = sum(gpu.mig_profiles[n].memory_slices * c for n, c in counts.items())
-    return compute, memory

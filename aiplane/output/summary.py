@@ -20,7 +20,8 @@ from aiplane.providers.kubernetes.diff import (
     is_cmdline_diff,
     mig_config_changes,
 )
-from aiplane.providers.kubernetes.objects import NODE_LABELS_KIND, ObjectRef, is_secret
+from aiplane.providers.kubernetes.labels import NODE_LABELS_KIND
+from aiplane.providers.kubernetes.objects import ObjectRef, is_secret
 
 SYMBOL = {"create": "+", "update": "~", "replace": "-/+", "delete": "-"}
 

@@ -22,9 +22,9 @@ from aiplane.providers.kubernetes.desired import without_source
 from aiplane.providers.kubernetes.drift import flatten_fields
 from aiplane.providers.kubernetes.health import wait_healthy
 from aiplane.providers.kubernetes.kinds import MIG_CONFIG, MIG_STATE
+from aiplane.providers.kubernetes.labels import SUBJECT_ANN
 from aiplane.providers.kubernetes.objects import (
     NODE_LABELS_PROVIDER,
-    SUBJECT_ANN,
     Manifest,
     ObjectRef,
     annotation,
@@ -163,8 +163,12 @@ def prepared(resources: Sequence[Resource]) -> list[Resource]:
 
 def make_provider(context: ProviderContext) -> NodeLabelsProvider:
     """Registry factory: labels nodes through the command's Kubernetes client."""
-    return NodeLabelsProvider(context.shared["kube_client"], scrubber=context.scrubber,
-                              stack_file=context.stack_file)  # fmt: skip
+    return NodeLabelsProvider(
+        context.shared["kube_client"],
+        scrubber=context.scrubber,
+        stack_file=context.stack_file,
+        health_timeout=float(context.options.get("health_timeout", 0)),
+    )
 
 
 class NodeLabelsProvider:
@@ -172,8 +176,12 @@ class NodeLabelsProvider:
 
     name = NODE_LABELS_PROVIDER
 
-    def __init__(self, client: KubeClient, *, scrubber: Scrubber, stack_file: str = "") -> None:
+    def __init__(
+        self, client: KubeClient, *, scrubber: Scrubber, stack_file: str = "",
+        health_timeout: float = 0,
+    ) -> None:  # fmt: skip
         self.client = client
+        self.health_timeout = health_timeout
         self.scrub = scrubber
         self.stack_file = stack_file
         self.concurrency = client.concurrency
@@ -231,7 +239,7 @@ class NodeLabelsProvider:
             if any(d.path.endswith(MIG_CONFIG) for d in c.diffs)
             for n in list_node_names(c.diffs)
         ]
-        wait_healthy(self.client, nodes, say)
+        wait_healthy(self.client, nodes, say, cap=self.health_timeout)
 
     def inventory(self, wanted: Sequence[Resource]) -> Inventory:
         """Nothing to record: the objects are found by their selectors."""

@@ -9,11 +9,11 @@ Tests (and plugins) may add entries with ``register_provider`` / ``register_data
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import cast
 
 from aiplane.errors import AiplaneError
-from aiplane.providers.base import DataSource, Provider, ProviderContext
+from aiplane.providers.base import DataSource, Provider, ProviderContext, Resolution
 
 ProviderFactory = Callable[[ProviderContext], Provider]
 DataSourceFactory = Callable[[ProviderContext], DataSource]
@@ -24,7 +24,7 @@ PROVIDERS: dict[str, str | ProviderFactory] = {
     "mlflow": "aiplane.providers.mlflow.provider:make_provider",
 }
 DATA_SOURCES: dict[str, str | DataSourceFactory] = {
-    "mlflow": "aiplane.providers.mlflow.source:make_data_source",
+    "mlflow": "aiplane.registry.mlflow_source:make_data_source",
 }
 
 
@@ -59,3 +59,22 @@ def _load(
         return entry
     module, _, attr = entry.partition(":")
     return cast(Callable[[ProviderContext], object], getattr(importlib.import_module(module), attr))
+
+
+def resolve_all(references: Iterable[str], context: ProviderContext) -> dict[str, Resolution]:
+    """The resolve step (before render): every ``scheme://...`` reference whose scheme has a
+    registered data source, resolved by that source (one call per scheme, all its references at
+    once); references of other schemes are not data-source references and are left out."""
+    by_scheme: dict[str, list[str]] = {}
+    for ref in dict.fromkeys(references):
+        scheme, sep, _ = ref.partition("://")
+        if sep and scheme in DATA_SOURCES:
+            by_scheme.setdefault(scheme, []).append(ref)
+    out: dict[str, Resolution] = {}
+    for scheme, refs in sorted(by_scheme.items()):
+        resolved = make_data_source(scheme, context).resolve(refs)
+        missing = [r for r in refs if r not in resolved]
+        if missing:
+            raise AiplaneError(f"{missing[0]}: the {scheme} data source did not resolve it")
+        out.update({r: resolved[r] for r in refs})
+    return out

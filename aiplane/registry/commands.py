@@ -1,14 +1,13 @@
-"""``aiplane lock update STACK`` and the lock step shared by ``render`` and ``plan``."""
+"""The resolve step as commands use it: the lock for ``render``, the registries for ``plan``."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
+from aiplane.providers.resolved import RefKey
 from aiplane.registry.lockfile import lock_path, read_lock, write_lock
 from aiplane.registry.resolve import Resolution, check_pins, locked, resolve_stack
-from aiplane.registry.resolved import RefKey
 from aiplane.stack.loader import LoadedStack
 
 if TYPE_CHECKING:
@@ -27,25 +26,6 @@ def resolve_for_plan(loaded: LoadedStack, *, refresh: bool) -> Resolution:
     if resolution.moves:
         write_lock(path, resolution.lock)
     return resolution
-
-
-def lock_update_main(files: list[str]) -> int:
-    """Re-resolve every reference of each stack, print each move, write ``aiplane.lock``."""
-    from aiplane.stack.loader import load_and_check
-
-    for file in files:
-        loaded = load_and_check(file)
-        path = lock_path(file)
-        resolution = resolve_stack(loaded, read_lock(path), refresh=True)
-        for warning in resolution.warnings:
-            print(warning.format(), file=sys.stderr)
-        for move in resolution.moves:
-            print(f"  ~ {move.line()}")
-        changed = write_lock(path, resolution.lock)
-        count = len(resolution.resolved)
-        state = "updated" if changed else "up to date"
-        print(f"{path}: {state} ({count} reference(s), {len(resolution.moves)} moved)")
-    return 0
 
 
 RegistryMode = Literal["lock", "plan", "refresh"]

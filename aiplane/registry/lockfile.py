@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from aiplane.errors import AiplaneError
-from aiplane.registry.resolved import RefKey, Resolutions, ResolvedVersion
+from aiplane.providers.resolved import RefKey, Resolutions, ResolvedVersion
 
 LOCK_NAME = "aiplane.lock"
 LOCK_VERSION = 1

@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 from typing import Protocol, cast
 
 from aiplane.errors import AiplaneError, Diagnostic, StackError
-from aiplane.registry.resolved import RefKey, Resolutions, ResolvedVersion, ResolveError
+from aiplane.providers.base import Resolution as DataResolution
+from aiplane.providers.resolved import RefKey, Resolutions, ResolvedVersion, ResolveError
 from aiplane.registry.sites import Site, reference_sites
 from aiplane.stack.loader import LoadedStack
+from aiplane.stack.model_refs import resolution_key
 from aiplane.stack.models import Registry
 
 
@@ -39,7 +41,7 @@ class Resolver(Protocol):
 def resolver_for(registry: Registry) -> Resolver | None:
     """The resolver of ``registry``'s type; None where aiplane only checks the form (W&B)."""
     if registry.type == "sagemaker":
-        from aiplane.providers.sagemaker.source import SagemakerSource
+        from aiplane.registry.sagemaker_source import SagemakerSource
 
         return SagemakerSource(registry)
     if registry.type != "mlflow":
@@ -97,6 +99,15 @@ class Resolution:
     moves: list[Move] = field(default_factory=list)
     warnings: list[Diagnostic] = field(default_factory=list)
     lock: Resolutions = field(default_factory=dict)
+
+    def for_render(self) -> dict[str, DataResolution]:
+        """What render takes: ``resolution_key`` → artifact URI and version."""
+        return {
+            resolution_key(key.registry, key.reference): DataResolution(
+                key.reference, entry.artifact_uri, entry.version
+            )
+            for key, entry in self.resolved.items()
+        }
 
     def pins(self) -> list[ResolvedVersion]:
         """The resolved versions, sorted: what a saved plan pins."""

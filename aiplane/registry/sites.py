@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aiplane.registry.resolved import RefKey
+from aiplane.providers.resolved import RefKey
 from aiplane.stack.check_registries import version_registry
 from aiplane.stack.loader import LoadedStack
 from aiplane.stack.model_refs import RegistryRef, parse_ref

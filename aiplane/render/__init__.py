@@ -2,19 +2,24 @@
 
 ``render_stack(loaded)`` returns every object of every target; ``render_with_warnings`` also
 returns what the targets could not express (as ``Diagnostic`` warnings, never dropped silently).
-The output is deterministic: objects sorted by kind rank (see ``common.KIND_ORDER``), namespace
+The output is deterministic: objects sorted by kind rank (see ``providers.kubernetes.kind_table``), namespace
 and name, keys in a stable order, so two renders of the same stack are byte-identical.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from aiplane.errors import Diagnostic, StackError
-from aiplane.registry.resolved import Resolutions
+from aiplane.providers.kubernetes.objects import resources_of
 from aiplane.render.common import Context, Obj, canonical, sort_key
+from aiplane.render.placement import use_placement
 from aiplane.stack.loader import LoadedStack
+
+if TYPE_CHECKING:
+    from aiplane.gpu.stack_placement import StackPlacement
+    from aiplane.providers.base import Resolution, Resource
 
 Target = Callable[[Context], list[Obj]]
 
@@ -77,15 +82,19 @@ def _check_args(loaded: LoadedStack) -> list[Diagnostic]:
 
 
 def render_with_warnings(
-    loaded: LoadedStack, resolved: Resolutions | None = None
+    loaded: LoadedStack,
+    placement: StackPlacement | None = None,
+    resolved: Mapping[str, Resolution] | None = None,
 ) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
     """Every object of every target, and the warnings about what could not be expressed.
 
-    ``resolved``: the stack's registry references, resolved beforehand (``aiplane.registry``);
-    render itself never reads a registry.
-    """
+    ``placement``: the GPU placement the command already solved (solved here when needed).
+    ``resolved``: the registry references, resolved before render by the data sources (keyed by
+    ``stack.model_refs.resolution_key``); render itself never reads a registry."""
     arg_notes = _check_args(loaded)
     ctx = Context(loaded, resolved=dict(resolved or {}))
+    if placement is not None:
+        use_placement(ctx, placement)
     objects: list[Obj] = [_namespace(ctx)]
     for render in targets().values():
         objects.extend(render(ctx))
@@ -105,5 +114,20 @@ def _unique(items: list[Diagnostic]) -> list[Diagnostic]:
     return out
 
 
-def render_stack(loaded: LoadedStack, resolved: Resolutions | None = None) -> list[dict[str, Any]]:
-    return render_with_warnings(loaded, resolved)[0]
+def render_resources(
+    loaded: LoadedStack,
+    placement: StackPlacement | None = None,
+    resolved: Mapping[str, Resolution] | None = None,
+) -> list[Resource]:
+    """Every object of every target as a plan ``Resource``, tagged with the provider that
+    applies it (Kubernetes; ``node-labels`` for NodeLabels)."""
+    return resources_of(render_stack(loaded, placement, resolved))
+
+
+def render_stack(
+    loaded: LoadedStack,
+    placement: StackPlacement | None = None,
+    resolved: Mapping[str, Resolution] | None = None,
+) -> list[dict[str, Any]]:
+    """Every object of every target (see ``render_with_warnings``)."""
+    return render_with_warnings(loaded, placement, resolved)[0]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aiplane.providers.kubernetes.labels import IMMUTABLE_ANN
 from aiplane.render.common import Context, Obj
 from aiplane.stack.models import Quantization, VectorCollection
 
@@ -39,7 +40,7 @@ def render_collections(ctx: Context) -> list[Obj]:
                 (*path, "index", "type"), "qdrant indexes are always HNSW; ivf settings ignored"
             )
         annotations = {
-            "aiplane.dev/immutable-fields": IMMUTABLE_FIELDS,
+            IMMUTABLE_ANN: IMMUTABLE_FIELDS,
             "aiplane.dev/backend": coll.backend,
             "aiplane.dev/endpoint": coll.endpoint,
             "aiplane.dev/collection": coll.name,

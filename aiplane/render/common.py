@@ -8,45 +8,24 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiplane.errors import Diagnostic
-from aiplane.registry.resolved import RefKey, Resolutions, ResolvedVersion
+from aiplane.providers.base import Resolution
+from aiplane.providers.kubernetes.kind_table import facts
+from aiplane.providers.kubernetes.labels import MANAGED_BY, SOURCE_ANN, STACK_LABEL, SUBJECT_ANN
 from aiplane.stack.check_registries import version_registry
 from aiplane.stack.loader import LoadedStack
+from aiplane.stack.model_refs import resolution_key
 from aiplane.stack.models import GpuPool, ModelVersion, Taint
 from aiplane.stack.yamlpos import Path
 
 Obj = dict[str, Any]
 
-MANAGED_BY = "app.kubernetes.io/managed-by"
-STACK_LABEL = "aiplane.dev/stack"
-SOURCE = "aiplane.dev/source"
-SUBJECT = "aiplane.dev/subject"
 GPU_OPERATOR_NAMESPACE = "gpu-operator"
-
-# The order objects are listed (and applied) in: things others depend on come first.
-KIND_ORDER = (
-    "Namespace",
-    "PriorityClass",
-    "ConfigMap",
-    "ClusterPolicy",
-    "NodeLabels",
-    "Deployment",
-    "Service",
-    "PodDisruptionBudget",
-    "HorizontalPodAutoscaler",
-    "HTTPRoute",
-    "Backend",
-    "BackendTLSPolicy",
-    "AIServiceBackend",
-    "BackendSecurityPolicy",
-    "AIGatewayRoute",
-    "BackendTrafficPolicy",
-    "WorkflowTemplate",
-    "CronWorkflow",
-)
+SOURCE, SUBJECT = SOURCE_ANN, SUBJECT_ANN
 
 
 @dataclass
@@ -57,15 +36,15 @@ class Context:
     warnings: list[Diagnostic] = field(default_factory=list)
     # Results several targets share (the GPU placement plan), computed once per render.
     cache: dict[str, Any] = field(default_factory=dict)
-    # Registry references resolved before render (from aiplane.lock or the registry).
-    resolved: Resolutions = field(default_factory=dict)
+    # Registry references resolved before render (the data sources), by ``resolution_key``.
+    resolved: Mapping[str, Resolution] = field(default_factory=dict)
 
-    def resolution(self, version: ModelVersion) -> ResolvedVersion | None:
+    def resolution(self, version: ModelVersion) -> Resolution | None:
         """What ``version``'s registry reference resolved to; None for storage URIs or unresolved."""
         registry = version_registry(self.loaded.stack.spec, version)
         if registry is None:
             return None
-        return self.resolved.get(RefKey(registry.name, version.source))
+        return self.resolved.get(resolution_key(registry.name, version.source))
 
     @property
     def namespace(self) -> str:
@@ -136,8 +115,7 @@ def quantity(value: str | int | float) -> str:
 
 
 def sort_key(obj: Obj) -> tuple[int, str, str]:
-    kind = obj.get("kind", "")
-    rank = KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
+    rank = facts(obj.get("kind", "")).rank
     meta = obj.get("metadata", {})
     return rank, meta.get("namespace", ""), meta.get("name", "")
 

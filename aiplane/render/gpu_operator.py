@@ -33,6 +33,7 @@ import yaml
 from aiplane.errors import StackError
 from aiplane.gpu.catalog import GpuSpec, get_gpu, gpu_names
 from aiplane.gpu.layouts import check_layout
+from aiplane.providers.kubernetes.labels import NODE_LABELS_API, NODE_LABELS_KIND
 from aiplane.render.common import GPU_OPERATOR_NAMESPACE, Context, Obj
 from aiplane.render.placement import (
     NODE_GROUP_LABEL,
@@ -369,8 +370,8 @@ def _node_labels_obj(
     annotations: dict[str, str],
 ) -> Obj:
     return {
-        "apiVersion": "aiplane.dev/v1alpha1",
-        "kind": "NodeLabels",
+        "apiVersion": NODE_LABELS_API,
+        "kind": NODE_LABELS_KIND,
         "metadata": ctx.meta(
             name, (*_POOLS, index), f"pool {pool.name}", namespace=None, annotations=annotations
         ),

@@ -59,6 +59,11 @@ def uses_planner(spec: StackSpec) -> bool:
     )
 
 
+def use_placement(ctx: Context, placement: StackPlacement) -> None:
+    """Render with an already solved placement (when the stack uses the planner at all)."""
+    ctx.cache[_CACHE_KEY] = placement if uses_planner(ctx.loaded.stack.spec) else None
+
+
 def stack_placement(ctx: Context) -> StackPlacement | None:
     """The planner's result for the stack, or None when nothing is ``auto`` (planner not run)."""
     if _CACHE_KEY not in ctx.cache:

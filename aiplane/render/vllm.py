@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from aiplane.providers.kubernetes.labels import DRIFT_ANN
 from aiplane.render.common import Context, Obj, k8s_name
 from aiplane.render.placement import (
     check_placed,
@@ -142,9 +143,7 @@ def _deployment_annotations(ctx: Context, model: Model, version: ModelVersion) -
     if resolved is not None:
         # The version the reference named at resolution: a moved alias is a plain diff here.
         out["aiplane.dev/model-version"] = resolved.version
-        out["aiplane.dev/model-artifact"] = resolved.artifact_uri
-        if resolved.run_id:
-            out["aiplane.dev/model-run"] = resolved.run_id
+        out["aiplane.dev/model-artifact"] = resolved.value
     if version.revision:
         out["aiplane.dev/model-revision"] = version.revision
     if version.digest:
@@ -152,7 +151,7 @@ def _deployment_annotations(ctx: Context, model: Model, version: ModelVersion) -
     out["aiplane.dev/startup-budget-seconds"] = str(startup_budget_seconds(model, ctx.loaded))
     if model.autoscaling is not None and _hpa_targets(model.autoscaling):
         # The plan shows a replica count the HPA changed as expected drift, not as a change.
-        out["aiplane.dev/expected-drift"] = "spec.replicas=HorizontalPodAutoscaler"
+        out[DRIFT_ANN] = "spec.replicas=HorizontalPodAutoscaler"
     return out
 
 

@@ -12,15 +12,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from aiplane.render.common import Context, Obj
+from aiplane.render.vllm_args import CACHE_DIR
+from aiplane.render.vllm_args import FETCHED as TARGET
 from aiplane.stack.check_registries import version_registry
 from aiplane.stack.models import ModelVersion
 
 if TYPE_CHECKING:
-    from aiplane.registry.resolved import ResolvedVersion
+    from aiplane.providers.base import Resolution
 
 MLFLOW_IMAGE = "ghcr.io/mlflow/mlflow:v3.7.0"
-CACHE_DIR = "/model-cache"
-TARGET = f"{CACHE_DIR}/registry-model"
 _SCRIPT = """\
 import os, shutil, sys
 from mlflow.artifacts import download_artifacts
@@ -32,9 +32,9 @@ print(f"fetched {uri} -> {target}")
 """
 
 
-def fetch_init(ctx: Context, version: ModelVersion, resolved: ResolvedVersion | None) -> Obj:
+def fetch_init(ctx: Context, version: ModelVersion, resolved: Resolution | None) -> Obj:
     """``{"initContainers": [...]}`` when the artifact needs fetching, else ``{}``."""
-    if resolved is None or resolved.artifact_uri.startswith(("s3://", "gs://", "hf://")):
+    if resolved is None or resolved.value.startswith(("s3://", "gs://")):
         return {}
     registry = version_registry(ctx.loaded.stack.spec, version)
     env: list[Obj] = []
@@ -52,7 +52,7 @@ def fetch_init(ctx: Context, version: ModelVersion, resolved: ResolvedVersion | 
         "name": "fetch-model",
         "image": MLFLOW_IMAGE,
         "command": ["python", "-c", _SCRIPT],
-        "args": [resolved.artifact_uri, TARGET],
+        "args": [resolved.value, TARGET],
         "env": env,
         "volumeMounts": [{"name": "model-cache", "mountPath": CACHE_DIR}],
     }

@@ -6,13 +6,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from aiplane.engines.vllm import vllm_args
 from aiplane.gpu.problem import WHOLE_GPU
 from aiplane.render.common import Context, Obj, accelerator, quantity, tolerations
 from aiplane.render.placement import (
     NODE_GROUP_LABEL,
     model_node_group,
 )
+from aiplane.render.vllm_args import PVC_ROOT, vllm_args
 from aiplane.render.vllm_fetch import fetch_init
 from aiplane.render.vllm_sizing import startup_budget_seconds, weights_gib
 from aiplane.stack.loader import LoadedStack
@@ -27,13 +27,9 @@ from aiplane.stack.sections.base import EnvSource, EnvValue
 
 if TYPE_CHECKING:
     from aiplane.gpu.stack_placement import ModelPlacement
-    from aiplane.registry.resolved import ResolvedVersion
 
 PORT = 8000
 CACHE_DIR = "/model-cache"
-PVC_ROOT = "/mnt/models"
-FETCHED = f"{CACHE_DIR}/registry-model"
-DIRECT_SCHEMES = ("s3://", "gs://")
 
 
 def pod_spec(
@@ -110,25 +106,6 @@ def _pvc_claim(source: str) -> str | None:
     if not source.startswith("pvc://"):
         return None
     return source.removeprefix("pvc://").split("/", 1)[0]
-
-
-def model_location(version: ModelVersion, resolved: ResolvedVersion | None = None) -> str:
-    """What ``vllm serve`` gets as its model: an HF id, a mounted path or an object-store URI.
-
-    A resolved registry reference loads its artifact URI: object stores directly, anything else
-    (``mlflow-artifacts:/``, ``runs:/``, a path on the tracking server) from the cache volume,
-    where ``fetch_init`` downloads it first.
-    """
-    if resolved is not None:
-        if resolved.artifact_uri.startswith(DIRECT_SCHEMES):
-            return resolved.artifact_uri
-        return FETCHED
-    source = version.source
-    if source.startswith("hf://"):
-        return source.removeprefix("hf://")
-    if source.startswith("pvc://"):
-        return f"{PVC_ROOT}/{source.removeprefix('pvc://')}"
-    return source
 
 
 def _env_value(name: str, value: EnvValue) -> Obj:

@@ -1,12 +1,12 @@
-"""Model checks: versions, stages and weights, pools and priorities, and GPU feasibility
-(tensor-parallel size fits the node; weights plus KV cache fit the GPU or MIG slice)."""
+"""Model checks: versions, stages and weights, pools and priorities. GPU feasibility (does the
+model fit its GPU or MIG slice) is ``aiplane.gpu.check_models``."""
 
 from __future__ import annotations
 
 from aiplane.errors import Diagnostic
 from aiplane.stack.checks import check_reference, check_unique
 from aiplane.stack.loader import LoadedStack
-from aiplane.stack.models import GpuPool, Model
+from aiplane.stack.models import Model
 from aiplane.stack.yamlpos import Path
 
 
@@ -27,45 +27,12 @@ def check_models(loaded: LoadedStack) -> list[Diagnostic]:
             (*path, "priority"),
             "priority class",
         )
-        found += _check_architecture(loaded, path, model)
-        pool = spec.pool(model.pool) if model.pool else None
-        found += _check_resources(loaded, path, model, pool)
+        found += _check_pool_named(loaded, path, model)
         if model.autoscaling and model.autoscaling.min_replicas > model.autoscaling.max_replicas:
             found.append(
                 loaded.diagnostic((*path, "autoscaling"), "minReplicas is above maxReplicas")
             )
     return found
-
-
-def _check_architecture(loaded: LoadedStack, path: Path, model: Model) -> list[Diagnostic]:
-    from pathlib import Path as FsPath
-
-    arch = model.architecture
-    if arch is None:
-        return []
-    if arch.catalog:
-        from aiplane.errors import suggest
-        from aiplane.gpu.architectures import arch_names, get_arch
-
-        if get_arch(arch.catalog) is None:
-            hint = (
-                suggest(arch.catalog, arch_names())
-                or "spell out parametersB, layers, kvHeads, headDim"
-            )
-            return [
-                loaded.diagnostic(
-                    (*path, "architecture"), f"unknown model architecture '{arch.catalog}'", hint
-                )
-            ]
-    if arch.config_json and not (FsPath(loaded.path).parent / arch.config_json).is_file():
-        return [
-            loaded.diagnostic(
-                (*path, "architecture", "configJson"),
-                f"config.json not found: {arch.config_json}",
-                "paths are relative to the stack file",
-            )
-        ]
-    return []
 
 
 def _check_deployments(loaded: LoadedStack, path: Path, model: Model) -> list[Diagnostic]:
@@ -122,9 +89,7 @@ def _check_deployments(loaded: LoadedStack, path: Path, model: Model) -> list[Di
     return found
 
 
-def _check_resources(
-    loaded: LoadedStack, path: Path, model: Model, pool: GpuPool | None
-) -> list[Diagnostic]:
+def _check_pool_named(loaded: LoadedStack, path: Path, model: Model) -> list[Diagnostic]:
     res = model.resources
     if (res.gpus or res.mig_profile or res.auto) and model.pool is None:
         return [
@@ -134,104 +99,4 @@ def _check_resources(
                 "add pool: <name of a gpuPools entry>",
             )
         ]
-    if pool is None:
-        return []
-    from aiplane.gpu.catalog import get_gpu
-
-    gpu = get_gpu(pool.gpu)
-    if gpu is None:
-        return []  # reported by the pool check
-    serving = model.serving
-    shards = serving.tensor_parallel_size * serving.pipeline_parallel_size
-    if res.gpus is not None:
-        found = []
-        if shards > pool.gpus_per_node:
-            found.append(
-                loaded.diagnostic(
-                    (*path, "serving", "tensorParallelSize"),
-                    f"tensor-parallel × pipeline-parallel = {shards} GPUs does not fit a node of pool "
-                    f"{pool.name} ({pool.gpus_per_node} GPUs per node)",
-                )
-            )
-        elif res.gpus != shards:
-            found.append(
-                loaded.diagnostic(
-                    (*path, "resources", "gpus"),
-                    f"{res.gpus} GPUs per replica, but tensor-parallel × pipeline-parallel is {shards}",
-                    f"set gpus: {shards}",
-                )
-            )
-        return found or _check_memory(loaded, path, model, gpu.memory_gib, f"{gpu.name}", shards)
-    if res.mig_profile is not None:
-        return _check_mig_slice(loaded, path, model, pool)
     return []
-
-
-def _check_mig_slice(
-    loaded: LoadedStack, path: Path, model: Model, pool: GpuPool
-) -> list[Diagnostic]:
-    from aiplane.errors import suggest
-    from aiplane.gpu.catalog import get_gpu
-
-    gpu = get_gpu(pool.gpu)
-    assert gpu is not None and model.resources.mig_profile is not None
-    name = model.resources.mig_profile
-    here = (*path, "resources", "migProfile")
-    profile = gpu.profile(name)
-    if profile is None:
-        return [
-            loaded.diagnostic(
-                here,
-                f"'{name}' is not a MIG profile of {gpu.name} (pool {pool.name})",
-                suggest(name, gpu.mig_profiles),
-            )
-        ]
-    if pool.mig.policy == "disabled":
-        return [
-            loaded.diagnostic(
-                here, f"pool {pool.name} has MIG disabled", "set the pool's mig policy"
-            )
-        ]
-    if pool.mig.policy == "explicit" and not any(name in e.profiles for e in pool.mig.devices):
-        offered = sorted({p for e in pool.mig.devices for p in e.profiles})
-        return [
-            loaded.diagnostic(
-                here,
-                f"pool {pool.name}'s MIG layout has no {name} slice",
-                f"the layout offers: {', '.join(offered) or 'no slices'}",
-            )
-        ]
-    if model.serving.tensor_parallel_size > 1:
-        return [
-            loaded.diagnostic(
-                (*path, "serving", "tensorParallelSize"),
-                "tensor parallelism across MIG slices is not supported",
-                "use whole GPUs",
-            )
-        ]
-    return _check_memory(loaded, path, model, profile.memory_gib, f"a {name} slice", 1)
-
-
-def _check_memory(
-    loaded: LoadedStack, path: Path, model: Model, capacity_gib: float, where: str, shards: int
-) -> list[Diagnostic]:
-    from aiplane.gpu.model_memory import estimate_for
-
-    estimate = estimate_for(loaded, model)
-    if estimate is None:
-        return []
-    util = model.serving.gpu_memory_utilization
-    fits, margin = estimate.fits(capacity_gib, util)
-    if fits:
-        return []
-    need = estimate.per_gpu_gib
-    return [
-        loaded.diagnostic(
-            (*path, "resources"),
-            f"model {model.name} needs {need:.1f} GiB per GPU (weights {estimate.weights_gib:.1f} GiB + "
-            f"KV cache {estimate.kv_cache_gib:.1f} GiB + overhead {estimate.overhead_gib:.1f} GiB over "
-            f"{shards} GPU(s)) but {where} gives {capacity_gib * util:.1f} GiB at "
-            f"gpuMemoryUtilization {util}: short by {-margin:.1f} GiB",
-            "raise tensorParallelSize, lower maxModelLen, quantize, or use a bigger GPU/slice",
-        )
-    ]

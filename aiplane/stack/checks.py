@@ -1,8 +1,8 @@
 """Cross-reference checks: pure functions from a loaded stack to located diagnostics.
 
 Schema validation (pydantic) sees one object at a time; these checks see the whole stack: names
-that must exist, weights that must add up, DAGs that must be acyclic, and MIG layouts and model
-memory that must physically fit the GPUs.
+that must exist, weights that must add up, DAGs that must be acyclic. GPU feasibility and engine
+flags are checked above the stack (``aiplane.check`` composes all of them).
 """
 
 from __future__ import annotations
@@ -79,32 +79,3 @@ def check_names(loaded: LoadedStack) -> list[Diagnostic]:
             )
         )
     return found
-
-
-def _all_checks() -> list[Check]:
-    from aiplane.engines.vllm import check_vllm_args
-    from aiplane.stack.check_collections import check_collections
-    from aiplane.stack.check_models import check_models
-    from aiplane.stack.check_pipelines import check_pipelines
-    from aiplane.stack.check_pools import check_pools
-    from aiplane.stack.check_registries import check_registries
-    from aiplane.stack.check_routes import check_routes
-    from aiplane.stack.check_secrets import check_secrets
-
-    return [
-        check_names,
-        check_pools,
-        check_models,
-        check_pipelines,
-        check_routes,
-        check_registries,
-        check_collections,
-        check_secrets,
-        check_vllm_args,
-    ]
-
-
-def check_stack(loaded: LoadedStack) -> list[Diagnostic]:
-    """Every cross-reference and feasibility problem of the stack, in file order."""
-    found = [d for check in _all_checks() for d in check(loaded)]
-    return sorted(found, key=lambda d: (d.line, d.column, d.message))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path as FsPath
 
 from pydantic import ValidationError
@@ -22,7 +22,7 @@ class LoadedStack:
     positions: PositionMap
     warnings: tuple[Diagnostic, ...] = ()
     checked: bool = False
-    """True when every cross-reference check ran (``load_and_check``), so later steps need not."""
+    """True when every check ran (``aiplane.check.load_and_check``), so later steps need not."""
 
     def locate(self, path: Path) -> tuple[int, int]:
         return self.positions.locate(path)
@@ -57,7 +57,7 @@ def parse_stack(raw: bytes, file: str) -> LoadedStack:
 
 
 def load_stack(path: str) -> LoadedStack:
-    """Read and validate the stack file at ``path`` (schema only; see ``load_and_check``)."""
+    """Read and validate the stack file at ``path`` (schema only; ``aiplane.check`` checks)."""
     try:
         raw = FsPath(path).read_bytes()
     except OSError as exc:
@@ -66,18 +66,3 @@ def load_stack(path: str) -> LoadedStack:
             f"{path}: {reason}", [Diagnostic(f"cannot read file: {reason}", path)]
         ) from None
     return parse_stack(raw, path)
-
-
-def load_and_check(path: str) -> LoadedStack:
-    """Load the stack and run every cross-reference and GPU feasibility check.
-
-    Raises ``StackError`` when any error is found; warnings are kept on the result's ``warnings``.
-    """
-    from aiplane.stack.checks import check_stack
-
-    loaded = load_stack(path)
-    problems = check_stack(loaded)
-    errors = [d for d in problems if d.severity == "error"]
-    if errors:
-        raise StackError(f"{path}: {len(errors)} error(s)", problems)
-    return replace(loaded, warnings=tuple(problems), checked=True)

@@ -169,3 +169,8 @@ def _wandb(source: str) -> RegistryRef:
     if re.fullmatch(r"v\d+", ref):
         return RegistryRef("wandb", model, version=ref)
     return RegistryRef("wandb", model, alias=ref)
+
+
+def resolution_key(registry: str, source: str) -> str:
+    """How render looks up a resolved reference: the registry's name and the source as written."""
+    return f"{registry}|{source}"

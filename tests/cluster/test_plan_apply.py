@@ -322,7 +322,8 @@ def test_canary_secret_never_appears_in_any_output(
 
 def _destroy(kubeconfig: Path, stack_file: str) -> None:
     """Prune every member of the stack's ApplySet (what an empty stack would plan)."""
-    from aiplane.commands.plan import open_run, render_file
+    from aiplane.commands.plan import open_run
+    from aiplane.commands.stackfile import render_file
     from aiplane.plan.engine import apply_plan, build_plan
     from aiplane.providers.kubernetes.client import KubeClient
     from aiplane.providers.kubernetes.kubeconfig import load_kubeconfig
@@ -346,7 +347,7 @@ def test_example_stack_apply_then_plan_is_empty(
     CRDs are not installed here are left out (plan marks them as estimates; see
     test_plan_marks_missing_crds_as_estimates). There is no GPU Operator and there are no GPU
     nodes for these pools, so health waits are off (they are exercised elsewhere)."""
-    from aiplane.commands.plan import render_file
+    from aiplane.commands.stackfile import render_file
     from aiplane.providers.kubernetes.client import KubeClient
     from aiplane.providers.kubernetes.kubeconfig import load_kubeconfig
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from aiplane.check import load_and_check
 from aiplane.commands.render import to_yaml
 from aiplane.render import render_target, targets
-from aiplane.stack.loader import load_and_check
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).resolve().parent

@@ -10,8 +10,8 @@ import textwrap
 
 import pytest
 
+from aiplane.check import check_stack
 from aiplane.errors import StackError
-from aiplane.stack.checks import check_stack
 from aiplane.stack.loader import LoadedStack, parse_stack
 
 HEAD = "apiVersion: aiplane.dev/v1alpha1\nkind: Stack\nmetadata:\n  name: t\n"

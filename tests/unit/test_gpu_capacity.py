@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from aiplane.check import load_and_check
 from aiplane.gpu.capacity import Capacity, PoolCapacity, capacity_lines, capacity_of
 from aiplane.plan.model import Plan
-from aiplane.stack.loader import load_and_check, parse_stack
+from aiplane.stack.loader import parse_stack
 
 ROOT = Path(__file__).parents[2]
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from aiplane.check import load_and_check
 from aiplane.commands.explain import explain_main
 from aiplane.gpu.from_stack import placement_for_stack
-from aiplane.stack.loader import load_and_check
 
 STACK = """\
 apiVersion: aiplane.dev/v1alpha1

@@ -9,8 +9,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aiplane.errors import StackError
-from aiplane.stack.loader import LoadedStack, parse_stack
+from aiplane.errors import Diagnostic, StackError
+from aiplane.stack.loader import parse_stack
 
 SEED = (Path(__file__).parents[2] / "stacks" / "seed.yaml").read_bytes()
 
@@ -31,18 +31,31 @@ trees = st.recursive(
 )
 
 
+def located_in(raw: bytes, diagnostic: Diagnostic) -> None:
+    """A diagnostic points into the file it names: a line that exists, a column on it."""
+    lines = raw.decode("utf-8", "replace").splitlines() or [""]
+    assert diagnostic.file == "fuzz.yaml" and diagnostic.message
+    assert 0 <= diagnostic.line <= len(lines) + 1, (diagnostic, len(lines))
+    if diagnostic.line:
+        assert diagnostic.column >= 0
+        assert diagnostic.format().startswith(f"fuzz.yaml:{diagnostic.line}:")
+    else:
+        assert diagnostic.format().startswith("fuzz.yaml: ")
+
+
 def outcome(raw: bytes) -> None:
     try:
         loaded = parse_stack(raw, "fuzz.yaml")
     except StackError as exc:
         assert exc.diagnostics, "a StackError must carry diagnostics"
         for diagnostic in exc.diagnostics:
-            assert diagnostic.file == "fuzz.yaml"
-            assert diagnostic.message
-            text = diagnostic.format()
-            assert text.startswith("fuzz.yaml")
+            located_in(raw, diagnostic)
         return
-    assert isinstance(loaded, LoadedStack)
+    # Accepted input is a stack: its name came from the document and it knows its file.
+    assert loaded.path == "fuzz.yaml"
+    assert loaded.stack.metadata.name and loaded.stack.metadata.name in raw.decode(
+        "utf-8", "replace"
+    )
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -97,7 +110,7 @@ def test_random_section_items(section: str, items: list[object]) -> None:
     except StackError:
         return
     # A schema-valid document must also survive the cross-reference checks without crashing.
-    from aiplane.stack.checks import check_stack
+    from aiplane.check import check_stack
 
     for diagnostic in check_stack(loaded):
-        assert diagnostic.line >= 0
+        located_in(raw, diagnostic)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,8 @@ from aiplane.errors import AiplaneError
 from aiplane.plan.engine import Run, StalePlan, apply_plan, build_plan, check_fresh, prepare_all
 from aiplane.plan.model import Plan
 from aiplane.providers import registry
-from aiplane.providers.base import Provider, ProviderContext
-from aiplane.providers.registry import make_provider, register_provider
+from aiplane.providers.base import Provider, ProviderContext, Resolution
+from aiplane.providers.registry import make_provider, register_provider, resolve_all
 from aiplane.secrets import Scrubber
 from tests.unit.toy_provider import FileStore, ToyBackend, ToyProvider, address, resource
 
@@ -150,3 +151,31 @@ def test_registry_builds_a_registered_provider(
     assert isinstance(made, ToyProvider) and made.stack == "s"
     with pytest.raises(AiplaneError, match="provider nope: not known to this aiplane"):
         make_provider("nope", ProviderContext("s", "stack.yaml", Scrubber()))
+
+
+class _Versions:
+    """A toy data source: ``toy://name@alias`` -> a version from a dict."""
+
+    scheme = "toy"
+
+    def __init__(self, table: dict[str, str]) -> None:
+        self.table = table
+        self.calls: list[list[str]] = []
+
+    def resolve(self, references: Sequence[str]) -> dict[str, Resolution]:
+        self.calls.append(list(references))
+        return {r: Resolution(r, f"s3://models/{self.table[r]}", self.table[r])
+                for r in references if r in self.table}  # fmt: skip
+
+
+def test_data_sources_resolve_their_scheme_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    source = _Versions({"toy://llama@prod": "7", "toy://phi@canary": "2"})
+    monkeypatch.setattr(registry, "DATA_SOURCES", {"toy": lambda ctx: source})
+    ctx = ProviderContext("s", "stack.yaml", Scrubber())
+    refs = ["toy://llama@prod", "hf://org/model", "toy://phi@canary", "toy://llama@prod"]
+    resolved = resolve_all(refs, ctx)
+    assert {r: x.version for r, x in resolved.items()} == {"toy://llama@prod": "7",
+                                                           "toy://phi@canary": "2"}  # fmt: skip
+    assert source.calls == [["toy://llama@prod", "toy://phi@canary"]]
+    with pytest.raises(AiplaneError, match="toy://nope@x: the toy data source did not resolve"):
+        resolve_all(["toy://nope@x"], ctx)

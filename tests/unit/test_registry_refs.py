@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from aiplane.errors import AiplaneError
+from aiplane.providers.resolved import ResolvedVersion
 from aiplane.registry.lockfile import dumps_lock, merge_lock, read_lock, write_lock
-from aiplane.registry.resolved import ResolvedVersion
 from aiplane.stack.model_refs import RefError, RegistryRef, is_registry_source, parse_ref
 
 

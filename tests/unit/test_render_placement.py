@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 import yaml
 
+from aiplane.check import load_and_check
 from aiplane.errors import StackError
 from aiplane.gpu.catalog import get_gpu
 from aiplane.gpu.from_stack import placement_for_stack
 from aiplane.gpu.layouts import check_layout
 from aiplane.render import render_target
-from aiplane.stack.loader import LoadedStack, load_and_check
+from aiplane.stack.loader import LoadedStack
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -207,7 +208,7 @@ def _modules_after_render(stack: str) -> set[str]:
     code = (
         "import sys\n"
         "from aiplane.render import render_stack\n"
-        "from aiplane.stack.loader import load_and_check\n"
+        "from aiplane.check import load_and_check\n"
         f"render_stack(load_and_check({stack!r}))\n"
         "print('\\n'.join(sys.modules))\n"
     )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiplane.registry.resolved import RefKey, ResolvedVersion
+from aiplane.providers.base import Resolution
 from aiplane.render import render_with_warnings
 from aiplane.stack.loader import LoadedStack, parse_stack
+from aiplane.stack.model_refs import resolution_key
 
 STACK = """\
 apiVersion: aiplane.dev/v1alpha1
@@ -43,10 +44,8 @@ def loaded(source: str) -> LoadedStack:
     return parse_stack(STACK.replace("SOURCE", source).encode(), "reg.yaml")
 
 
-def resolved(reference: str, artifact: str, version: str = "4") -> dict[RefKey, ResolvedVersion]:
-    entry = ResolvedVersion("mlflow", "mlflow", reference, "llama", version, artifact,
-                            alias="production", run_id="abcdef0123")  # fmt: skip
-    return {entry.key: entry}
+def resolved(reference: str, artifact: str, version: str = "4") -> dict[str, Resolution]:
+    return {resolution_key("mlflow", reference): Resolution(reference, artifact, version)}
 
 
 def kind(objects: list[dict[str, Any]], name: str) -> dict[str, Any]:
@@ -56,7 +55,7 @@ def kind(objects: list[dict[str, Any]], name: str) -> dict[str, Any]:
 
 def test_resolved_object_store_artifact_is_loaded_directly() -> None:
     ref = "mlflow://llama@production"
-    objects, warnings = render_with_warnings(loaded(ref), resolved(ref, "s3://m/llama/4"))
+    objects, warnings = render_with_warnings(loaded(ref), None, resolved(ref, "s3://m/llama/4"))
     dep = kind(objects, "Deployment")
     pod = dep["spec"]["template"]["spec"]
     assert pod["containers"][0]["args"][0] == "s3://m/llama/4"
@@ -71,7 +70,7 @@ def test_resolved_object_store_artifact_is_loaded_directly() -> None:
 def test_artifact_vllm_cannot_read_is_fetched_by_an_init_container() -> None:
     ref = "mlflow://llama@production"
     uri = "mlflow-artifacts:/1/models/m-abc/artifacts"
-    objects, _ = render_with_warnings(loaded(ref), resolved(ref, uri))
+    objects, _ = render_with_warnings(loaded(ref), None, resolved(ref, uri))
     pod = kind(objects, "Deployment")["spec"]["template"]["spec"]
     [init] = pod["initContainers"]
     assert init["args"][0] == uri
@@ -95,7 +94,7 @@ def test_unresolved_reference_warns_at_its_line() -> None:
 
 def test_promote_step_sets_the_alias_on_the_pinned_version_with_wired_credentials() -> None:
     objects, _ = render_with_warnings(
-        loaded("mlflow://llama/4"), resolved("mlflow://llama/4", "s3://x")
+        loaded("mlflow://llama/4"), None, resolved("mlflow://llama/4", "s3://x")
     )
     template = kind(objects, "WorkflowTemplate")
     [step] = [t for t in template["spec"]["templates"] if t["name"] == "promote"]

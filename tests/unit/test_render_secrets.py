@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
+from aiplane.check import load_and_check
 from aiplane.commands.render import to_yaml
 from aiplane.errors import StackError
 from aiplane.render import render_stack
-from aiplane.stack.loader import load_and_check
 
 CANARY = "sk-CANARY-7f3a9c2e41d8b6"
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
+from aiplane.check import load_and_check
 from aiplane.commands.render import to_yaml
 from aiplane.render import render_stack, render_with_warnings
-from aiplane.stack.loader import load_and_check
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -259,10 +259,23 @@ def test_every_object_is_labelled_and_located() -> None:
 
 
 def test_sorted_by_kind_rank_then_name() -> None:
-    from aiplane.render.common import sort_key
-
-    keys = [sort_key(o) for o in seed()]
-    assert keys == sorted(keys)
+    """Objects others depend on come first, and each kind is sorted by namespace and name
+    (checked against the dependency order itself, not the renderer's sort key)."""
+    objects = seed()
+    kinds = list(dict.fromkeys(o["kind"] for o in objects))
+    first = {kind: kinds.index(kind) for kind in kinds}
+    for before, after in [("Namespace", "PriorityClass"), ("PriorityClass", "Deployment"),
+                          ("ConfigMap", "Deployment"), ("ClusterPolicy", "NodeLabels"),
+                          ("NodeLabels", "Deployment"), ("Deployment", "Service"),
+                          ("Service", "HTTPRoute"), ("HTTPRoute", "AIGatewayRoute"),
+                          ("AIGatewayRoute", "WorkflowTemplate")]:  # fmt: skip
+        assert first[before] < first[after], (before, after, kinds)
+    runs = [o["kind"] for o in objects]
+    assert runs == sorted(runs, key=kinds.index), "each kind is one contiguous run"
+    for kind in kinds:
+        names = [(o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in objects
+                 if o["kind"] == kind]  # fmt: skip
+        assert names == sorted(names), kind
 
 
 def test_two_renders_are_byte_identical() -> None:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from aiplane.engines.vllm import check_vllm_args, load_table, normalise_flag, vllm_args
+from aiplane.engines.vllm import check_vllm_args, load_table, normalise_flag
 from aiplane.errors import Diagnostic
+from aiplane.render.vllm_args import vllm_args
 from aiplane.stack.loader import LoadedStack, parse_stack
 
 

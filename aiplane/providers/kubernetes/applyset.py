@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -22,7 +21,7 @@ from aiplane.plan.state import Inventory, StackState
 
 if TYPE_CHECKING:
     from aiplane.providers.kubernetes.client import KubeClient
-from aiplane.providers.kubernetes.objects import MANAGED_BY, PART_OF, STACK_LABEL
+from aiplane.providers.kubernetes.labels import MANAGED_BY, PART_OF, STACK_LABEL
 
 ID_LABEL = "applyset.k8s.io/id"
 TOOLING = "applyset.k8s.io/tooling"
@@ -32,11 +31,6 @@ TOOL_NAME = "aiplane"
 GPU_CAPACITY = "aiplane.dev/gpu-capacity"  # JSON of the last applied plan's GPU capacity
 INVENTORY = "aiplane.dev/inventory"  # JSON: other providers' inventories
 KUBERNETES = "kubernetes"
-
-
-def system_namespace() -> str:
-    """Where aiplane keeps ApplySet parents and locks (``$AIPLANE_SYSTEM_NAMESPACE``)."""
-    return os.environ.get("AIPLANE_SYSTEM_NAMESPACE", "aiplane-system")
 
 
 def applyset_id(name: str, namespace: str, kind: str, group: str) -> str:

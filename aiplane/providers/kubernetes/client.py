@@ -1,4 +1,4 @@
-"""A small typed Kubernetes API client on httpx: the only module of aiplane that speaks HTTP.
+"""A small typed Kubernetes API client on httpx: the Kubernetes providers' only transport.
 
 It covers what plan and apply need: discovery (kinds to plurals and scope, cached), GET, LIST with a
 label selector, server-side apply (optionally as a dry run), create, replace, delete and patch.
@@ -74,12 +74,6 @@ class Resource:
             base += f"/namespaces/{namespace}"
         base += f"/{self.plural}"
         return f"{base}/{name}" if name else base
-
-
-def split_api_version(api_version: str) -> tuple[str, str]:
-    """``apps/v1`` -> (``apps``, ``v1``); ``v1`` -> (``""``, ``v1``)."""
-    group, _, version = api_version.rpartition("/")
-    return group, version
 
 
 class KubeClient:

@@ -8,11 +8,8 @@ from typing import Any
 
 from aiplane.errors import AiplaneError, Diagnostic
 from aiplane.providers.kubernetes.applyset import ApplySet
+from aiplane.providers.kubernetes.labels import MANAGED_BY, SOURCE_ANN, STACK_LABEL, SUBJECT_ANN
 from aiplane.providers.kubernetes.objects import (
-    MANAGED_BY,
-    SOURCE_ANN,
-    STACK_LABEL,
-    SUBJECT_ANN,
     Manifest,
     ObjectRef,
     annotation,

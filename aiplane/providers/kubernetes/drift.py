@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiplane.plan.diff import join
-from aiplane.providers.kubernetes.objects import DRIFT_ANN, annotation, live_fingerprint
+from aiplane.providers.kubernetes.labels import DRIFT_ANN
+from aiplane.providers.kubernetes.objects import annotation, live_fingerprint
 
 _AUTOSCALERS = ("kube-controller-manager", "*autoscaler*", "keda*", "*hpa*")
 

@@ -6,7 +6,6 @@ per-kind timeout and reports progress through a callback.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -16,7 +15,7 @@ from aiplane.providers.kubernetes.client import KubeClient
 from aiplane.providers.kubernetes.kinds import MIG_STATE
 from aiplane.providers.kubernetes.objects import ObjectRef
 
-# seconds; large-model cold starts are long. ``AIPLANE_HEALTH_TIMEOUT`` caps them all (tests, CI).
+# seconds; large-model cold starts are long. ``AIPLANE_HEALTH_TIMEOUT`` (``cap``) caps them all.
 TIMEOUTS: Mapping[str, float] = {
     "CustomResourceDefinition": 60,
     "Namespace": 60,
@@ -97,8 +96,8 @@ CHECKS: Mapping[str, Checker] = {
 }
 
 
-def timeout_for(kind: str) -> float:
-    cap = float(os.environ.get("AIPLANE_HEALTH_TIMEOUT", "0") or 0)
+def timeout_for(kind: str, cap: float = 0) -> float:
+    """The health timeout of ``kind``, capped at ``cap`` seconds when ``cap`` > 0."""
     base = TIMEOUTS.get(kind, 300)
     return min(base, cap) if cap > 0 else base
 
@@ -135,6 +134,7 @@ def wait_healthy(
     *,
     selector: str = "",
     poll: float = 0.5,
+    cap: float = 0,
 ) -> None:
     """Poll ``refs`` (kinds with a check) until healthy; raise ``HealthTimeout`` past the timeout."""
     pending = [r for r in refs if r.kind in CHECKS]
@@ -152,7 +152,7 @@ def wait_healthy(
         if not pending:
             return
         waited = time.monotonic() - start
-        late = [r for r in pending if waited > timeout_for(r.kind)]
+        late = [r for r in pending if waited > timeout_for(r.kind, cap)]
         if late:
             detail = "; ".join(f"{r}: {last[r]}" for r in late[:5])
             raise HealthTimeout(f"{late[0]}: not healthy after {waited:.0f} s ({detail})")

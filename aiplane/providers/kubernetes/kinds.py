@@ -13,54 +13,16 @@ from aiplane.providers.kubernetes.diff import (
     get_path,
     json_text_field,
 )
-from aiplane.providers.kubernetes.objects import (
-    IMMUTABLE_ANN,
-    NODE_LABELS_KIND,
-    ObjectRef,
-    annotation,
-)
+from aiplane.providers.kubernetes.kind_table import facts
+from aiplane.providers.kubernetes.labels import IMMUTABLE_ANN, NODE_LABELS_KIND
+from aiplane.providers.kubernetes.objects import ObjectRef, annotation
 
 MIG_CONFIG = "nvidia.com/mig.config"
 MIG_STATE = "nvidia.com/mig.config.state"
 COLLECTION_KEY = "collection.json"
 
-STAGES: tuple[str, ...] = ("crds", "cluster-config", "workloads", "routes", "workflows")
-KIND_STAGES: tuple[Stage, ...] = ("crds", "cluster-config", "workloads", "routes", "workflows")
-"""``_STAGE_OF`` indexes -> the core's stage names."""
-_STAGE_OF = {
-    "CustomResourceDefinition": 0,
-    "Namespace": 0,
-    "PriorityClass": 1,
-    "ClusterPolicy": 1,
-    "ConfigMap": 1,
-    "Secret": 1,
-    "ServiceAccount": 1,
-    "Role": 1,
-    "ClusterRole": 1,
-    "RoleBinding": 1,
-    "ClusterRoleBinding": 1,
-    "StorageClass": 1,
-    "PersistentVolumeClaim": 1,
-    "ResourceQuota": 1,
-    "LimitRange": 1,
-    "ResourceFlavor": 1,
-    "ClusterQueue": 1,
-    "LocalQueue": 1,
-    "Gateway": 3,
-    "GatewayClass": 3,
-    "HTTPRoute": 3,
-    "GRPCRoute": 3,
-    "Ingress": 3,
-    "AIGatewayRoute": 3,
-    "AIServiceBackend": 3,
-    "Backend": 3,
-    "BackendSecurityPolicy": 3,
-    "InferencePool": 3,
-    "WorkflowTemplate": 4,
-    "ClusterWorkflowTemplate": 4,
-    "CronWorkflow": 4,
-    "Workflow": 4,
-}
+STAGES: tuple[Stage, ...] = ("crds", "cluster-config", "workloads", "routes", "workflows")
+"""The stages Kubernetes objects use, in order (``stage_of`` indexes them)."""
 ROLLING_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet"})
 POD_KINDS = ROLLING_KINDS | {"Job", "Pod", "ReplicaSet", "CronJob"}
 
@@ -86,8 +48,8 @@ _NODE_DISRUPTIVE = {"ClusterPolicy": ("spec.driver.*", "spec.mig.*", "spec.migMa
 
 
 def stage_of(ref: ObjectRef) -> int:
-    """Apply stage index; unknown kinds go with workloads."""
-    return _STAGE_OF.get(ref.kind, 2)
+    """Apply stage index in ``STAGES`` (from the kind table; unknown kinds go with workloads)."""
+    return STAGES.index(facts(ref.kind).stage)
 
 
 def immutable_reason(

@@ -21,8 +21,9 @@ from typing import Any
 
 from aiplane.errors import AiplaneError
 from aiplane.providers.kubernetes.client import ApiError, KubeClient
+from aiplane.providers.kubernetes.labels import LOCK_PURPOSE_ANN, MANAGED_BY, STACK_LABEL
 
-PURPOSE_ANN = "aiplane.dev/lock-purpose"
+PURPOSE_ANN = LOCK_PURPOSE_ANN
 _API = "coordination.k8s.io/v1"
 
 
@@ -92,7 +93,7 @@ class StackLock:
             "name": self.name,
             "namespace": self.namespace,
             "annotations": {PURPOSE_ANN: self.purpose},
-            "labels": {"app.kubernetes.io/managed-by": "aiplane", "aiplane.dev/stack": self.stack},
+            "labels": {MANAGED_BY: "aiplane", STACK_LABEL: self.stack},
         }
         if rv:
             meta["resourceVersion"] = rv

@@ -9,20 +9,19 @@ from typing import Any
 from aiplane.plan.address import Address
 from aiplane.plan.model import digest_of
 from aiplane.providers.base import Resource
+from aiplane.providers.kubernetes.labels import (
+    MANAGED_BY,
+    NODE_LABELS_KIND,
+    PART_OF,
+    SOURCE_ANN,
+    STACK_LABEL,
+    SUBJECT_ANN,
+)
 
 Manifest = dict[str, Any]
 
-MANAGED_BY = "app.kubernetes.io/managed-by"
-STACK_LABEL = "aiplane.dev/stack"
-SOURCE_ANN = "aiplane.dev/source"
-SUBJECT_ANN = "aiplane.dev/subject"
-IMMUTABLE_ANN = "aiplane.dev/immutable-fields"
-DRIFT_ANN = "aiplane.dev/expected-drift"
-PART_OF = "applyset.k8s.io/part-of"
-NODE_LABELS_KIND = "NodeLabels"
 PROVIDER = "kubernetes"
 NODE_LABELS_PROVIDER = "node-labels"
-NODE_LABELS_API = "aiplane.dev/v1alpha1"
 
 # fields the server owns; never compared
 _SERVER_META: tuple[str, ...] = (

@@ -28,6 +28,7 @@ from aiplane.providers.base import Resource
 from aiplane.providers.kubernetes.applyset import ApplySet
 from aiplane.providers.kubernetes.desired import Key, key_of, prepare
 from aiplane.providers.kubernetes.diff import mask_diffs
+from aiplane.providers.kubernetes.kind_table import facts
 from aiplane.providers.kubernetes.kinds import disruption_of, immutable_reason, mig_refs_of
 from aiplane.providers.kubernetes.objects import (
     PROVIDER,
@@ -39,19 +40,11 @@ from aiplane.providers.kubernetes.objects import (
 from aiplane.providers.kubernetes.provider import DELETE_NOTES
 
 Renderer = Callable[[str], list[Manifest]]
-CLUSTER_SCOPED = frozenset(
-    {
-        "Namespace", "Node", "PriorityClass", "ClusterRole", "ClusterRoleBinding",
-        "CustomResourceDefinition", "StorageClass", "ClusterPolicy", "ClusterWorkflowTemplate",
-        "GatewayClass", "IngressClass", "ValidatingWebhookConfiguration", "PersistentVolume",
-        "MutatingWebhookConfiguration", "ClusterQueue", "ResourceFlavor", "NodeLabels",
-        "ClusterIssuer", "RuntimeClass",
-    }
-)  # fmt: skip
 
 
 def offline_scope(api_version: str, kind: str) -> bool:
-    return kind not in CLUSTER_SCOPED
+    """Namespaced or not, from the kind table (no cluster to ask)."""
+    return not facts(kind).cluster_scoped
 
 
 def load_against(against: str, stack_file: str, render: Renderer) -> tuple[list[Manifest], str]:

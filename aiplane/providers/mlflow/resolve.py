@@ -8,30 +8,34 @@ whose status is not READY cannot be served and is an error carrying MLflow's sta
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from aiplane.providers.mlflow.client import MlflowClient, MlflowError
-from aiplane.registry.resolved import ResolvedVersion, ResolveError, iso_from_millis, now_iso
-from aiplane.stack.model_refs import RegistryRef
-from aiplane.stack.models import Registry
+from aiplane.providers.resolved import ResolvedVersion, ResolveError, iso_from_millis, now_iso
 
 TOKEN_ENV = "MLFLOW_TRACKING_TOKEN"
 
 
-def client_for(registry: Registry) -> MlflowClient:
-    """A client for ``registry``, with its token (from the CLI environment) and TLS settings."""
-    assert registry.uri is not None  # the schema requires it for mlflow registries
-    creds = registry.credentials
-    token_env = (creds.env if creds else None) or TOKEN_ENV
-    verify: bool | str = True
-    if registry.tls is not None:
-        verify = registry.tls.ca_file or not registry.tls.insecure_skip_verify
-    return MlflowClient(registry.uri, token=os.environ.get(token_env) or None, verify=verify)
+@dataclass(frozen=True)
+class MlflowRef:
+    """A parsed reference: the registered model and an alias or a version number."""
+
+    model: str
+    alias: str | None = None
+    version: str | None = None
 
 
-def resolve(
-    client: MlflowClient, registry: Registry, ref: RegistryRef, reference: str
-) -> ResolvedVersion:
+def client_for(
+    uri: str, *, token_env: str | None, ca_file: str | None, insecure: bool
+) -> MlflowClient:
+    """A client for the registry at ``uri``; the token is read from ``token_env`` (default
+    MLFLOW_TRACKING_TOKEN) in the CLI's environment, never from the stack."""
+    verify: bool | str = ca_file or not insecure
+    return MlflowClient(uri, token=os.environ.get(token_env or TOKEN_ENV) or None, verify=verify)
+
+
+def resolve(client: MlflowClient, registry: str, ref: MlflowRef, reference: str) -> ResolvedVersion:
     """``reference`` (already parsed as ``ref``) as the registry answers now."""
     subject = f"mlflow model {ref.model}"
     try:
@@ -54,7 +58,7 @@ def resolve(
     except MlflowError as exc:
         raise ResolveError(f"{subject} version {version}: {exc}") from None
     return ResolvedVersion(
-        registry=registry.name,
+        registry=registry,
         registry_type="mlflow",
         reference=reference,
         model=ref.model,
@@ -70,7 +74,7 @@ def resolve(
     )
 
 
-def current_version(client: MlflowClient, ref: RegistryRef) -> str:
+def current_version(client: MlflowClient, ref: MlflowRef) -> str:
     """The version an alias names right now (for staleness checks); ``ResolveError`` if gone."""
     try:
         return str(client.alias_version(ref.model, ref.alias or "").get("version") or "")
@@ -86,9 +90,7 @@ def _checksum(version: dict[str, Any]) -> str | None:
     return None
 
 
-def _explain(
-    client: MlflowClient, subject: str, ref: RegistryRef, exc: MlflowError
-) -> ResolveError:
+def _explain(client: MlflowClient, subject: str, ref: MlflowRef, exc: MlflowError) -> ResolveError:
     """Turn a failed lookup into what the user must know: which model or alias is missing."""
     if exc.status == 0 or exc.status >= 500 or exc.status in (401, 403):
         return ResolveError(str(exc))

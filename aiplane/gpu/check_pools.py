@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from aiplane.errors import Diagnostic, suggest
+from aiplane.gpu.catalog import get_gpu, gpu_names
+from aiplane.gpu.layouts import check_layout
 from aiplane.stack.loader import LoadedStack
 from aiplane.stack.models import GpuPool
 
@@ -15,7 +17,6 @@ def check_pools(loaded: LoadedStack) -> list[Diagnostic]:
 
 
 def _check_pool(loaded: LoadedStack, index: int, pool: GpuPool) -> list[Diagnostic]:
-    from aiplane.gpu.catalog import get_gpu, gpu_names
 
     path = ("spec", "gpuPools", index)
     gpu = get_gpu(pool.gpu)
@@ -45,8 +46,6 @@ def _check_pool(loaded: LoadedStack, index: int, pool: GpuPool) -> list[Diagnost
 
 
 def _check_layouts(loaded: LoadedStack, index: int, pool: GpuPool) -> list[Diagnostic]:
-    from aiplane.gpu.catalog import get_gpu
-    from aiplane.gpu.layouts import check_layout
 
     gpu = get_gpu(pool.gpu)
     assert gpu is not None

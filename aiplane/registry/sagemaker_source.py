@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from aiplane.registry.resolved import ResolvedVersion, ResolveError, now_iso
+from aiplane.providers.resolved import ResolvedVersion, ResolveError, now_iso
 from aiplane.registry.sites import Site
 from aiplane.stack.models import Registry
 

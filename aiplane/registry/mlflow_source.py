@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 from aiplane.errors import AiplaneError
 from aiplane.providers.base import ProviderContext, Resolution
 from aiplane.providers.mlflow.client import MlflowClient
-from aiplane.providers.mlflow.resolve import client_for, current_version, resolve
-from aiplane.registry.resolved import ResolvedVersion, ResolveError
+from aiplane.providers.mlflow.resolve import MlflowRef, client_for, current_version, resolve
+from aiplane.providers.resolved import ResolvedVersion, ResolveError
 from aiplane.registry.sites import Site
-from aiplane.stack.model_refs import RefError, parse_ref
+from aiplane.stack.model_refs import RefError, RegistryRef, parse_ref
 from aiplane.stack.models import Registry
 
 
@@ -39,7 +39,15 @@ class MlflowSource:
     @property
     def client(self) -> MlflowClient:
         if self._client is None:
-            self._client = client_for(self.registry)
+            registry = self.registry
+            assert registry.uri is not None  # the schema requires it for mlflow registries
+            creds, tls = registry.credentials, registry.tls
+            self._client = client_for(
+                registry.uri,
+                token_env=creds.env if creds else None,
+                ca_file=tls.ca_file if tls else None,
+                insecure=bool(tls and tls.insecure_skip_verify),
+            )
         return self._client
 
     def resolve(self, references: Sequence[str]) -> Mapping[str, Resolution]:
@@ -50,18 +58,22 @@ class MlflowSource:
                 ref = parse_ref(reference)
                 if ref is None or ref.type != "mlflow":
                     raise AiplaneError(f"{reference}: not an MLflow reference")
-                found = resolve(self.client, self.registry, ref, reference)
+                found = resolve(self.client, self.registry.name, _mlflow_ref(ref), reference)
             except (ResolveError, RefError) as exc:
                 raise AiplaneError(f"{reference}: {exc}") from None
             out[reference] = Resolution(reference, found.artifact_uri, found.version)
         return out
 
     def resolve_site(self, site: Site) -> ResolvedVersion:
-        return resolve(self.client, self.registry, site.ref, site.version.source)
+        return resolve(self.client, self.registry.name, _mlflow_ref(site.ref), site.version.source)
 
     def current(self, site: Site) -> str:
-        return current_version(self.client, site.ref)
+        return current_version(self.client, _mlflow_ref(site.ref))
 
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
+
+
+def _mlflow_ref(ref: RegistryRef) -> MlflowRef:
+    return MlflowRef(ref.model, ref.alias, ref.version)

@@ -1,1 +1,0 @@
-"""SageMaker Model Registry: resolves model package ARNs (a version, or a group's latest approved)."""

@@ -1,0 +1,205 @@
+"""The Kubernetes client's wire contract, against a local HTTP server that records every request:
+paths, query parameters (fieldManager, force, dryRun=All, labelSelector), content types, bodies,
+retries on 429/5xx, 404 on GET -> None, errors keeping the server's status and reason."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from aiplane.providers.kubernetes.client import ApiError, ClusterUnreachable, KubeClient
+from aiplane.providers.kubernetes.kubeconfig import ClusterConfig
+
+CORE = {"resources": [
+    {"name": "configmaps", "kind": "ConfigMap", "namespaced": True},
+    {"name": "namespaces", "kind": "Namespace", "namespaced": False},
+    {"name": "configmaps/status", "kind": "ConfigMap", "namespaced": True},
+]}  # fmt: skip
+APPS = {"resources": [{"name": "deployments", "kind": "Deployment", "namespaced": True}]}
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: Any
+
+
+Reply = tuple[int, Any]
+
+
+@dataclass
+class Server:
+    """Answers discovery itself; every other request goes to ``answer`` (default: 200 {})."""
+
+    url: str = ""
+    seen: list[Seen] = field(default_factory=list)
+    answer: Callable[[Seen], Reply] = lambda s: (200, {})
+
+    def calls(self, method: str) -> list[Seen]:
+        return [s for s in self.seen if s.method == method]
+
+
+def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
+    discovery: dict[str, Any] = {
+        "/api": {"versions": ["v1"]},
+        "/apis": {"groups": [{"name": "apps", "versions": [{"version": "v1"}]}]},
+        "/api/v1": CORE,
+        "/apis/apps/v1": APPS,
+    }
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _do(self) -> None:
+            split = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            seen = Seen(self.command, split.path, parse_qs(split.query),
+                        {k.lower(): v for k, v in self.headers.items()},
+                        json.loads(raw) if raw else None)  # fmt: skip
+            if self.command == "GET" and split.path in discovery:
+                status, body = 200, discovery[split.path]
+            else:
+                server.seen.append(seen)
+                status, body = server.answer(seen)
+            data = json.dumps(body).encode() if body is not None else b""
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_PATCH = do_DELETE = do_POST = do_PUT = _do
+
+    return Handler
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    state = Server()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def client(server: Server, **kw: Any) -> KubeClient:
+    return KubeClient(ClusterConfig(server.url, "test", token="t0ken"), **kw)
+
+
+CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "ml"},
+      "data": {"k": "v"}}  # fmt: skip
+
+
+def test_get_and_404_is_none(server: Server) -> None:
+    server.answer = lambda s: (200, CM) if s.path.endswith("/c") else (404, {"reason": "NotFound"})
+    with client(server) as kube:
+        assert kube.get("v1", "ConfigMap", "c", "ml") == CM
+        assert kube.get("v1", "ConfigMap", "gone", "ml") is None
+    got = server.calls("GET")
+    assert [s.path for s in got] == ["/api/v1/namespaces/ml/configmaps/c",
+                                     "/api/v1/namespaces/ml/configmaps/gone"]  # fmt: skip
+    assert got[0].headers["authorization"] == "Bearer t0ken"
+    assert got[0].headers["accept"] == "application/json"
+
+
+def test_list_sends_the_selector_and_fills_kind(server: Server) -> None:
+    server.answer = lambda s: (200, {"items": [{"metadata": {"name": "d"}}]})
+    with client(server) as kube:
+        items = kube.list("apps/v1", "Deployment", label_selector="applyset.k8s.io/part-of=x")
+    assert items == [{"metadata": {"name": "d"}, "apiVersion": "apps/v1", "kind": "Deployment"}]
+    [call] = server.calls("GET")
+    assert call.path == "/apis/apps/v1/deployments"  # all namespaces
+    assert call.query == {"labelSelector": ["applyset.k8s.io/part-of=x"]}
+
+
+@pytest.mark.parametrize(("dry_run", "force"), [(False, True), (True, True), (False, False)])
+def test_server_side_apply_contract(server: Server, dry_run: bool, force: bool) -> None:
+    server.answer = lambda s: (200, {**s.body, "metadata": {**s.body["metadata"], "uid": "u"}})
+    with client(server) as kube:
+        result = kube.apply(CM, field_manager="aiplane", force=force, dry_run=dry_run)
+    assert result["metadata"]["uid"] == "u"
+    [call] = server.calls("PATCH")
+    assert call.path == "/api/v1/namespaces/ml/configmaps/c"
+    expected = {"fieldManager": ["aiplane"], "force": ["true" if force else "false"]}
+    if dry_run:
+        expected["dryRun"] = ["All"]
+    assert call.query == expected
+    assert call.headers["content-type"] == "application/apply-patch+yaml"
+    assert call.body == CM
+
+
+def test_cluster_scoped_apply_has_no_namespace_in_the_path(server: Server) -> None:
+    with client(server) as kube:
+        kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ml"}})
+    assert server.calls("PATCH")[0].path == "/api/v1/namespaces/ml"
+
+
+def test_delete_sends_uid_precondition_and_propagation(server: Server) -> None:
+    replies = iter([(200, {}), (404, {"reason": "NotFound"})])
+    server.answer = lambda s: next(replies)
+    with client(server) as kube:
+        assert kube.delete(
+            "apps/v1", "Deployment", "d", "ml", uid="uid-1", propagation="Foreground"
+        )
+        assert kube.delete("apps/v1", "Deployment", "d", "ml") is False  # already gone
+    first, second = server.calls("DELETE")
+    assert first.path == "/apis/apps/v1/namespaces/ml/deployments/d"
+    assert first.body == {"propagationPolicy": "Foreground", "preconditions": {"uid": "uid-1"}}
+    assert first.headers["content-type"] == "application/json"
+    assert second.body == {"propagationPolicy": "Background"}
+
+
+def test_retries_on_503_then_succeeds(server: Server) -> None:
+    replies = iter([(503, {}), (429, {}), (200, CM)])
+    server.answer = lambda s: next(replies)
+    with client(server, retries=3) as kube:
+        assert kube.get("v1", "ConfigMap", "c", "ml") == CM
+    assert len(server.calls("GET")) == 3
+
+
+def test_errors_keep_status_reason_and_causes_and_are_not_retried(server: Server) -> None:
+    server.answer = lambda s: (422, {
+        "reason": "Invalid", "message": "Deployment.apps \"d\" is invalid",
+        "details": {"causes": [{"field": "spec.selector", "message": "field is immutable"}]},
+    })  # fmt: skip
+    with client(server) as kube, pytest.raises(ApiError) as caught:
+        kube.apply({"apiVersion": "apps/v1", "kind": "Deployment",
+                    "metadata": {"name": "d", "namespace": "ml"}})  # fmt: skip
+    err = caught.value
+    assert (err.status, err.reason, err.causes) == (
+        422,
+        "Invalid",
+        ["spec.selector: field is immutable"],
+    )
+    assert err.immutable and len(server.calls("PATCH")) == 1
+
+
+def test_unknown_kind_is_a_404_error_without_a_request(server: Server) -> None:
+    with (
+        client(server) as kube,
+        pytest.raises(ApiError, match=re.escape("does not serve example.com/v1")),
+    ):
+        kube.get("example.com/v1", "Widget", "w")
+    assert server.seen == []
+
+
+def test_unreachable_server_is_a_clear_error() -> None:
+    dead = KubeClient(ClusterConfig("http://127.0.0.1:9", "test"), retries=0)
+    with dead, pytest.raises(ClusterUnreachable, match="cannot reach the API server"):
+        dead.get("v1", "Namespace", "ml")
