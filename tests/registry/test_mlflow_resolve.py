@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from aiplane.check import load_and_check
 from aiplane.cli import main
 from aiplane.registry.commands import resolve_for_plan
-from aiplane.stack.loader import load_and_check
 from tests.servers.mlflow import RegisteredModel
 from tests.servers.support import free_port
 
