@@ -69,14 +69,16 @@ def test_alias_move_is_warned_refreshed_pinned_and_applied(
     registered: Callable[[], RegisteredModel],
 ) -> None:
     model = registered()
-    name = namespace
+    name = f"reg-{namespace.rsplit('-', 1)[-1]}"  # a stack name is at most 53 characters
     file = write(cli, name, model)
     kubectl("create", "namespace", "gpu-operator", check=False)
     try:
         ok(cli.run("apply", file, "--yes", "--allow-disruption", env=NO_WAIT))
         assert served(kubectl, name) == (f"s3://models/{model.name}/1", "1")
         lock = json.loads((cli.workdir / "aiplane.lock").read_text())
-        assert [e["version"] for e in lock["references"]] == ["1"]
+        versions = {e["reference"]: e["version"] for e in lock["references"]}
+        assert versions == {f"mlflow://{model.name}@production": "1",
+                            f"mlflow://{model.name}/2": "2"}  # fmt: skip
         ok(cli.run("plan", file, "--detailed-exitcode", env=NO_WAIT))
 
         # A plan saved before the alias moves is refused at apply.
@@ -116,11 +118,12 @@ def test_changing_the_promoted_version_moves_the_alias_in_mlflow(
     model = registered()
     kubectl("create", "namespace", "gpu-operator", check=False)
     pinned = {"first": f"mlflow://{model.name}/1", "extra": ", promoteAlias: production"}
-    file = write(cli, namespace, model, **pinned)
+    name = f"promo-{namespace.rsplit('-', 1)[-1]}"
+    file = write(cli, name, model, **pinned)
     try:
         ok(cli.run("apply", file, "--yes", "--allow-disruption", env=NO_WAIT))
         assert model.server.alias_version(model.name, "production") == "1"
-        write(cli, namespace, model, **pinned, serve="v2")
+        write(cli, name, model, **pinned, serve="v2")
         out = ok(cli.run("plan", file, "--detailed-exitcode", env=NO_WAIT), 2)
         assert f"mlflow alias production of {model.name} 1 -> 2, once model llama production" in out
         ok(cli.run("apply", file, "--yes", "--allow-disruption", env=NO_WAIT))
