@@ -202,7 +202,7 @@ def apply(
     """Apply a plan: server-side apply, staged, pruning only what this stack owns."""
 
     def body() -> int:
-        from aiplane.commands.plan import apply_main
+        from aiplane.commands.apply import apply_main
 
         return apply_main(
             target,
@@ -227,7 +227,7 @@ def force_unlock(
     """Break the stack's lock, held by HOLDER, when the run holding it is gone."""
 
     def body() -> int:
-        from aiplane.commands.plan import unlock_main
+        from aiplane.commands.unlock import unlock_main
 
         return unlock_main(file, holder, kubeconfig=kubeconfig, context=context)
 

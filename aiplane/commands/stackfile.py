@@ -32,21 +32,34 @@ class Rendered:
 
     stack: str
     manifests: list[Manifest]
+    resources: list[Resource]
     loaded: LoadedStack | None = None
     capacity: Capacity | None = None
     resolution: Resolution | None = None
     """The registry references as resolved for this render (None for a bundle)."""
 
+    def registry_notes(self) -> list[str]:
+        """The resolution's plan lines: warnings ("moved upstream since the lock")."""
+        if self.resolution is None:
+            return []
+        from aiplane.registry.commands import warning_lines
+
+        return warning_lines(self.resolution)
+
 
 def render_stack_file(path: str, registry: RegistryMode = "lock") -> Rendered:
-    """Load, check, resolve the registry references (see ``registry.commands.resolve_mode``)
-    and render ``path`` (or read its bundle)."""
+    """Load, check, resolve the registry references (see ``registry.commands.resolve_mode``),
+    render ``path`` (or read its bundle). The MLflow provider's resources (pinned references,
+    promoted aliases) come from the resolution, so they join the rendered ones here."""
     bundle = read_bundle(path)
     if bundle is not None:
-        return Rendered(bundle[0], bundle[1])
+        from aiplane.providers.kubernetes.objects import resources_of
+
+        return Rendered(bundle[0], bundle[1], resources_of(bundle[1]))
     from aiplane.check import load_and_check
     from aiplane.registry.commands import resolve_mode
-    from aiplane.render import render_stack
+    from aiplane.registry.resources import registry_resources
+    from aiplane.render import render_all
 
     loaded = load_and_check(path)
     resolution = resolve_mode(loaded, registry)
@@ -55,13 +68,15 @@ def render_stack_file(path: str, registry: RegistryMode = "lock") -> Rendered:
         from aiplane.gpu.from_stack import placement_for_stack
 
         placement = placement_for_stack(loaded)
-    manifests: list[Manifest] = list(render_stack(loaded, placement, resolution.for_render()))
+    rendering = render_all(loaded, placement, resolution.for_render())
+    resources = [*rendering.resources, *registry_resources(loaded, resolution)]
     capacity = None
     if placement is not None:
         from aiplane.gpu.capacity import capacity_of
 
         capacity = capacity_of(loaded, placement)
-    return Rendered(str(loaded.stack.metadata.name), manifests, loaded, capacity, resolution)
+    name = str(loaded.stack.metadata.name)
+    return Rendered(name, rendering.manifests, resources, loaded, capacity, resolution)
 
 
 def render_file(path: str) -> tuple[str, list[Manifest]]:
@@ -103,15 +118,3 @@ def read_bundle(path: str) -> tuple[str, list[Manifest]] | None:
     if not name:
         raise AiplaneError(f"{path}: a manifest bundle needs metadata.name (the stack name)")
     return name, [i for i in doc.get("items") or [] if isinstance(i, dict)]
-
-
-def registry_extras(rendered: Rendered) -> tuple[list[Resource], list[str]]:
-    """The MLflow provider's resources (pinned references, promoted aliases) and the resolution's
-    plan lines (warnings; with an offline plan, the moves too)."""
-    if rendered.loaded is None or rendered.resolution is None:
-        return [], []
-    from aiplane.registry.commands import warning_lines
-    from aiplane.registry.resources import registry_resources
-
-    resolution = rendered.resolution
-    return registry_resources(rendered.loaded, resolution), warning_lines(resolution)

@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from aiplane.errors import AiplaneError
 from aiplane.gpu.capacity import Capacity
 from aiplane.plan.address import Address
+from aiplane.plan.decide import decide
+from aiplane.plan.diff import diff_values
 from aiplane.plan.model import STAGES, Change, Mode, Plan, digest_of
 from aiplane.plan.state import StackState, StateStore
 from aiplane.providers.base import Live, Provider, Resource, Say
@@ -310,3 +312,30 @@ def apply_plan(
     report = work.run_all()
     run.store.write(final)
     return report
+
+
+def offline_changes(wanted: Sequence[Resource], before: Sequence[Resource]) -> list[Change]:
+    """A client-side comparison of two renderings of resources (``plan --against``), for
+    providers without an offline path of their own: bodies diffed, decided by the default rule
+    (any difference is an update; what is gone is a delete)."""
+    old = {r.address: r for r in before}
+    out = []
+    for r in wanted:
+        was = old.pop(r.address, None)
+        diffs = diff_values(dict(was.body) if was else {}, dict(r.body))
+        out.append(
+            decide(
+                r.address,
+                wanted=True,
+                exists=was is not None,
+                diffs=diffs,
+                source=r.source,
+                subject=r.subject,
+                desired_digest=r.digest or digest_of(dict(r.body)),
+            )
+        )
+    out += [
+        decide(o.address, wanted=False, exists=True, source=o.source, subject=o.subject)
+        for o in old.values()
+    ]
+    return out

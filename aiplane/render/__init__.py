@@ -1,17 +1,21 @@
-"""Compile a loaded stack into the manifests the data plane runs on.
+"""Compile a loaded stack into what the data plane runs on, tagged with the provider that applies it.
 
-``render_stack(loaded)`` returns every object of every target; ``render_with_warnings`` also
-returns what the targets could not express (as ``Diagnostic`` warnings, never dropped silently).
-The output is deterministic: objects sorted by kind rank (see ``providers.kubernetes.kind_table``), namespace
-and name, keys in a stable order, so two renders of the same stack are byte-identical.
+``render_all(loaded)`` returns a ``Rendering``: the Kubernetes manifests, every resource as a plan
+``Resource`` (Kubernetes objects, node labels, and what targets add for other providers through
+``Context.add``), and what the targets could not express (``Diagnostic`` warnings, never dropped
+silently). ``render_stack`` and ``render_with_warnings`` are its Kubernetes views. The output is
+deterministic: objects sorted by kind rank (``providers.kubernetes.kind_table``), namespace and
+name, keys in a stable order, so two renders of the same stack are byte-identical.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiplane.errors import Diagnostic, StackError
+from aiplane.providers.base import Resolution, Resource
 from aiplane.providers.kubernetes.objects import resources_of
 from aiplane.render.common import Context, Obj, canonical, sort_key
 from aiplane.render.placement import use_placement
@@ -19,7 +23,6 @@ from aiplane.stack.loader import LoadedStack
 
 if TYPE_CHECKING:
     from aiplane.gpu.stack_placement import StackPlacement
-    from aiplane.providers.base import Resolution, Resource
 
 Target = Callable[[Context], list[Obj]]
 
@@ -81,16 +84,26 @@ def _check_args(loaded: LoadedStack) -> list[Diagnostic]:
     return found
 
 
-def render_with_warnings(
+@dataclass(frozen=True)
+class Rendering:
+    """A whole render: Kubernetes manifests (sorted), every resource tagged with its provider
+    (the manifests as Kubernetes/node-labels resources, then other providers' in render order),
+    and the warnings about what could not be expressed."""
+
+    manifests: list[dict[str, Any]]
+    resources: list[Resource]
+    warnings: list[Diagnostic]
+
+
+def render_all(
     loaded: LoadedStack,
     placement: StackPlacement | None = None,
     resolved: Mapping[str, Resolution] | None = None,
-) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
-    """Every object of every target, and the warnings about what could not be expressed.
-
-    ``placement``: the GPU placement the command already solved (solved here when needed).
-    ``resolved``: the registry references, resolved before render by the data sources (keyed by
-    ``stack.model_refs.resolution_key``); render itself never reads a registry."""
+) -> Rendering:
+    """Render every target (``placement``: the GPU placement the command already solved;
+    solved here when needed; ``resolved``: the registry references, resolved before render by
+    the data sources and keyed by ``stack.model_refs.resolution_key``; render never reads a
+    registry)."""
     arg_notes = _check_args(loaded)
     ctx = Context(loaded, resolved=dict(resolved or {}))
     if placement is not None:
@@ -101,7 +114,18 @@ def render_with_warnings(
     known = set(loaded.warnings)
     warnings = [w for w in [*arg_notes, *ctx.warnings] if w not in known]
     ordered = sorted(_unique(warnings), key=lambda d: (d.line, d.column, d.message))
-    return finish(objects), ordered
+    manifests = finish(objects)
+    return Rendering(manifests, [*resources_of(manifests), *ctx.resources], ordered)
+
+
+def render_with_warnings(
+    loaded: LoadedStack,
+    placement: StackPlacement | None = None,
+    resolved: Mapping[str, Resolution] | None = None,
+) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
+    """Every Kubernetes object of every target, and the warnings (see ``render_all``)."""
+    rendering = render_all(loaded, placement, resolved)
+    return rendering.manifests, rendering.warnings
 
 
 def _unique(items: list[Diagnostic]) -> list[Diagnostic]:
@@ -115,19 +139,14 @@ def _unique(items: list[Diagnostic]) -> list[Diagnostic]:
 
 
 def render_resources(
-    loaded: LoadedStack,
-    placement: StackPlacement | None = None,
-    resolved: Mapping[str, Resolution] | None = None,
+    loaded: LoadedStack, placement: StackPlacement | None = None
 ) -> list[Resource]:
-    """Every object of every target as a plan ``Resource``, tagged with the provider that
-    applies it (Kubernetes; ``node-labels`` for NodeLabels)."""
-    return resources_of(render_stack(loaded, placement, resolved))
+    """Every resource of every target, tagged with the provider that applies it."""
+    return render_all(loaded, placement).resources
 
 
 def render_stack(
-    loaded: LoadedStack,
-    placement: StackPlacement | None = None,
-    resolved: Mapping[str, Resolution] | None = None,
+    loaded: LoadedStack, placement: StackPlacement | None = None
 ) -> list[dict[str, Any]]:
     """Every object of every target (see ``render_with_warnings``)."""
-    return render_with_warnings(loaded, placement, resolved)[0]
+    return render_with_warnings(loaded, placement)[0]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiplane.errors import Diagnostic
-from aiplane.providers.base import Resolution
+from aiplane.providers.base import Resolution, Resource
 from aiplane.providers.kubernetes.kind_table import facts
 from aiplane.providers.kubernetes.labels import MANAGED_BY, SOURCE_ANN, STACK_LABEL, SUBJECT_ANN
 from aiplane.stack.check_registries import version_registry
@@ -38,6 +38,13 @@ class Context:
     cache: dict[str, Any] = field(default_factory=dict)
     # Registry references resolved before render (the data sources), by ``resolution_key``.
     resolved: Mapping[str, Resolution] = field(default_factory=dict)
+    # Resources for providers other than Kubernetes (a vector database's collections, a
+    # registry's aliases): a target adds them with ``add``; Kubernetes objects are returned.
+    resources: list[Resource] = field(default_factory=list)
+
+    def add(self, resource: Resource) -> None:
+        """Render ``resource`` for its provider (its address names the provider)."""
+        self.resources.append(resource)
 
     def resolution(self, version: ModelVersion) -> Resolution | None:
         """What ``version``'s registry reference resolved to; None for storage URIs or unresolved."""

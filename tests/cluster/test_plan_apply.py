@@ -322,7 +322,7 @@ def test_canary_secret_never_appears_in_any_output(
 
 def _destroy(kubeconfig: Path, stack_file: str) -> None:
     """Prune every member of the stack's ApplySet (what an empty stack would plan)."""
-    from aiplane.commands.plan import open_run
+    from aiplane.commands.cluster import open_run
     from aiplane.commands.stackfile import render_file
     from aiplane.plan.engine import apply_plan, build_plan
     from aiplane.providers.kubernetes.client import KubeClient
@@ -331,7 +331,7 @@ def _destroy(kubeconfig: Path, stack_file: str) -> None:
 
     stack, _ = render_file(stack_file)
     with KubeClient(load_kubeconfig(str(kubeconfig))) as client:
-        run, _ = open_run(client, stack, stack_file, Scrubber(), [])
+        run = open_run(client, stack, stack_file, Scrubber(), [])
         plan, lives = build_plan(run, [], mode="cluster", target="test")
         apply_plan(run, plan, [], lives, say=lambda _: None, health=False)
 
@@ -370,6 +370,11 @@ def test_example_stack_apply_then_plan_is_empty(
         _destroy(kubeconfig, file)
 
 
+def kind_of(change: dict[str, Any]) -> str:
+    """The kind of a planned change in the JSON plan (its address type is apiVersion/kind)."""
+    return str(change["address"]["type"]).rpartition("/")[2]
+
+
 def test_plan_marks_missing_crds_as_estimates(cli: Cli, namespace: str):
     items = stack_manifests(namespace, namespace, ("a",))
     items.append(
@@ -386,7 +391,7 @@ def test_plan_marks_missing_crds_as_estimates(cli: Cli, namespace: str):
     out = ok(res, 1)
     assert "namespace no-such-namespace-here does not exist and the stack does not create it" in out
     out = ok(cli.plan(cli.write(namespace, items[:-1]), "--json"), 2)
-    widget = next(c for c in json.loads(out)["changes"] if c["object"]["kind"] == "Widget")
+    widget = next(c for c in json.loads(out)["changes"] if kind_of(c) == "Widget")
     assert widget["action"] == "create" and widget["estimate"] is True
     assert "CRD for Widget.example.com not installed; client-side estimate" in widget["reason"]
 
@@ -413,7 +418,7 @@ def test_crd_and_its_custom_resource_in_one_apply(cli: Cli, namespace: str):
     }
     file = cli.write(namespace, [crd, widget])
     doc = json.loads(ok(cli.plan(file, "--json"), 2))
-    planned = {c["object"]["kind"]: c for c in doc["changes"]}
+    planned = {kind_of(c): c for c in doc["changes"]}
     assert planned["Widget"]["estimate"] is True
     assert "installed by this plan" in planned["Widget"]["reason"]
     out = ok(cli.apply(file))

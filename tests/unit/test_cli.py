@@ -106,3 +106,32 @@ def test_init_writes_a_valid_stack_and_never_overwrites(tmp_path: Path) -> None:
     assert run("validate", str(target)).returncode == 0
     again = run("init", str(target))
     assert again.returncode == 1 and "already exists" in again.stderr
+
+
+def test_init_works_from_the_files_a_wheel_ships(tmp_path: Path) -> None:
+    """Only the package's modules and its declared package data (pyproject) are copied, as a
+    wheel holds them; ``aiplane init`` must still find its template there."""
+    import fnmatch
+    import shutil
+    import tomllib
+
+    repo = Path(__file__).resolve().parents[2]
+    globs = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["aiplane"]
+    site = tmp_path / "site"
+    for path in (repo / "aiplane").rglob("*"):
+        rel = path.relative_to(repo / "aiplane").as_posix()
+        if path.is_file() and (path.suffix == ".py" or any(fnmatch.fnmatch(rel, g) for g in globs)):
+            (site / "aiplane" / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, site / "aiplane" / rel)
+    target = tmp_path / "elsewhere" / "stack.yaml"
+    target.parent.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+         "from aiplane.cli import main; sys.argv = sys.argv[1:]; main()",
+         str(site), "init", str(target), "--name", "wheel"],
+        cwd=target.parent, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "name: wheel" in target.read_text()

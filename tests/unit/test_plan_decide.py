@@ -121,3 +121,26 @@ def test_address_display_and_json() -> None:
     assert Address.from_json(A.to_json()) == A and A.kind == "Deployment"
     assert sorted([A, Address("a", "t", "", "n")])[0].provider == "a"
     assert len({A, Address(*A.to_json().values())}) == 1
+
+
+def test_offline_deletes_say_what_is_lost_like_live_ones() -> None:
+    """The offline path decides with the same rule: a removed Namespace or PVC says what goes."""
+    from aiplane.providers.kubernetes.applyset import ApplySet
+    from aiplane.providers.kubernetes.offline import offline_plan
+
+    before = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "old"}},
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+         "metadata": {"name": "cache", "namespace": "ml"}, "spec": {}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "ml"}},
+    ]  # fmt: skip
+    plan = offline_plan([], before, stack="s", stack_file="s.yaml",
+                        applyset=ApplySet("s", "aiplane-system"), target="t")  # fmt: skip
+    reasons = {str(c.address): (c.action, c.reason) for c in plan.changes}
+    assert reasons == {
+        "Namespace/old": ("delete", "no longer in the stack; deleting a Namespace deletes "
+                                    "everything in it"),
+        "PersistentVolumeClaim/ml/cache": ("delete", "no longer in the stack; the volume's data "
+                                                     "(e.g. a model cache) may be lost"),
+        "Service/ml/s": ("delete", "no longer in the stack"),
+    }  # fmt: skip

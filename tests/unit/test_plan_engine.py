@@ -179,3 +179,15 @@ def test_data_sources_resolve_their_scheme_once(monkeypatch: pytest.MonkeyPatch)
     assert source.calls == [["toy://llama@prod", "toy://phi@canary"]]
     with pytest.raises(AiplaneError, match="toy://nope@x: the toy data source did not resolve"):
         resolve_all(["toy://nope@x"], ctx)
+
+
+def test_offline_changes_compare_two_renderings() -> None:
+    from aiplane.plan.engine import offline_changes
+
+    before = [resource("a", size=1), resource("gone", size=1), resource("same", size=3)]
+    now = [resource("a", size=2), resource("new", size=1), resource("same", size=3)]
+    changes = offline_changes(now, before)
+    assert actions(Plan("s", "f", "d", "offline", "t", "id", "p", "c", tuple(changes))) == [
+        ("update", "item a"), ("create", "item new"), ("noop", "item same"), ("delete", "item gone")
+    ]  # fmt: skip
+    assert [(d.path, d.before, d.after) for d in changes[0].diffs] == [("size", 1, 2)]

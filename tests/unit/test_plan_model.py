@@ -9,7 +9,8 @@ import re
 
 import pytest
 
-from aiplane.commands.plan import EXIT_BLOCKED, EXIT_CHANGES, EXIT_OK, plan_exit
+from aiplane.commands.cluster import EXIT_BLOCKED, EXIT_CHANGES, EXIT_OK
+from aiplane.commands.plan import plan_exit
 from aiplane.errors import AiplaneError
 from aiplane.plan.model import Change, DriftNote, Pin, Plan
 from aiplane.providers.kubernetes.applyset import ApplySet, ForeignApplySet, applyset_id

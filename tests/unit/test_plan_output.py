@@ -8,7 +8,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from aiplane.commands.plan import EXIT_BLOCKED, EXIT_CHANGES, EXIT_ERROR, EXIT_OK, plan_main
+from aiplane.commands.cluster import EXIT_BLOCKED, EXIT_CHANGES, EXIT_ERROR, EXIT_OK
+from aiplane.commands.plan import plan_main
 from aiplane.output.plan import (
     MARKDOWN_LIMIT,
     render_human,

@@ -327,3 +327,28 @@ def test_invalid_stack_raises_stack_error(tmp_path: Path) -> None:
     bad.write_text("apiVersion: aiplane.dev/v1alpha1\nkind: Stack\nmetadata: {name: Bad_Name}\n")
     with pytest.raises(StackError):
         render_main([str(bad)], None, "yaml")
+
+
+def test_render_tags_every_resource_with_its_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kubernetes objects go to ``kubernetes``, NodeLabels to ``node-labels``, and a target can add
+    resources for any other provider (``Context.add``), all in one rendering."""
+    import aiplane.render as render
+    from aiplane.plan.address import Address
+    from aiplane.providers.base import Resource
+
+    loaded = load_and_check(str(REPO / "stacks" / "seed.yaml"))
+    plain = render.render_all(loaded)
+    providers = [r.provider for r in plain.resources]
+    assert len(plain.resources) == len(plain.manifests)
+    assert {p for p, m in zip(providers, plain.manifests, strict=True)
+            if m["kind"] == "NodeLabels"} == {"node-labels"}  # fmt: skip
+    assert providers.count("kubernetes") == sum(m["kind"] != "NodeLabels" for m in plain.manifests)
+    first = plain.resources[0]
+    assert (str(first.address), first.source.startswith(f"{loaded.path}#L")) == (
+        "Namespace/ai-platform", True)  # fmt: skip
+
+    extra = Resource(Address("toy", "collection", "", "docs"), {"size": 768}, "s#L1", "c docs")
+    targets = {**render.targets(), "toy": lambda ctx: ctx.add(extra) or []}
+    monkeypatch.setattr(render, "targets", lambda: targets)
+    with_toy = render.render_all(loaded)
+    assert with_toy.resources[-1] == extra and with_toy.manifests == plain.manifests

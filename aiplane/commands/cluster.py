@@ -1,0 +1,88 @@
+"""What the cluster commands share: connecting, the providers of a run, the lock, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+
+from aiplane.commands.settings import Settings
+from aiplane.errors import AiplaneError
+from aiplane.providers.kubernetes.applyset import ApplySet
+from aiplane.providers.kubernetes.client import KubeClient
+from aiplane.providers.kubernetes.kubeconfig import KubeconfigError, load_kubeconfig
+from aiplane.providers.kubernetes.lock import StackLock
+from aiplane.secrets import Scrubber
+
+if TYPE_CHECKING:
+    from aiplane.plan.engine import Run
+    from aiplane.providers.base import Resource
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BLOCKED = 0, 1, 2, 3
+OFFLINE_HINT = "plan offline with --against empty|DIR|GIT_REV"
+
+
+def print_error(console: Console, scrub: Scrubber, exc: AiplaneError) -> int:
+    """Print a scrubbed error, its diagnostics and any apply report; return exit code 1."""
+    console.print(f"[bold red]error:[/] {scrub(str(exc))}", highlight=False, markup=True)
+    for d in exc.diagnostics:
+        console.print(f"  {scrub(d.format())}", highlight=False, markup=False)
+    report = getattr(exc, "report", None)
+    if report is not None:
+        for line in report.lines():
+            console.print(f"  {scrub(line)}", highlight=False, markup=False)
+    return EXIT_ERROR
+
+
+def connect(kubeconfig: str | None, context: str | None) -> KubeClient:
+    """A client for the chosen context; a missing cluster names the offline alternative."""
+    try:
+        config = load_kubeconfig(kubeconfig, context)
+    except KubeconfigError as exc:
+        raise KubeconfigError(f"no cluster to plan against: {exc}; {OFFLINE_HINT}") from exc
+    return KubeClient(config)
+
+
+def ensure_system_namespace(client: KubeClient, name: str) -> None:
+    """Create the namespace of the stacks' state and locks when it is missing."""
+    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+    if client.get("v1", "Namespace", name) is None:
+        client.apply(ns, field_manager="aiplane")
+
+
+def open_run(
+    client: KubeClient, stack: str, file: str, scrub: Scrubber, rendered: Sequence[Resource],
+    *, saving: bool = False, conf: Settings | None = None,
+) -> Run:  # fmt: skip
+    """The providers this stack needs (those it renders for and those its state records), on
+    one Kubernetes client, with the ApplySet parent as the state store."""
+    from aiplane.plan.engine import Run
+    from aiplane.providers.base import ProviderContext
+    from aiplane.providers.kubernetes.applyset import ApplySetStore
+    from aiplane.providers.registry import make_provider
+
+    conf = conf or Settings.from_env()
+    applyset = ApplySet(stack, conf.system_namespace)
+    store = ApplySetStore(client, applyset)
+    shared: dict[str, object] = {"kube_client": client, "applyset": applyset}
+    options = {"health_timeout": conf.health_timeout}
+    context = ProviderContext(stack, file, scrub, options, shared, saving, rendered)
+    names = {"kubernetes", "node-labels", *(r.provider for r in rendered)}
+    names |= set(store.read().inventory)
+    providers = {n: make_provider(n, context) for n in sorted(names)}
+    return Run(stack, file, providers, store, scrub)
+
+
+def cluster_target(client: KubeClient) -> str:
+    """How a plan names the cluster it was made against."""
+    return f"context {client.config.context} ({client.config.server})"
+
+
+def stack_lock(
+    client: KubeClient, stack: str, holder: str, purpose: str, ttl: int, err: Console,
+    conf: Settings,
+) -> StackLock:  # fmt: skip
+    """The stack's Lease, reporting waits on ``err``."""
+    return StackLock(client, stack, conf.system_namespace, holder, purpose, ttl,
+                     say=lambda m: err.print(m, highlight=False, markup=False))  # fmt: skip
