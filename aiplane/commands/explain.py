@@ -20,7 +20,7 @@ from aiplane.gpu.from_stack import (
 def explain_main(file: str, as_json: bool) -> int:
     from aiplane.check import load_and_check
 
-    loaded = load_and_check(file)
+    loaded = load_and_check(file, placement=False)  # a short placement is what it shows
     placement = placement_for_stack(loaded)
     if as_json:
         json.dump(placement.to_dict(), sys.stdout, indent=2, sort_keys=False)

@@ -1,13 +1,14 @@
 """``aiplane render FILE... [-o DIR] [--format yaml|json]``.
 
-Without ``-o`` the objects of all stacks go to stdout: one multi-document YAML stream, or one JSON
-list with ``--format json``. With ``-o DIR`` each object is written to its own file,
-``DIR/<namespace or _cluster>/<kind>-<name>.yaml`` (``.json`` with ``--format json``; kind in
-lower case), so a GitOps repository diffs per object; files of objects that no longer exist are
-not deleted (the directory may hold other things). Warnings about what a target cannot express
-go to stderr as ``FILE:LINE:COL: warning: path: message``. Registry references render as
-``aiplane.lock`` (beside the stack) pins them; render never contacts a registry. An invalid stack raises
-``StackError``, which the CLI prints (exit 1).
+Without ``-o`` the apply set of all stacks goes to stdout: one multi-document YAML stream, or
+with ``--format json`` one Kubernetes ``List``; node labels (not Kubernetes objects) go to
+stderr as ``kubectl label`` commands. With ``-o DIR`` each object is written to its own file,
+``DIR/<namespace or _cluster>/<kind>-<name>.yaml`` (``.json``; kind in lower case; with several
+stacks under ``DIR/<stack>/``), node labels to ``node-labels.sh``, and files of objects that are
+gone are removed (see ``write_dir``). Two stacks that render one object differently are refused.
+Registry references render as ``aiplane.lock`` (beside the stack) pins them; render never
+contacts a registry. Warnings go to stderr as ``FILE:LINE:COL: warning: path: message``; an
+invalid stack raises ``StackError``, which the CLI prints (exit 1), and nothing is written.
 """
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ import yaml
 from aiplane.check import load_and_check
 from aiplane.registry.commands import resolve_for_render
 from aiplane.render import render_with_warnings
+from aiplane.render.output_dir import (
+    StackOutput,
+    as_list,
+    node_label_script,
+    refuse_conflicts,
+    unique_objects,
+)
 
 
 class _Dumper(yaml.SafeDumper):
@@ -51,15 +59,8 @@ def to_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
 
 
-def object_path(obj: dict[str, Any], fmt: str) -> Path:
-    meta = obj.get("metadata", {})
-    folder = meta.get("namespace") or "_cluster"
-    suffix = "json" if fmt == "json" else "yaml"
-    return Path(folder) / f"{obj['kind'].lower()}-{meta['name']}.{suffix}"
-
-
 def render_main(files: list[str], out_dir: str | None, fmt: str) -> int:
-    objects: list[dict[str, Any]] = []
+    outputs: list[StackOutput] = []
     for file in files:
         loaded = load_and_check(file)
         resolution = resolve_for_render(loaded)  # aiplane.lock only: render never reads a registry
@@ -67,14 +68,20 @@ def render_main(files: list[str], out_dir: str | None, fmt: str) -> int:
         for warning in [*loaded.warnings, *warnings]:
             if warning.severity == "warning":
                 print(warning.format(), file=sys.stderr)
-        objects.extend(rendered)
+        outputs.append(StackOutput.split(loaded.stack.metadata.name, file, rendered))
+    refuse_conflicts(outputs)
     if out_dir is None:
-        sys.stdout.write(to_json(objects) if fmt == "json" else to_yaml(objects))
+        objects = unique_objects(outputs)
+        sys.stdout.write(to_json(as_list(objects)) if fmt == "json" else to_yaml(objects))
+        script = node_label_script(outputs)
+        if script:
+            print(script.rstrip(), file=sys.stderr)
         return 0
+    from aiplane.render.write_dir import write_dir
+
     root = Path(out_dir)
-    for obj in objects:
-        target = root / object_path(obj, fmt)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(to_json(obj) if fmt == "json" else to_yaml([obj]))
-    print(f"wrote {len(objects)} object(s) to {root}", file=sys.stderr)
+    count = write_dir(
+        root, outputs, fmt, lambda obj: to_json(obj) if fmt == "json" else to_yaml([obj])
+    )
+    print(f"wrote {count} object(s) to {root}", file=sys.stderr)
     return 0

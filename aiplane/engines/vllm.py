@@ -218,7 +218,7 @@ def check_vllm_args(loaded: LoadedStack) -> list[Diagnostic]:
             found.extend(_diagnose(loaded, path, verdict))
             problem = "" if verdict.error else _type_problem(verdict.kind, value)
             if problem:
-                found.append(loaded.diagnostic(path, f"{verdict.flag} {problem} (got {value!r})"))
+                found.append(loaded.diagnostic(path, f"{verdict.flag} {problem}"))
     return found
 
 

@@ -34,16 +34,12 @@ def _check_architecture(loaded: LoadedStack, path: Path, model: Model) -> list[D
         hint = (
             suggest(arch.catalog, arch_names()) or "spell out parametersB, layers, kvHeads, headDim"
         )
-        return [
-            loaded.diagnostic(
-                (*path, "architecture"), f"unknown model architecture '{arch.catalog}'", hint
-            )
-        ]
+        return [loaded.diagnostic((*path, "architecture"), "unknown model architecture", hint)]
     if arch.config_json and not (FsPath(loaded.path).parent / arch.config_json).is_file():
         return [
             loaded.diagnostic(
                 (*path, "architecture", "configJson"),
-                f"config.json not found: {arch.config_json}",
+                "config.json not found at this path",
                 "paths are relative to the stack file",
             )
         ]
@@ -97,7 +93,7 @@ def _check_mig_slice(
         return [
             loaded.diagnostic(
                 here,
-                f"'{name}' is not a MIG profile of {gpu.name} (pool {pool.name})",
+                f"not a MIG profile of {gpu.name} (pool {pool.name})",
                 suggest(name, gpu.mig_profiles),
             )
         ]

@@ -22,7 +22,7 @@ def _check_pool(loaded: LoadedStack, index: int, pool: GpuPool) -> list[Diagnost
     gpu = get_gpu(pool.gpu)
     if gpu is None:
         hint = suggest(pool.gpu, gpu_names()) or f"known GPUs: {', '.join(gpu_names())}"
-        return [loaded.diagnostic((*path, "gpu"), f"unknown GPU model '{pool.gpu}'", hint)]
+        return [loaded.diagnostic((*path, "gpu"), "unknown GPU model", hint)]
     mig = pool.mig
     if mig.policy != "disabled" and not gpu.mig_capable:
         return [
@@ -86,7 +86,7 @@ def _check_layouts(loaded: LoadedStack, index: int, pool: GpuPool) -> list[Diagn
                 found.append(
                     loaded.diagnostic(
                         (*here, "profiles", profile),
-                        f"'{profile}' is not a MIG profile of {gpu.name}",
+                        f"not a MIG profile of {gpu.name}",
                         hint,
                     )
                 )

@@ -70,6 +70,17 @@ def placement_for_stack(
 def _place(stack: LoadedStack | Stack, time_limit_s: float) -> StackPlacement:
     from aiplane.stack.loader import LoadedStack
 
+    problem, sources = stack_problem(stack)
+    plan = plan_placement(problem, time_limit_s=time_limit_s)
+    spec = stack.stack.spec if isinstance(stack, LoadedStack) else stack.spec
+    return _summarise(spec, plan, list(problem.workloads), sources)
+
+
+def stack_problem(stack: LoadedStack | Stack) -> tuple[PlacementProblem, list[_Source]]:
+    """The planner's input for a stack, unsolved (cheap): pools and one workload per deployed
+    model version and GPU pipeline step, with where each came from."""
+    from aiplane.stack.loader import LoadedStack
+
     loaded = stack if isinstance(stack, LoadedStack) else None
     spec = stack.stack.spec if isinstance(stack, LoadedStack) else stack.spec
     pools = tuple(_pool(p) for p in spec.gpu_pools if get_gpu(p.gpu) is not None)
@@ -91,8 +102,7 @@ def _place(stack: LoadedStack | Stack, time_limit_s: float) -> StackPlacement:
                         "step", pipeline.name, step.name, "", step.pool or "", "stack", None, 1.0
                     )
                 )
-    plan = plan_placement(PlacementProblem(tuple(workloads), pools), time_limit_s=time_limit_s)
-    return _summarise(spec, plan, workloads, sources)
+    return PlacementProblem(tuple(workloads), pools), sources
 
 
 def _priority_values(spec: StackSpec) -> dict[str | None, int]:

@@ -14,10 +14,12 @@ from rich.console import Console
 from rich.text import Text
 
 from aiplane.output.field_lines import diff_lines
-from aiplane.output.summary import SYMBOL, summarize
+from aiplane.output.review import review, review_order
+from aiplane.output.summary import SYMBOL, SubjectLine, summarize
 from aiplane.plan.model import Change, Gate, Plan
 
 MARKDOWN_LIMIT = 65_536
+__all__ = ["diff_lines", "render_human", "render_json", "render_markdown", "summarize"]
 STYLE = {"create": "green", "update": "yellow", "replace": "magenta", "delete": "red"}
 Scrub = Callable[[str], str]
 
@@ -59,8 +61,8 @@ def render_human(plan: Plan, gates: Sequence[Gate], console: Console, scrub: Scr
     for w in plan.warnings:
         say(f"warning: {w}", "yellow")
     _say_capacity(plan, say)
-    lines = summarize(plan)
-    if not lines:
+    sections = review(plan)
+    if not sections:
         drift = [c for c in plan.changes if c.action == "drift-expected"]
         what = (
             "the target matches the stack"
@@ -69,13 +71,20 @@ def render_human(plan: Plan, gates: Sequence[Gate], console: Console, scrub: Scr
         )
         say(f"stack {plan.stack}: no changes; {what}.", "green")  # fmt: skip
     else:
-        say("\nSummary", "bold")
-        for s in lines:
-            tag = f" [{s.disruption}]" if s.disruption not in ("none", "in-place") else ""
-            src = f"  ({s.source})" if s.source else ""
-            say(f"  {s.symbol} {s.subject}: {s.text}{tag}{src}", STYLE[s.action])
+        for title, lines in (
+            ("Destructive (deletes, replaces, node-disruptive, namespaces)", sections.destructive),
+            ("Changed outside aiplane (this plan undoes it)", sections.drift),
+            ("Summary", sections.rest),
+        ):
+            if lines:
+                say(f"\n{title}", "bold")
+            for s in lines:
+                tag = f" [{s.disruption}]" if s.disruption not in ("none", "in-place") else ""
+                src = f"  ({s.source})" if s.source else ""
+                say(f"  {s.symbol} {s.subject}: {s.text}{tag}{src}", STYLE[s.action])
         say("\nChanges", "bold")
-        for c in plan.changes:
+        quiet = [c for c in plan.changes if not c.changing and c.expected_drift]
+        for c in [*review_order(plan.changes), *quiet]:
             if c.changing or c.expected_drift:
                 say(f"  {_header_line(c)}", "bold " + STYLE.get(c.action, "dim"))
                 for style, text in diff_lines(c):
@@ -113,13 +122,19 @@ def render_markdown(
     head.append(f"**{totals(plan)}**")
     head += [f"> :warning: {w}" for w in plan.warnings]
     head += [f"> :no_entry: **blocked:** {line}" for line in gate_lines(gates)]
-    lines = summarize(plan)
-    if lines:
-        head += ["", "| | Subject | Change | Disruption | Source |", "|---|---|---|---|---|"]
-        budget = int(limit * 0.6) - sum(len(h) + 1 for h in head)
+    sections = review(plan)
+    if sections.destructive:  # never truncated
+        head += ["", "**Destructive changes (deletes, replaces, node-disruptive, namespaces)**"]
+        head += [_TABLE, _RULE, *[_md_row(s) for s in sections.destructive]]
+    budget = int(limit * 0.6) - sum(len(h) + 1 for h in head)
+    for title, lines in (
+        ("**Changed outside aiplane** (this plan undoes those edits)", sections.drift),
+        ("**Other changes**" if sections.destructive else "", sections.rest),
+    ):
+        if lines:
+            head += ["", title, _TABLE, _RULE] if title else ["", _TABLE, _RULE]
         for n, s in enumerate(lines):
-            src = _source_link(s.source)
-            row = f"| `{s.symbol}` | {_md(s.subject)} | {_md(s.text)} | {s.disruption} | {src} |"
+            row = _md_row(s)
             budget -= len(row) + 1
             if budget < 0:
                 head.append(f"\n> **Truncated:** {len(lines) - n} more subject(s) not listed.")
@@ -127,8 +142,17 @@ def render_markdown(
             head.append(row)
     head += _md_capacity(plan)
     text = scrub("\n".join(head) + "\n")
-    details = [_md_details(c, scrub) for c in plan.changes if c.changing]
+    details = [_md_details(c, scrub) for c in review_order(plan.changes)]
     return _fit(text, details, limit)
+
+
+_TABLE = "| | Subject | Change | Disruption | Source |"
+_RULE = "|---|---|---|---|---|"
+
+
+def _md_row(s: SubjectLine) -> str:
+    src = _source_link(s.source)
+    return f"| `{s.symbol}` | {_md(s.subject)} | {_md(s.text)} | {s.disruption} | {src} |"
 
 
 def _md_capacity(plan: Plan) -> list[str]:

@@ -12,6 +12,7 @@ from aiplane.output.field_lines import (
     text_stats,
     value_text,
 )
+from aiplane.output.weights import weight_briefs
 from aiplane.plan.model import DISRUPTION_ORDER, Change, Plan
 from aiplane.providers.kubernetes.diff import (
     FieldDiff,
@@ -20,7 +21,7 @@ from aiplane.providers.kubernetes.diff import (
     is_cmdline_diff,
     mig_config_changes,
 )
-from aiplane.providers.kubernetes.labels import NODE_LABELS_KIND
+from aiplane.providers.kubernetes.labels import NODE_LABELS_KIND, WEIGHTS_ANN
 from aiplane.providers.kubernetes.objects import ObjectRef, is_secret
 
 SYMBOL = {"create": "+", "update": "~", "replace": "-/+", "delete": "-"}
@@ -157,7 +158,7 @@ def _update_text(changes: Sequence[Change]) -> str:
         return node.reason
     briefs: list[str] = []
     for c in changes:
-        for d in c.diffs:
+        for d in _in_stack_terms(c.diffs):
             for brief in _briefs(c, d):
                 if brief not in briefs:
                     briefs.append(brief)
@@ -167,10 +168,20 @@ def _update_text(changes: Sequence[Change]) -> str:
     return ", ".join(briefs[:3]) + extra + added
 
 
+def _in_stack_terms(diffs: Sequence[FieldDiff]) -> list[FieldDiff]:
+    """The diffs to summarise: raw backend weights are left out when the route's weights
+    annotation tells the same change in stack terms."""
+    if not any(d.path.endswith(f"annotations.{WEIGHTS_ANN}") for d in diffs):
+        return list(diffs)
+    return [d for d in diffs if not (d.path.endswith(".weight") and "backendRefs[" in d.path)]
+
+
 def _briefs(c: Change, d: FieldDiff) -> list[str]:
     """Short texts for the summary: one per flag of a command line, per key of a YAML string."""
     if is_secret(ObjectRef.of(c.address)):
         return [_brief(d)]
+    if d.path.endswith(f"annotations.{WEIGHTS_ANN}"):
+        return weight_briefs(d.before, d.after) or [_brief(d)]
     if is_cmdline_diff(d) and d.op == "change":
         return [_flag_brief(f, d.path) for f in cmdline_diffs(d.before, d.after)] or [_brief(d)]
     inner = inner_diffs(d)
@@ -193,10 +204,21 @@ def _flag_brief(f: FlagDiff, path: str) -> str:
     return f"{name} {value_text(f.before, 40)} -> {value_text(f.after, 40)}"
 
 
+# Maps whose keys are label-style names with dots and slashes (aiplane.dev/pool): a key in
+# them is the whole rest of the path, never cut at its dots.
+_NAME_KEYED = ("labels", "annotations", "nodeSelector", "matchLabels", "data", "stringData")
+
+
 def _leaf(path: str) -> str:
-    """The last key of a diff path (dots inside ``[...]`` do not split)."""
-    depth, start = 0, 0
+    """The last key of a diff path (dots inside ``[...]`` and label keys do not split)."""
     tail = path.rsplit(":", 1)[-1]
+    for container in _NAME_KEYED:
+        for marker in (f".{container}.", f"{container}."):
+            if marker in tail and (marker[0] == "." or tail.startswith(marker)):
+                key = tail.rsplit(marker, 1)[1]
+                if "[" not in key:
+                    return key
+    depth, start = 0, 0
     for i, ch in enumerate(tail):
         if ch == "[":
             depth += 1

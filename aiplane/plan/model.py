@@ -34,6 +34,8 @@ from aiplane.plan.address import Address
 from aiplane.plan.diff import FieldDiff
 
 FORMAT_VERSION = 2
+CHANGED_OUTSIDE = "changed outside aiplane"
+"""In a change's reason: the live object was edited by someone else and the change undoes it."""
 Action = Literal["create", "update", "replace", "delete", "noop", "drift-expected"]
 Disruption = Literal["none", "in-place", "rolling-restart", "recreate", "node-disruptive"]
 Mode = Literal["cluster", "offline"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from aiplane.render.common import Context, Obj, k8s_name
+from aiplane.render.http_route import route_terms
 from aiplane.render.route_backends import (
     GW,
     effective_weights,
@@ -14,6 +15,7 @@ from aiplane.render.route_backends import (
 )
 from aiplane.render.vllm import service_name
 from aiplane.render.vllm_pod import PORT
+from aiplane.render.weight_terms import weights_annotation
 from aiplane.stack.models import Backend, RateLimit, Route
 
 EG = "gateway.envoyproxy.io"
@@ -62,20 +64,24 @@ def render_ai_route(ctx: Context, index: int, route: Route) -> list[Obj]:
                 refs[backend.name].append(
                     {"name": name, "modelNameOverride": model, "weight": share}
                 )
-    annotations = _carried_route_settings(ctx, index, route)
+    weighted = _weighted_refs(ctx, index, route, refs)
+    annotations = {
+        **_carried_route_settings(ctx, index, route),
+        **weights_annotation(weighted, route_terms(ctx, route)),
+    }
     objs.append(
         {
             "apiVersion": f"{AIG}/v1beta1",
             "kind": "AIGatewayRoute",
             "metadata": ctx.meta(route.name, path, subject, annotations=annotations),
-            "spec": _ai_route_spec(ctx, index, route, refs),
+            "spec": _ai_route_spec(route, refs, weighted),
         }
     )
     objs.append(_traffic_policy(ctx, index, route))
     return objs
 
 
-def _ai_route_spec(ctx: Context, index: int, route: Route, refs: dict[str, list[Obj]]) -> Obj:
+def _ai_route_spec(route: Route, refs: dict[str, list[Obj]], weighted: list[Obj]) -> Obj:
     model_match = {"type": "Exact", "name": MODEL_HEADER, "value": route.name}
     timeouts = {"request": f"{route.connection.timeout_seconds}s"}
     rules: list[Obj] = []
@@ -93,7 +99,7 @@ def _ai_route_spec(ctx: Context, index: int, route: Route, refs: dict[str, list[
         {
             "name": "split",
             "matches": [{"headers": [model_match]}],
-            "backendRefs": _weighted_refs(ctx, index, route, refs),
+            "backendRefs": weighted,
             "timeouts": timeouts,
         }
     )

@@ -12,6 +12,7 @@ from aiplane.render.route_backends import (
 )
 from aiplane.render.vllm import service_name
 from aiplane.render.vllm_pod import PORT
+from aiplane.render.weight_terms import weights_annotation
 from aiplane.stack.models import Backend, Route
 
 
@@ -20,6 +21,18 @@ def _service_refs(ctx: Context, index: int, backend: Backend, weight: int) -> li
         {"name": service_name(model, stage), "port": PORT, "weight": weight * share}
         for model, stage, share in local_targets(ctx, index, backend)
     ]
+
+
+def route_terms(ctx: Context, route: Route) -> dict[str, str]:
+    """Ref name -> ``<backend>`` or ``<backend> <version>``: what the stack calls a destination."""
+    spec = ctx.loaded.stack.spec
+    out: dict[str, str] = {}
+    for backend in route.backends:
+        out[k8s_name(route.name, backend.name)] = backend.name
+        model = spec.model(backend.local.model) if backend.local else None
+        for d in model.deployments if model else []:
+            out[service_name(model.name, d.stage)] = f"{backend.name} {d.version}"  # type: ignore[union-attr]
+    return out
 
 
 def render_http_route(ctx: Context, index: int, route: Route) -> list[Obj]:
@@ -63,11 +76,17 @@ def render_http_route(ctx: Context, index: int, route: Route) -> list[Obj]:
         ]
     rules.append(main)
     warn_connection(ctx, index, route, ai=False)
+    terms = route_terms(ctx, route)
     return [
         {
             "apiVersion": f"{GW}/v1",
             "kind": "HTTPRoute",
-            "metadata": ctx.meta(route.name, ("spec", "routes", index), f"route {route.name}"),
+            "metadata": ctx.meta(
+                route.name,
+                ("spec", "routes", index),
+                f"route {route.name}",
+                annotations=weights_annotation(main["backendRefs"], terms),
+            ),
             "spec": {"parentRefs": [parent_ref(route, ai=False)], "rules": rules},
         }
     ]

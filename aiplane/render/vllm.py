@@ -35,6 +35,7 @@ from aiplane.render.placement import (
 )
 from aiplane.render.vllm_pod import PORT, pod_spec
 from aiplane.render.vllm_sizing import rollout, startup_budget_seconds
+from aiplane.render.weight_terms import version_terms, weights_annotation
 from aiplane.stack.models import (
     Autoscaling,
     Deployment,
@@ -286,6 +287,7 @@ def _model_route(ctx: Context, m_index: int, model: Model) -> Obj:
             ("spec", "models", m_index, "deployments"),
             f"model {model.name}",
             labels={"aiplane.dev/model": model.name},
+            annotations=weights_annotation(backends, version_terms(ctx.loaded.stack.spec)),
         ),
         "spec": {
             "parentRefs": [parent],

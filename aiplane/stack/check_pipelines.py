@@ -178,7 +178,7 @@ def _check_condition(
         return [
             loaded.diagnostic(
                 path,
-                f"cannot read condition '{step.when}'",
+                "cannot read the condition",
                 "write <step>.<output> <op> <value>, e.g. evaluation.accuracy > 0.85",
             )
         ]

@@ -18,7 +18,7 @@ def check_routes(loaded: LoadedStack) -> list[Diagnostic]:
             found.append(
                 loaded.diagnostic(
                     (*path, "path"),
-                    f"path {route.path} is already routed by routes[{paths[route.path]}]",
+                    f"this path is already routed by routes[{paths[route.path]}]",
                 )
             )
         paths.setdefault(route.path, index)
@@ -55,7 +55,7 @@ def _check_backends(loaded: LoadedStack, path: Path, route: Route) -> list[Diagn
                     found.append(
                         loaded.diagnostic(
                             (*here, "local", "version"),
-                            f"version {backend.local.version} of model {model.name} is not deployed",
+                            f"this version of model {model.name} is not deployed",
                             "add it to the model's deployments",
                         )
                     )

@@ -30,7 +30,7 @@ def check_unique(
             found.append(
                 loaded.diagnostic(
                     (*path, index, key),
-                    f"duplicate {what} '{name}'",
+                    f"duplicate {what} name",
                     f"first defined at line {line}",
                 )
             )
@@ -53,7 +53,7 @@ def check_reference(
     )
     noun, _, owner = what.partition(" of ")
     owner_text = f" of {owner}" if owner else ""
-    return [loaded.diagnostic(path, f"unknown {noun} '{name}'{owner_text}", hint)]
+    return [loaded.diagnostic(path, f"unknown {noun}{owner_text}", hint)]
 
 
 def check_names(loaded: LoadedStack) -> list[Diagnostic]:

@@ -26,6 +26,16 @@ def _model_at(root: type[BaseModel], path: Path) -> type[BaseModel] | None:
     return models[0] if models else None
 
 
+def annotation_at(root: type[BaseModel], path: Path) -> Any:
+    """The type annotation of the value at ``path`` (``None`` where the schema has no such path)."""
+    current: Any = root
+    for part in path:
+        current = _step(current, part)
+        if current is None:
+            return None
+    return current
+
+
 def _models_in(annotation: Any) -> list[type[BaseModel]]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [annotation]
@@ -71,7 +81,7 @@ def _hint(root: type[BaseModel], error: Any, loc: Path) -> str:
     if kind in ("literal_error", "enum") and isinstance(value, str):
         return suggest(value, _QUOTED.findall(str(error.get("ctx", {}).get("expected", ""))))
     if kind == "string_type" and isinstance(value, int | float) and not isinstance(value, bool):
-        return f"quote it: '{value}'"
+        return "quote it"
     if kind == "missing":
         return "add it"
     return ""

@@ -9,6 +9,8 @@ from pydantic import ValidationError
 
 from aiplane.errors import Diagnostic, StackError
 from aiplane.stack.explain_errors import diagnostics_from
+from aiplane.stack.implicit_types import implicit_scalar_problems, merge_diagnostics
+from aiplane.stack.literal_secrets import literal_secret_problems
 from aiplane.stack.models import Stack
 from aiplane.stack.yamlpos import Path, PositionMap, YamlProblem, parse_yaml
 
@@ -48,12 +50,21 @@ def parse_stack(raw: bytes, file: str) -> LoadedStack:
         data, positions = parse_yaml(raw, file)
     except YamlProblem as problem:
         raise StackError(f"{file}: cannot be read", [problem.diagnostic]) from None
+    # Problems the schema cannot see: how YAML typed a scalar, and credentials in any string.
+    early = implicit_scalar_problems(Stack, positions, file)
+    early += literal_secret_problems(data, positions, file)
     try:
         stack = Stack.model_validate(data)
     except ValidationError as exc:
-        found = diagnostics_from(exc, Stack, data, positions, file)
+        found = merge_diagnostics(early, diagnostics_from(exc, Stack, data, positions, file))
         raise StackError(f"{file}: {len(found)} error(s)", found) from None
+    if early:
+        raise StackError(f"{file}: {len(early)} error(s)", sorted(early, key=_file_order))
     return LoadedStack(stack, file, positions)
+
+
+def _file_order(diagnostic: Diagnostic) -> tuple[int, int, str]:
+    return diagnostic.line, diagnostic.column, diagnostic.path
 
 
 def load_stack(path: str) -> LoadedStack:

@@ -12,6 +12,7 @@ from pydantic import Field
 
 from aiplane.stack.sections.base import Name, SecretRef, StackModel
 from aiplane.stack.sections.collections import Quantization, VectorCollection, VectorIndex
+from aiplane.stack.sections.kube import LabelKey, LabelValue
 from aiplane.stack.sections.pipelines import (
     ModelAction,
     Pipeline,
@@ -60,7 +61,7 @@ class Metadata(StackModel):
     name: Name
     """Stack name: owns the rendered objects (label aiplane.dev/stack) and names the lock."""
     namespace: Name = Field(default="default", description="Namespace of namespaced objects.")
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
     """Labels added to every rendered object."""
 
 

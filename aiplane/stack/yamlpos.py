@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from aiplane.errors import Diagnostic
+from aiplane.stack.yaml11 import Reading, implicit_reading
 
 Path = tuple[str | int, ...]
 Position = tuple[int, int]
@@ -29,6 +30,8 @@ class PositionMap:
 
     keys: dict[Path, Position] = field(default_factory=dict)
     values: dict[Path, Position] = field(default_factory=dict)
+    implicit: dict[Path, tuple[str, Reading]] = field(default_factory=dict)
+    """Unquoted scalars YAML did not read as text: what it made of them (see ``yaml11``)."""
 
     def locate(self, path: Path) -> Position:
         """The closest known position for ``path``: itself, else its nearest ancestor."""
@@ -82,7 +85,19 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             inner = active | {id(node)}
             return [self.build(item, (*path, i), inner) for i, item in enumerate(node.value)]
-        return self.scalars.construct_object(node)
+        reading = implicit_reading(node) if isinstance(node, yaml.ScalarNode) else None
+        if reading is not None:
+            self.positions.implicit[path] = reading
+        try:
+            return self.scalars.construct_object(node)
+        except (ValueError, OverflowError):  # e.g. 2000-00-00: a timestamp by its form only
+            what = reading[0] if reading else "a typed value"
+            raise self.fail(
+                node,
+                f"YAML reads this unquoted value as {what}, but it is not one",
+                path,
+                "quote it",
+            ) from None
 
     def build_mapping(self, node: yaml.MappingNode, path: Path, active: frozenset[int]) -> Any:
         result: dict[str, Any] = {}

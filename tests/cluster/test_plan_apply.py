@@ -136,6 +136,10 @@ def test_hand_edit_drift_is_shown_and_repaired(
     assert "Deployment/" + namespace + "/llama (update, rolling-restart)" in out
     assert "hand-edit -> vllm/vllm-openai:v0.6.0" in out
     assert "spec.replicas: expected drift (owned by HorizontalPodAutoscaler)" in out
+    # The hand edit is drift, reviewed in its own section and named by its field manager.
+    drift = out[out.index("Changed outside aiplane") : out.index("\nChanges")]
+    assert "model llama" in drift
+    assert "changed outside aiplane by kubectl-set" in out
     ok(cli.apply(file))
     image = kubectl("-n", namespace, "get", "deploy", "llama", "-o",
                     "jsonpath={.spec.template.spec.containers[0].image}").stdout  # fmt: skip

@@ -10,6 +10,7 @@ import pytest
 from aiplane.check import load_and_check
 from aiplane.commands.explain import explain_main
 from aiplane.gpu.from_stack import placement_for_stack
+from aiplane.stack.loader import load_stack
 
 STACK = """\
 apiVersion: aiplane.dev/v1alpha1
@@ -100,7 +101,8 @@ def test_stack_placement_per_pool_and_model(tmp_path: Path) -> None:
 
 
 def test_shortage_follows_priority_classes(tmp_path: Path) -> None:
-    placement = placement_for_stack(load_and_check(str(_write(tmp_path, pinned=5))))
+    # validate refuses this stack (pool over-subscribed); the planner still says who is short.
+    placement = placement_for_stack(load_stack(str(_write(tmp_path, pinned=5))))
     pinned = next(m for m in placement.models if m.name == "pinned")
     assert pinned.status == "partial" and pinned.replicas_placed == 4
     assert "pool 'fixed' is full" in pinned.reason
@@ -134,3 +136,14 @@ def test_node_layouts_group_nodes_for_mig_parted(tmp_path: Path) -> None:
     mig = next(p for p in placement.pools if p.name == "mig")
     ((nodes, layout),) = mig.node_layouts()
     assert nodes == (0,) and [index for index, _counts in layout] == [0, 1]
+
+
+def test_validate_refuses_what_explain_shows_short(tmp_path: Path) -> None:
+    from aiplane.errors import StackError
+
+    path = str(_write(tmp_path, pinned=5))
+    with pytest.raises(StackError) as caught:
+        load_and_check(path)
+    [error] = caught.value.diagnostics
+    assert "pool fixed is over-subscribed" in error.message and "short by 1 GPUs" in error.message
+    assert explain_main(path, as_json=True) == 1

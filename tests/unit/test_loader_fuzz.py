@@ -114,3 +114,83 @@ def test_random_section_items(section: str, items: list[object]) -> None:
 
     for diagnostic in check_stack(loaded):
         located_in(raw, diagnostic)
+
+
+# YAML 1.1 implicit typing: a string field holds exactly the text written, or the file is refused
+# at that line with "quote it"; never a silently converted value.
+
+YAML11_WORDS = ["yes", "no", "on", "off", "true", "false", "y", "n", "null", "~"]
+yaml11_scalars = st.one_of(
+    st.sampled_from(YAML11_WORDS).flatmap(
+        lambda w: st.sampled_from(sorted({w, w.upper(), w.capitalize()}))
+    ),
+    st.from_regex(r"\A[-+]?0[0-7]{1,4}\Z"),  # octal
+    st.from_regex(r"\A[1-9][0-9]?(:[0-5][0-9]){1,2}\Z"),  # base 60
+    st.from_regex(r"\A[0-9]{1,3}(\.[0-9]{0,3})?[eE][-+]?[0-9]{1,2}\Z"),  # 1e3 and friends
+    st.from_regex(r"\A20[0-9]{2}-[01][0-9]-[0-3][0-9]\Z"),  # dates
+    st.sampled_from([".nan", ".NaN", ".inf", "-.inf", "+.Inf", "0x1F", "0b101", "1_000", "0o17"]),
+    st.from_regex(r"\A[-+]?[0-9]{1,6}(\.[0-9]{0,4})?\Z"),  # plain numbers
+)
+text_like = st.text(alphabet="abcXYZ019.:+-_~", min_size=1, max_size=10)
+
+STRING_FIELD = """\
+apiVersion: aiplane.dev/v1alpha1
+kind: Stack
+metadata:
+  name: f
+spec:
+  models:
+    - name: m
+      versions:
+        - name: v1
+          source: hf://a/b
+          revision: {value}
+"""
+REVISION_LINE = 11
+
+
+def _revision(raw: bytes) -> tuple[str | None, list[str]]:
+    try:
+        loaded = parse_stack(raw, "fuzz.yaml")
+    except StackError as exc:
+        return None, [d.format() for d in exc.diagnostics]
+    return loaded.stack.spec.models[0].versions[0].revision, []
+
+
+@settings(max_examples=300, deadline=None)
+@given(yaml11_scalars)
+def test_yaml11_scalar_in_a_string_field_is_refused_unquoted_and_kept_quoted(value: str) -> None:
+    revision, errors = _revision(STRING_FIELD.format(value=value).encode())
+    if value in ("~", "null", "Null", "NULL"):
+        assert revision is None and not errors  # YAML null: the optional field stays unset
+    else:
+        assert revision is None, f"{value!r} was accepted as {revision!r}"
+        assert any(
+            e.startswith(f"fuzz.yaml:{REVISION_LINE}:") and "(quote it)" in e for e in errors
+        ), errors
+        if len(value) >= 4:  # shorter ones ("Y", "no") occur in any English sentence
+            assert not any(value in e.split(": ", 1)[1] for e in errors), "the value is echoed"
+    quoted, errors = _revision(STRING_FIELD.format(value=f"'{value}'").encode())
+    assert quoted == value and not errors
+
+
+@settings(max_examples=300, deadline=None)
+@given(text_like)
+def test_a_string_field_holds_the_text_written_or_is_refused(value: str) -> None:
+    revision, errors = _revision(STRING_FIELD.format(value=value).encode())
+    if errors:
+        assert all(e.startswith("fuzz.yaml:") for e in errors)
+        return
+    assert revision == value or (revision is None and value == "~"), (value, revision)
+
+
+@settings(max_examples=150, deadline=None)
+@given(yaml11_scalars)
+def test_yaml11_scalar_as_a_label_value_is_refused(value: str) -> None:
+    raw = f"apiVersion: aiplane.dev/v1alpha1\nkind: Stack\nmetadata:\n  name: f\n  labels:\n    team: {value}\n"
+    try:
+        loaded = parse_stack(raw.encode(), "fuzz.yaml")
+    except StackError as exc:
+        assert any(d.line == 6 for d in exc.diagnostics), [d.format() for d in exc.diagnostics]
+        return
+    raise AssertionError(f"label value {value!r} loaded as {loaded.stack.metadata.labels!r}")

@@ -52,11 +52,13 @@ spec:
 """
 
 
-def _load(tmp_path: Path, nodes: int = 1, gpus: int = 2, extra: str = "") -> LoadedStack:
+def _load(
+    tmp_path: Path, nodes: int = 1, gpus: int = 2, extra: str = "", placement: bool = True
+) -> LoadedStack:
     path = tmp_path / "stack.yaml"
     text = STACK.replace("NODES", str(nodes)).replace("GPUS", str(gpus)) + extra
     path.write_text(text, encoding="utf-8")
-    return load_and_check(str(path))
+    return load_and_check(str(path), placement=placement)
 
 
 def _one(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
@@ -179,7 +181,10 @@ def test_unplaceable_auto_model_fails_render_at_its_resources(tmp_path: Path) ->
       resources: auto
       pool: mig
 """
-    loaded = _load(tmp_path, extra=too_big)
+    with pytest.raises(StackError) as refused:
+        _load(tmp_path, extra=too_big)  # validate refuses it; render still guards on its own
+    assert any("0 of 1 replicas can be placed" in d.message for d in refused.value.diagnostics)
+    loaded = _load(tmp_path, extra=too_big, placement=False)
     planned = next(m for m in placement_for_stack(loaded).models if m.name == "huge")
     assert planned.status == "unplaced" and planned.reason
     with pytest.raises(StackError) as caught:
@@ -194,7 +199,10 @@ def test_auto_model_placed_in_part_renders_with_a_warning(tmp_path: Path) -> Non
     path = tmp_path / "stack.yaml"
     text = STACK.replace("NODES", "1").replace("GPUS", "1").replace("replicas: 3", "replicas: 30")
     path.write_text(text.split("    - name: mid")[0], encoding="utf-8")
-    loaded = load_and_check(str(path))
+    with pytest.raises(StackError) as caught:
+        load_and_check(str(path))  # validate refuses it; render alone places what it can
+    assert any("short by 4 GPUs" in d.message for d in caught.value.diagnostics)
+    loaded = load_and_check(str(path), placement=False)
     objects, warnings = render_target(loaded, "vllm")
     limits = _one(objects, "Deployment", "small-production")["spec"]["template"]["spec"][
         "containers"

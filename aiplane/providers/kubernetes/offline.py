@@ -8,6 +8,7 @@ marked offline, so ``apply`` refuses it.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import uuid
@@ -30,6 +31,7 @@ from aiplane.providers.kubernetes.desired import Key, key_of, prepare
 from aiplane.providers.kubernetes.diff import mask_diffs
 from aiplane.providers.kubernetes.kind_table import facts
 from aiplane.providers.kubernetes.kinds import disruption_of, immutable_reason, mig_refs_of
+from aiplane.providers.kubernetes.labels import RENDER_RECORD
 from aiplane.providers.kubernetes.objects import (
     PROVIDER,
     Manifest,
@@ -70,7 +72,7 @@ def read_manifest_dir(root: Path) -> list[Manifest]:
                 out += [i for i in doc.get("items") or [] if isinstance(i, dict)]
             elif isinstance(doc, dict) and doc:
                 out.append(doc)
-    return out
+    return out + recorded_node_labels(root)  # kept outside the apply set by ``render -o``
 
 
 def _render_revision(rev: str, stack_file: Path, render: Renderer) -> list[Manifest]:
@@ -182,3 +184,20 @@ def _change(r: Resource, old: Resource | None, mig_refs: frozenset[str]) -> Chan
     reason = immutable_reason(ref, r.body, old.body, diffs) if diffs else ""
     return decide(r.address, exists=True, diffs=diffs, replace_reason=reason,
                   classify=_classify(r.address, mig_refs), **seen)  # fmt: skip
+
+
+def recorded_node_labels(folder: Path) -> list[Manifest]:
+    """The node labels a render recorded for ``folder`` (its own record, or its parent's when
+    ``folder`` is one stack's subdirectory); [] when none."""
+    for record, key in (
+        (folder / RENDER_RECORD, "."),
+        (folder.parent / RENDER_RECORD, folder.name),
+    ):
+        if record.is_file():
+            try:
+                labels = json.loads(record.read_text()).get("nodeLabels") or {}
+            except (OSError, ValueError):
+                return []
+            found = labels.get(key) if isinstance(labels, dict) else None
+            return [o for o in found if isinstance(o, dict)] if isinstance(found, list) else []
+    return []

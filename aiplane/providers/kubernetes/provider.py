@@ -19,7 +19,16 @@ from aiplane.errors import AiplaneError
 from aiplane.plan.address import Address
 from aiplane.plan.decide import Classify, decide
 from aiplane.plan.diff import FieldDiff, diff_values
-from aiplane.plan.model import STAGES, Action, Change, Disruption, DriftNote, Pin, Stage
+from aiplane.plan.model import (
+    CHANGED_OUTSIDE,
+    STAGES,
+    Action,
+    Change,
+    Disruption,
+    DriftNote,
+    Pin,
+    Stage,
+)
 from aiplane.plan.state import Inventory
 from aiplane.providers.base import Live, PlanError, ProviderContext, Resource, Say, plan_each
 from aiplane.providers.kubernetes.applyset import ApplySet
@@ -28,6 +37,7 @@ from aiplane.providers.kubernetes.desired import Desired, Key, crd_scopes, key_o
 from aiplane.providers.kubernetes.diff import mask_diffs
 from aiplane.providers.kubernetes.drift import (
     DriftRule,
+    field_owners,
     match_rule,
     pinned_fingerprint,
     rules_for,
@@ -289,6 +299,11 @@ class KubernetesProvider:
         diffs = mask_diffs(
             d.ref, diff_values(strip_server_fields(live), strip_server_fields(result))
         )
+        # A field another manager now holds was edited outside aiplane: say who, so the review
+        # shows this change as drift being undone, not as something the stack asked for.
+        editors = sorted({m for x in diffs for m in field_owners(live, x.path)})
+        if editors and not adopt:
+            seen["note"] = f" ({CHANGED_OUTSIDE} by {', '.join(editors)})"
         return self._decide(d, diffs=diffs, **seen)
 
     def _replace(self, d: Desired, live: Manifest, reason: str, seen: dict[str, Any]) -> Change:

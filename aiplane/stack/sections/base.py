@@ -33,15 +33,18 @@ _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 def _check_quantity(value: str | int | float) -> str:
     text = str(value)
     if not _QUANTITY.match(text):
-        raise ValueError(f"'{text}' is not a Kubernetes quantity (e.g. 500m, 4, 16Gi)")
+        raise ValueError("not a Kubernetes quantity (e.g. 500m, 4, 16Gi)")
     return text
 
 
 Quantity = Annotated[str | int | float, AfterValidator(_check_quantity)]
 """A Kubernetes resource quantity such as ``4``, ``500m`` or ``128Gi``."""
 
-PositiveInt = Annotated[int, Field(gt=0)]
-NonNegativeInt = Annotated[int, Field(ge=0)]
+INT32_MAX = 2_147_483_647
+"""Kubernetes stores counts (replicas, ports, seconds) as int32; nothing in a stack may exceed it."""
+
+PositiveInt = Annotated[int, Field(gt=0, le=INT32_MAX)]
+NonNegativeInt = Annotated[int, Field(ge=0, le=INT32_MAX)]
 
 
 class StackModel(BaseModel):
@@ -53,6 +56,7 @@ class StackModel(BaseModel):
         populate_by_name=True,
         frozen=True,
         str_strip_whitespace=False,
+        allow_inf_nan=False,
         use_attribute_docstrings=True,
     )
 

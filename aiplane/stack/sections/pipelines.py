@@ -13,6 +13,7 @@ from aiplane.stack.sections.base import (
     Quantity,
     StackModel,
 )
+from aiplane.stack.sections.kube import SubdomainName
 
 
 class StepResources(StackModel):
@@ -148,7 +149,7 @@ class Pipeline(StackModel):
     """Run on a cron schedule."""
     tracking: Tracking | None = None
     """Experiment tracking for every step."""
-    service_account: str | None = None
+    service_account: SubdomainName | None = None
     """Service account the steps run as."""
     ttl_seconds_after_finished: NonNegativeInt = 86_400
     """Delete finished runs after this long."""

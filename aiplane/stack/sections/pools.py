@@ -14,6 +14,7 @@ from aiplane.stack.sections.base import (
     StackModel,
     shorthand,
 )
+from aiplane.stack.sections.kube import LabelKey, LabelValue
 
 
 class MigDevices(StackModel):
@@ -67,9 +68,9 @@ class TimeSlicing(StackModel):
 
 
 class Taint(StackModel):
-    key: str = Field(min_length=1)
+    key: LabelKey
     """Taint key."""
-    value: str = ""
+    value: LabelValue = ""
     """Taint value."""
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
     """Taint effect."""
@@ -82,7 +83,7 @@ class GpuPool(StackModel):
     """Pool name; models and steps refer to it."""
     gpu: str = Field(description="GPU model from the built-in catalog, e.g. A100-80GB, H100-80GB.")
     nodes: NonNegativeInt | None = Field(default=None, description="Number of nodes in the pool.")
-    node_selector: dict[str, str] = Field(
+    node_selector: dict[LabelKey, LabelValue] = Field(
         default_factory=dict,
         description="Labels that select the pool's nodes; defaults to aiplane.dev/pool=<name>.",
     )
@@ -92,7 +93,7 @@ class GpuPool(StackModel):
     """MIG partitioning: disabled, auto, or an explicit layout (a bare string is shorthand for policy)."""
     time_slicing: TimeSlicing | None = None
     """Share each GPU or slice between several pods."""
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
     """Extra labels the pool's nodes carry (informational; used in node selectors)."""
     taints: list[Taint] = Field(default_factory=list)
     """Taints on the pool's nodes; workloads get matching tolerations."""

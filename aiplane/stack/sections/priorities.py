@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from aiplane.stack.sections.base import Name, StackModel
+from aiplane.stack.sections.base import StackModel
+from aiplane.stack.sections.kube import UnreservedPriorityName
 
 
 class PriorityClass(StackModel):
     """One named priority; workloads refer to it by name."""
 
-    name: Name
+    name: UnreservedPriorityName
     """Name workloads use in their priority field."""
     value: int = Field(ge=-2_147_483_648, le=1_000_000_000, description="Higher wins.")
     preemption: bool | None = Field(

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from aiplane.stack.sections.base import Name, NonNegativeInt, PositiveInt, SecretRef, StackModel
+from aiplane.stack.sections.kube import HeaderName, NamespaceName, SubdomainName
 
 Provider = Literal["openai", "anthropic", "openai-compatible", "azure-openai", "bedrock"]
 
@@ -64,7 +65,7 @@ class Backend(StackModel):
 class HeaderMatch(StackModel):
     """A/B: requests with this header go to one backend."""
 
-    header: str = Field(min_length=1)
+    header: HeaderName
     """Request header name."""
     value: str
     """Exact header value."""
@@ -108,9 +109,9 @@ class RateLimits(StackModel):
     """Limits per API key."""
     per_organization: RateLimit | None = None
     """Limits per organization."""
-    api_key_header: str = "x-api-key"
+    api_key_header: HeaderName = "x-api-key"
     """Header that carries the API key identity."""
-    organization_header: str = "x-organization"
+    organization_header: HeaderName = "x-organization"
     """Header that carries the organization."""
 
 
@@ -126,9 +127,9 @@ class Connection(StackModel):
 
 
 class GatewayRef(StackModel):
-    name: str = "ai-gateway"
+    name: SubdomainName = "ai-gateway"
     """Gateway the route attaches to."""
-    namespace: str | None = None
+    namespace: NamespaceName | None = None
     """Gateway namespace (defaults to the stack's)."""
 
 

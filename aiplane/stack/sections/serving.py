@@ -28,7 +28,7 @@ def _check_source(value: str) -> str:
         return value
     if not _SOURCE.match(value):
         raise ValueError(
-            f"'{value}' is not a model source; use hf://org/name, s3://bucket/path, gs://bucket/path, "
+            "not a model source; use hf://org/name, s3://bucket/path, gs://bucket/path, "
             "pvc://claim/path, a registry reference (mlflow://name@alias, mlflow://name/<version>, "
             "models:/name@alias), a SageMaker model package ARN or a W&B registry path"
         )
