@@ -215,6 +215,10 @@ def plan(
     allow_disruption: Annotated[bool, typer.Option(help="Accept node-disruptive changes.")] = False,
     allow_delete: Annotated[bool, typer.Option(help="Accept deletions and replacements.")] = False,
     request_timeout: RequestTimeout = "30s",
+    refresh: Annotated[
+        bool,
+        typer.Option(help="Resolve every registry reference again and update aiplane.lock."),
+    ] = False,
 ) -> None:
     """Show what apply would change in the live cluster (or against another revision)."""
 
@@ -236,6 +240,7 @@ def plan(
             allow_disruption=allow_disruption,
             allow_delete=allow_delete,
             request_timeout=parse_duration(request_timeout, "--request-timeout"),
+            refresh=refresh,
         )
 
     _run(body)
@@ -370,6 +375,27 @@ def rbac(
         from aiplane.commands.rbac import rbac_main
 
         return rbac_main(file, purpose.value, service_account)
+
+    _run(body)
+
+
+lock_app = typer.Typer(
+    help="The lock file (aiplane.lock): registry references pinned to versions.",
+    no_args_is_help=True,
+)
+app.add_typer(lock_app, name="lock")
+
+
+@lock_app.command("update")
+def lock_update(
+    files: Annotated[list[str], typer.Argument(help="Stack files whose references to resolve.")],
+) -> None:
+    """Resolve every registry reference again and write aiplane.lock beside each stack."""
+
+    def body() -> int:
+        from aiplane.commands.lock import lock_update_main
+
+        return lock_update_main(files)
 
     _run(body)
 

@@ -121,7 +121,8 @@ def _apply(
         conf = replace(conf, health_timeout=controls.timeout)
     if controls.wait is not None:
         conf = replace(conf, wait=controls.wait)
-    rendered, _notes = served_only(client, render_stack_file(file))
+    # A saved plan is applied as it was resolved (the lock); a stack is planned here and now.
+    rendered, _notes = served_only(client, render_stack_file(file, "lock" if saved else "plan"))
     check_access(client, rendered, "apply", file, conf)
     stack = rendered.stack
     run = open_run(client, stack, file, scrub, rendered.resources, conf=conf,
@@ -133,6 +134,11 @@ def _apply(
     try:
         wanted = prepare_all(run, rendered.resources)
         if saved is not None:
+            if rendered.loaded is not None:
+                from aiplane.registry.commands import check_saved_references
+
+                # "plan is stale: mlflow model M alias A moved 1 -> 2", before the engine's check
+                check_saved_references(rendered.loaded, saved.changes)
             lives = check_fresh(run, saved, wanted)
             plan = saved
         else:

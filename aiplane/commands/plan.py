@@ -98,13 +98,15 @@ def plan_main(
     allow_disruption: bool,
     allow_delete: bool,
     request_timeout: float = REQUEST_TIMEOUT,
+    refresh: bool = False,
 ) -> int:
-    """``aiplane plan``: render, plan against the cluster (or ``--against``), show, save."""
+    """``aiplane plan``: resolve, render, plan against the cluster (or ``--against``), show,
+    save. ``refresh``: resolve every registry reference again (and update aiplane.lock)."""
     err = console(stderr=True)
     scrub = Scrubber()
     try:
         conf = Settings.from_env()
-        rendered = render_stack_file(file)
+        rendered = render_stack_file(file, "refresh" if refresh else "plan")
         for warning in rendered.loaded.warnings if rendered.loaded is not None else ():
             # What the targets approximate or drop (e.g. a gateway field), located in the file.
             print(scrub(warning.format()), file=sys.stderr)
@@ -113,7 +115,11 @@ def plan_main(
         else:
             plan = _plan_cluster(file, rendered, connect(kubeconfig, context, request_timeout),
                                  out, scrub, err, conf)  # fmt: skip
-        plan = replace(plan, capacity=rendered.capacity)
+        notes = rendered.registry_notes()
+        if against:  # offline there is no registry read to show a move as a change: say it here
+            notes += [str(r.body["move_line"]) for r in rendered.resources
+                      if r.body.get("move_line")]  # fmt: skip
+        plan = replace(plan, capacity=rendered.capacity, warnings=(*plan.warnings, *notes))
         gates = plan.gates(allow_disruption=allow_disruption, allow_delete=allow_delete)
         show(plan, gates, output, scrub)
         if out:

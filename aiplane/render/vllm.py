@@ -142,6 +142,11 @@ def _label_value(text: str) -> str:
 
 def _deployment_annotations(ctx: Context, model: Model, version: ModelVersion) -> dict[str, str]:
     out = {"aiplane.dev/model-source": version.source}
+    resolved = ctx.resolution(version)
+    if resolved is not None:
+        # The version the reference named at resolution: a moved alias is a plain diff here.
+        out["aiplane.dev/model-version"] = resolved.version
+        out["aiplane.dev/model-artifact"] = resolved.value
     if version.revision:
         out["aiplane.dev/model-revision"] = version.revision
     if version.digest:

@@ -13,8 +13,10 @@ from aiplane.render.placement import (
     model_node_group,
 )
 from aiplane.render.vllm_args import PVC_ROOT, vllm_args
+from aiplane.render.vllm_fetch import fetch_init
 from aiplane.render.vllm_sizing import startup_budget_seconds, weights_gib
 from aiplane.stack.loader import LoadedStack
+from aiplane.stack.model_refs import is_registry_source
 from aiplane.stack.models import (
     Deployment,
     GpuPool,
@@ -66,17 +68,18 @@ def pod_spec(
         mounts.append(
             {"name": "model-weights", "mountPath": f"{PVC_ROOT}/{claim}", "readOnly": True}
         )
-    if version.source.startswith("mlflow://"):
+    resolved = ctx.resolution(version)
+    if resolved is None and is_registry_source(version.source):
         ctx.warn(
             ("spec", "models", m_index, "versions", model.versions.index(version), "source"),
-            "mlflow:// sources are passed to vLLM unresolved",
-            "give the registered model's storage URI (s3://, gs://, hf:// or pvc://) instead",
+            f"'{version.source}' is not in aiplane.lock; passed to vLLM unresolved",
+            "run `aiplane lock update STACK` (or plan) to pin it",
         )
     container: Obj = {
         "name": "vllm",
         "image": image,
         "command": ["vllm", "serve"],
-        "args": vllm_args(model, version),
+        "args": vllm_args(model, version, resolved),
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
         "env": _env(model),
         "resources": _resources(ctx, m_index, model, pool, planned),
@@ -85,6 +88,7 @@ def pod_spec(
     }
     pod: Obj = {
         "containers": [container],
+        **fetch_init(ctx, version, resolved),
         "volumes": volumes,
         # Lets in-flight generations finish after the pod leaves the Service endpoints.
         "terminationGracePeriodSeconds": 60,

@@ -7,6 +7,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
+from aiplane.stack.model_refs import is_registry_source, parse_ref
 from aiplane.stack.sections.base import (
     EnvValue,
     Name,
@@ -18,14 +19,18 @@ from aiplane.stack.sections.base import (
     shorthand,
 )
 
-_SOURCE = re.compile(r"^(hf|s3|gs|pvc|mlflow)://[^\s]+$")
+_SOURCE = re.compile(r"^(hf|s3|gs|pvc)://[^\s]+$")
 
 
 def _check_source(value: str) -> str:
+    if is_registry_source(value):
+        parse_ref(value)  # raises RefError (a ValueError) at the source's line
+        return value
     if not _SOURCE.match(value):
         raise ValueError(
             "not a model source; use hf://org/name, s3://bucket/path, gs://bucket/path, "
-            "pvc://claim/path or mlflow://name/<version> (or mlflow://name@alias)"
+            "pvc://claim/path, a registry reference (mlflow://name@alias, mlflow://name/<version>, "
+            "models:/name@alias), a SageMaker model package ARN or a W&B registry path"
         )
     return value
 
@@ -40,7 +45,11 @@ class ModelVersion(StackModel):
 
     name: str = Field(min_length=1, max_length=40, description="Version label, e.g. v2.1.")
     source: SourceUri
-    """Where the weights are: hf://, s3://, gs://, pvc:// or mlflow://."""
+    """Where the weights are: hf://, s3://, gs://, pvc://, or a registry reference
+    (mlflow://name@alias, mlflow://name/N, models:/..., a SageMaker package ARN, a W&B path)."""
+    registry: Name | None = None
+    """Registry of spec.registries resolving a registry reference (default: the default
+    registry of the reference's type)."""
     revision: str | None = Field(default=None, description="Git revision or tag of the weights.")
     digest: str | None = Field(default=None, description="Content digest, e.g. sha256:....")
 
@@ -63,6 +72,13 @@ class Deployment(StackModel):
     )
     replicas: PositiveInt | None = Field(
         default=None, description="Overrides the model's replicas."
+    )
+    promote_alias: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        max_length=255,
+        description="Registry alias that follows this stage: once the stage is healthy, apply "
+        "points the alias at the stage's version (which must be a pinned registry version).",
     )
 
 
