@@ -29,7 +29,7 @@ import pytest
 
 from tests.servers.support import ServerProcess, free_port, http_ok, server_venv
 
-MLFLOW_REQUIREMENTS = ("mlflow==3.17.2",)
+REQUIREMENTS = ("mlflow==3.17.2",)
 START_TIMEOUT = 300.0
 _MARK = "@@aiplane "
 
@@ -143,7 +143,7 @@ class MlflowServer:
 
 def start_mlflow(workdir: Path) -> MlflowServer:
     """Install (cached) and start MLflow; raise with the log tail when it cannot start."""
-    venv = server_venv("mlflow", MLFLOW_REQUIREMENTS)
+    venv = server_venv("mlflow", REQUIREMENTS)
     port = free_port()
     db = workdir / "mlflow.db"
     proc = ServerProcess(

@@ -17,7 +17,7 @@ import pytest
 
 from tests.servers.support import ServerProcess, free_port, http_ok, server_venv
 
-MOTO_REQUIREMENTS = ("moto[server]==5.2.5",)
+REQUIREMENTS = ("moto[server]==5.2.5",)
 REGION = "us-east-1"
 # Fake credentials: moto accepts anything, and botocore refuses to sign without some.
 AWS_ENV = {
@@ -36,7 +36,7 @@ class MotoServer:
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[MotoServer]:
     """moto_server on a free loopback port for the whole session."""
-    venv = server_venv("moto", MOTO_REQUIREMENTS)
+    venv = server_venv("moto", REQUIREMENTS)
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="aiplane-moto-") as tmp:
         proc = ServerProcess(
