@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from aiplane.errors import AiplaneError
 from aiplane.gpu.capacity import Capacity
@@ -314,6 +315,13 @@ def apply_plan(
     return report
 
 
+def _compared(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What an offline comparison shows of a body: its ``desired`` state where the provider keeps
+    bookkeeping (stack positions, ownership marks) beside it, else the whole body."""
+    desired = body.get("desired")
+    return dict(desired) if isinstance(desired, Mapping) else dict(body)
+
+
 def offline_changes(wanted: Sequence[Resource], before: Sequence[Resource]) -> list[Change]:
     """A client-side comparison of two renderings of resources (``plan --against``), for
     providers without an offline path of their own: bodies diffed, decided by the default rule
@@ -322,7 +330,7 @@ def offline_changes(wanted: Sequence[Resource], before: Sequence[Resource]) -> l
     out = []
     for r in wanted:
         was = old.pop(r.address, None)
-        diffs = diff_values(dict(was.body) if was else {}, dict(r.body))
+        diffs = diff_values(_compared(was.body) if was else {}, _compared(r.body))
         out.append(
             decide(
                 r.address,
