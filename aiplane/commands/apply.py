@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
@@ -33,6 +34,10 @@ from aiplane.providers.kubernetes.client import KubeClient
 from aiplane.providers.kubernetes.lock import default_holder
 from aiplane.secrets import Scrubber
 
+if TYPE_CHECKING:
+    from aiplane.plan.address import Address
+    from aiplane.plan.engine import Run
+
 
 def apply_main(
     target: str,
@@ -42,6 +47,7 @@ def apply_main(
     yes: bool,
     allow_disruption: bool,
     allow_delete: bool,
+    allow_namespace_delete: bool = False,
     lock_timeout: float,
 ) -> int:
     """``aiplane apply``: apply a saved plan exactly, or plan and apply a stack file."""
@@ -51,7 +57,8 @@ def apply_main(
         saved = Plan.load(target)
         with connect(kubeconfig, context) as client:
             return _apply(client, target, saved, yes=yes, allow_disruption=allow_disruption,
-                          allow_delete=allow_delete, lock_timeout=lock_timeout, scrub=scrub,
+                          allow_delete=allow_delete, allow_namespace_delete=allow_namespace_delete,
+                          lock_timeout=lock_timeout, scrub=scrub,
                           err=err)  # fmt: skip
     except AiplaneError as exc:
         return print_error(err, scrub, exc)
@@ -75,6 +82,7 @@ def _apply(
     yes: bool,
     allow_disruption: bool,
     allow_delete: bool,
+    allow_namespace_delete: bool = False,
     lock_timeout: float,
     scrub: Scrubber,
     err: Console,
@@ -100,13 +108,17 @@ def _apply(
         else:
             plan, lives = build_plan(run, wanted, mode="cluster", target=cluster_target(client),
                                      capacity=rendered.capacity)  # fmt: skip
-        gates = plan.gates(allow_disruption=allow_disruption, allow_delete=allow_delete)
+        gates = plan.gates(
+            allow_disruption=allow_disruption,
+            allow_delete=allow_delete,
+            allow_namespace_delete=allow_namespace_delete,
+        )
         show(plan, gates, "human", scrub)
         if gates:
             err.print("apply: refused; nothing was changed", style="bold red")
             return EXIT_BLOCKED
         if not plan.has_changes:
-            return EXIT_OK
+            return _still_healthy(run, [r.address for r in wanted], conf, err)
         if saved is None and not _confirm(yes, err):
             return EXIT_ERROR
         report = apply_plan(run, plan, wanted, lives, say=_progress(err), health=conf.wait)
@@ -118,6 +130,21 @@ def _apply(
     finally:
         stop()
         lock.release()
+
+
+def _still_healthy(run: Run, addresses: list[Address], conf: Settings, err: Console) -> int:
+    """Nothing to change is not success while a workload is not ready (an earlier apply timed
+    out or was interrupted): exit 1 with the reasons."""
+    from aiplane.plan.engine import unhealthy_now
+
+    problems = unhealthy_now(run, addresses) if conf.wait else []
+    for p in problems[:20]:
+        err.print(f"{run.scrub(p)}", highlight=False, markup=False)
+    if problems:
+        err.print(f"apply: no changes, but {len(problems)} workload(s) are not ready",
+                  style="bold red")  # fmt: skip
+        return EXIT_ERROR
+    return EXIT_OK
 
 
 def _confirm(yes: bool, err: Console) -> bool:

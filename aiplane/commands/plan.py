@@ -93,6 +93,7 @@ def plan_main(
     against: str | None,
     allow_disruption: bool,
     allow_delete: bool,
+    allow_namespace_delete: bool = False,
 ) -> int:
     """``aiplane plan``: render, plan against the cluster (or ``--against``), show, save."""
     err = Console(stderr=True, highlight=False)
@@ -105,7 +106,11 @@ def plan_main(
         else:
             plan = _plan_cluster(file, rendered, kubeconfig, context, out, scrub, err, conf)
         plan = replace(plan, capacity=rendered.capacity)
-        gates = plan.gates(allow_disruption=allow_disruption, allow_delete=allow_delete)
+        gates = plan.gates(
+            allow_disruption=allow_disruption,
+            allow_delete=allow_delete,
+            allow_namespace_delete=allow_namespace_delete,
+        )
         show(plan, gates, output, scrub)
         if out:
             Path(out).write_text(scrub(plan.dumps()) + "\n")
