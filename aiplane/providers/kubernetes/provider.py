@@ -340,7 +340,7 @@ class KubernetesProvider:
         foreign = label(live, PART_OF)
         if foreign and foreign != self.applyset.id:
             raise PlanError(
-                f"belongs to another ApplySet ({foreign}, {current_manager(live)}); "
+                f"belongs to another ApplySet, managed by {current_manager(live)}; "
                 "refusing to take it over"
             )
         adopt = ""
