@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -225,3 +227,54 @@ def test_two_stacks_share_one_gpu_policy(cli: Cli, namespace: str, kubectl: Any)
     finally:
         kubectl("delete", "clusterpolicy", name, "--ignore-not-found")
         kubectl("delete", "namespace", team_a, team_b, "--wait=false", "--ignore-not-found")
+
+
+def pending_stack(ns: str, selector: dict[str, str]) -> list[dict[str, Any]]:
+    """One model whose pods can only run on a node with ``selector`` (none exists yet)."""
+    items = stack_manifests(ns, ns, ("a",))
+    deploy = next(i for i in items if i["kind"] == "Deployment")
+    deploy["spec"]["template"]["spec"]["nodeSelector"] = selector
+    return items
+
+
+def route_exists(kubectl: Any, ns: str) -> bool:
+    res = kubectl("-n", ns, "get", "httproute", "chat-completions", check=False)
+    return bool(res.returncode == 0)
+
+
+@pytest.mark.parametrize("stop", ["timeout", "SIGINT", "SIGTERM"])
+def test_rerun_after_a_stopped_apply_never_moves_traffic_to_pods_not_ready(
+    cli: Cli, namespace: str, kubectl: Any, gpu_nodes: Any, stop: str
+):
+    selector = {"aiplane.test/pool": "h" + namespace.rsplit("-", 1)[-1]}
+    file = cli.write(namespace, pending_stack(namespace, selector))
+    if stop == "timeout":
+        out = ok(cli.run("apply", file, "--yes", env={"AIPLANE_HEALTH_TIMEOUT": "2"}), 1)
+        assert f"Deployment/{namespace}/a: not healthy after" in out
+    else:
+        proc = cli.start("apply", file, "--yes", env={"AIPLANE_HEALTH_TIMEOUT": "600"})
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if kubectl("-n", namespace, "get", "deploy", "a", check=False).returncode == 0:
+                break
+            time.sleep(0.2)
+        time.sleep(1)  # inside the health wait
+        proc.send_signal(getattr(signal, stop))
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode != 0, out + err
+    assert not route_exists(kubectl, namespace)
+
+    # The rerun changes nothing before the routes, but the model is still not ready: it stops.
+    out = ok(cli.run("apply", file, "--yes", env={"AIPLANE_HEALTH_TIMEOUT": "2"}), 1)
+    assert f"stage routes: not started: Deployment/{namespace}/a: 0/1 ready" in out
+    assert "rollout incomplete" in out and f"HTTPRoute/{namespace}/chat-completions" in out
+    assert not route_exists(kubectl, namespace)
+    out = ok(cli.plan(file), 2)
+    assert f"Deployment/{namespace}/a: 0/1 ready" in out  # plan shows it too
+
+    # Health returns (a node the pods fit on): the rerun completes.
+    gpu_nodes("A100", 1, labels=selector)
+    out = ok(cli.run("apply", file, "--yes", env={"AIPLANE_HEALTH_TIMEOUT": "180"}))
+    assert "apply complete" in out
+    assert route_exists(kubectl, namespace)
+    ok(cli.plan(file), 0)

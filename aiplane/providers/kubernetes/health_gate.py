@@ -8,6 +8,7 @@ checked (Terraform's "tainted"), and plan shows the ones that are not ready.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -38,10 +39,25 @@ def _since(obj: Mapping[str, Any]) -> str:
     return ""
 
 
-def unhealthy(client: KubeClient, refs: Sequence[ObjectRef], selector: str) -> list[str]:
-    """The workloads among ``refs`` that are not ready now, each with its reason."""
+def unhealthy(
+    client: KubeClient,
+    refs: Sequence[ObjectRef],
+    selector: str,
+    *,
+    timeout: float = 0,
+    poll: float = 0.5,
+) -> list[str]:
+    """The workloads among ``refs`` that are not ready, each with its reason, after waiting up
+    to ``timeout`` seconds for them (a rerun that comes while pods are starting goes on when they
+    are ready; one whose pods cannot start stops)."""
     gated = [r for r in refs if r.kind in GATED_KINDS]
-    if not gated:
-        return []
-    found = fetch(client, gated, selector)
-    return [why for r, obj in zip(gated, found, strict=True) if (why := not_ready(r, obj))]
+    deadline = time.monotonic() + timeout
+    while gated:
+        found = fetch(client, gated, selector)
+        problems = [(r, why) for r, obj in zip(gated, found, strict=True)
+                    if (why := not_ready(r, obj))]  # fmt: skip
+        if not problems or time.monotonic() >= deadline:
+            return [why for _, why in problems]
+        gated = [r for r, _ in problems]
+        time.sleep(poll)
+    return []

@@ -44,7 +44,7 @@ from aiplane.providers.kubernetes.drift import (
     rules_for,
 )
 from aiplane.providers.kubernetes.fastpath import Mismatch, compare, owned_fields, remove_at
-from aiplane.providers.kubernetes.health import wait_healthy
+from aiplane.providers.kubernetes.health import timeout_for, wait_healthy
 from aiplane.providers.kubernetes.health_gate import GATED_KINDS, not_ready, unhealthy
 from aiplane.providers.kubernetes.kind_table import facts
 from aiplane.providers.kubernetes.kinds import (
@@ -571,9 +571,12 @@ class KubernetesProvider:
                          cap=self.health_timeout)  # fmt: skip
 
     def unhealthy(self, addresses: Sequence[Address]) -> list[str]:
-        """Workloads among ``addresses`` that are not ready now (the engine's health gate)."""
+        """Workloads among ``addresses`` that are not ready within their health timeout (the
+        engine's health gate)."""
         refs = [ObjectRef.of(a) for a in addresses if a.provider == self.name]
-        return unhealthy(self.client, refs, self.applyset.selector)
+        gated = [r for r in refs if r.kind in GATED_KINDS]
+        wait = max((timeout_for(r.kind, self.health_timeout) for r in gated), default=0)
+        return unhealthy(self.client, gated, self.applyset.selector, timeout=wait)
 
     def inventory(self, wanted: Sequence[Resource]) -> Inventory:
         """The group-kinds and namespaces the ApplySet parent lists."""
