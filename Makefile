@@ -32,9 +32,10 @@ unit: install
 	$(BIN)/pytest -m "not cluster"
 
 # The control plane is built here first (cached) so its build time and failures show on their own;
-# the pytest fixture would otherwise build it on first use.
+# the pytest fixture would otherwise build it on first use. kustomize (for the Flux tests) likewise.
 cluster-bin:
 	$(PYTHON) scripts/local-cluster build
+	$(PYTHON) tests/servers/kustomize.py
 
 test: lint cluster-bin
 	$(BIN)/pytest

@@ -122,20 +122,61 @@ def schema() -> None:
     _run(body)
 
 
+class PullTarget(StrEnum):
+    plain = "plain"
+    argocd = "argocd"
+    flux = "flux"
+
+
 @app.command()
 def render(
-    files: Annotated[list[str], typer.Argument(help="Stack files to render.")],
+    files: Annotated[list[str] | None, typer.Argument(help="Stack files to render.")] = None,
     out: Annotated[str | None, typer.Option("-o", "--out", help="Write files into DIR.")] = None,
     output_format: Annotated[
         OutputFormat, typer.Option("--format", help="yaml or json.")
     ] = OutputFormat.yaml,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Pull-mode GitOps: objects as apply writes them.")
+    ] = False,
+    for_: Annotated[
+        PullTarget | None,
+        typer.Option("--for", help="With --offline: plain, argocd (sync waves) or flux (-o DIR)."),
+    ] = None,
+    flux_source: Annotated[
+        str, typer.Option(help="With --for flux: KIND/NAME of the Flux source.")
+    ] = "",
 ) -> None:
     """Compile stacks into the manifests the data plane runs on."""
 
     def body() -> int:
+        if offline or for_ is not None:
+            from aiplane.commands.render_offline import offline_render_main
+
+            target = for_.value if for_ else None
+            return offline_render_main(files or [], out, output_format.value, target,
+                                       flux_source=flux_source)  # fmt: skip
         from aiplane.commands.render import render_main
 
+        if not files:
+            raise AiplaneError("render: name at least one stack file")
         return render_main(files, out, output_format.value)
+
+    _run(body)
+
+
+@app.command()
+def diff(
+    file: Annotated[str, typer.Argument(help="Stack file.")],
+    against: Annotated[
+        str, typer.Option(help="Git revision, directory of manifests, or 'empty'.")
+    ] = "HEAD",
+) -> None:
+    """Summarise, in stack terms, what FILE changes against another revision (default HEAD)."""
+
+    def body() -> int:
+        from aiplane.commands.diff import diff_main
+
+        return diff_main(file, against)
 
     _run(body)
 

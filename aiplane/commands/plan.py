@@ -102,7 +102,7 @@ def plan_main(
         conf = Settings.from_env()
         rendered = render_stack_file(file)
         if against:
-            plan = _offline(file, rendered, against, conf)
+            plan = offline_against(file, rendered, against, conf)
         else:
             plan = _plan_cluster(file, rendered, kubeconfig, context, out, scrub, err, conf)
         plan = replace(plan, capacity=rendered.capacity)
@@ -123,7 +123,9 @@ def plan_main(
 OFFLINE_PROVIDERS = frozenset({"kubernetes", "node-labels"})  # offline_plan covers these
 
 
-def _offline(file: str, rendered: Rendered, against: str, conf: Settings) -> Plan:
+def offline_against(file: str, rendered: Rendered, against: str, conf: Settings) -> Plan:
+    """The offline plan of ``rendered`` against ``--against`` (empty, a directory, a git revision),
+    with the earlier revision's GPU capacity for the delta."""
     from aiplane.providers.kubernetes.offline import load_against, offline_plan
 
     earlier: list[Rendered] = []

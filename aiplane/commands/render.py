@@ -13,6 +13,7 @@ Warnings go to stderr as ``FILE:LINE:COL: warning: path: message``; an invalid s
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,8 +35,17 @@ class _Dumper(yaml.SafeDumper):
     """Block-style YAML; multi-line strings (embedded configs, scripts) as literal blocks."""
 
 
+# Plain scalars that YAML 1.2 (Go's yaml, so kubectl, Argo CD and Flux) reads as numbers or
+# booleans, but PyYAML's YAML 1.1 resolver takes for strings and would leave unquoted: "2e-5"
+# would reach the cluster as the float 2e-05.
+_YAML12_NOT_STRING = re.compile(
+    r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+"
+    r"|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)|true|True|TRUE|false|False|FALSE|null|Null|NULL|~"
+)
+
+
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
+    style = "|" if "\n" in value else "'" if _YAML12_NOT_STRING.fullmatch(value) else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
