@@ -457,10 +457,10 @@ def test_object_of_another_applyset_is_not_taken_over(cli: Cli, namespace: str, 
     ]  # fmt: skip
     out = ok(cli.plan(cli.write(namespace, items)), 1)
     assert f"ConfigMap/{namespace}/shared-name: belongs to another ApplySet" in out
-    assert "managed by ApplySet applyset-someone-else-v1" in out
-    out = ok(cli.plan(cli.write(namespace, items[1:])), 1)
+    assert "managed by ApplySet applyset-someone-else-v1" in " ".join(out.split())
+    out = " ".join(ok(cli.plan(cli.write(namespace, items[1:])), 1).split())
     assert f"ConfigMap/{namespace}/unlabelled: exists and is not managed by this stack" in out
-    assert "managed by field manager(s) kubectl-create" in out
+    assert "aiplane never adopts it" in out
 
 
 GPU_STACK = """apiVersion: aiplane.dev/v1alpha1

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +32,16 @@ def cli(kubeconfig: Path, tmp_path: Path) -> Cli:
 
 
 NO_WAIT = {"AIPLANE_NO_WAIT": "1"}
+
+
+def flat(text: str) -> str:
+    """Output with line wrapping undone (the terminal printer wraps long messages)."""
+    return re.sub(r"\s+", " ", text)
+
+
+def apply(cli: Cli, *args: str) -> subprocess.CompletedProcess[str]:
+    """``aiplane apply ARGS --yes`` without health waits."""
+    return cli.run("apply", *args, "--yes", env=NO_WAIT)
 
 
 def contents(kubectl: Any, ns: str) -> list[str]:
@@ -76,15 +88,15 @@ def test_missing_crds_fail_plan_and_apply_writes_nothing(cli: Cli, namespace: st
     ok(cli.run("plan", file, "--out", saved, env=NO_WAIT))  # made while Envoy Gateway is there
     before = contents(kubectl, namespace)
     with without_envoy_gateway(kubectl):
-        out = ok(cli.plan(file), 1)
+        out = flat(ok(cli.plan(file), 1))
         assert (
             "API gateway.envoyproxy.io/v1alpha1 (Backend, BackendTrafficPolicy) is not served: "
             "install Envoy Gateway" in out
         )
         assert "nothing was planned or applied" in out
-        out = ok(cli.apply(file, env=NO_WAIT), 1)
+        out = flat(ok(apply(cli, file), 1))
         assert "is not served" in out and "apply complete" not in out
-        out = ok(cli.apply(saved, env=NO_WAIT), 1)  # a saved plan is refused the same way
+        out = flat(ok(apply(cli, saved), 1))  # a saved plan is refused the same way
         assert "is not served" in out
         assert contents(kubectl, namespace) == before
         assert kubectl("get", "priorityclass", namespace, check=False).returncode != 0
@@ -94,14 +106,14 @@ def test_namespace_of_an_uninstalled_component_is_named(cli: Cli, namespace: str
     items = stack_manifests(namespace, namespace, ("a",))
     items.append({"apiVersion": "v1", "kind": "ConfigMap",
                   "metadata": {"name": "c", "namespace": "lws-system"}})  # fmt: skip
-    out = ok(cli.plan(cli.write(namespace, items)), 1)
+    out = flat(ok(cli.plan(cli.write(namespace, items)), 1))
     assert "LeaderWorkerSet is not installed: namespace lws-system does not exist" in out
 
 
 def test_hand_made_namespace_is_never_adopted_without_import(
     cli: Cli, namespace: str, kubectl: Any
 ):
-    ns = f"{namespace}-hand"[:63]
+    ns = f"{namespace[:50].rstrip('-')}-hand"
     kubectl("create", "namespace", ns)
     try:
         kubectl("-n", ns, "create", "secret", "generic", "hand-made", "--from-literal=k=v")
@@ -109,25 +121,25 @@ def test_hand_made_namespace_is_never_adopted_without_import(
         cm = {"apiVersion": "v1", "kind": "ConfigMap",
               "metadata": {"name": "settings", "namespace": ns}, "data": {"a": "1"}}  # fmt: skip
         file = cli.write(namespace, [ns_obj, cm])
-        out = ok(cli.plan(file), 1)
+        out = flat(ok(cli.plan(file), 1))
         assert f"Namespace/{ns}: exists and is not managed by this stack (managed by field " in out
         assert f"aiplane import {file} Namespace/{ns}" in out
-        ok(cli.apply(file), 1)
+        ok(apply(cli, file), 1)
         labels = json.loads(kubectl("get", "namespace", ns, "-o", "json").stdout)["metadata"]
         assert "applyset.k8s.io/part-of" not in (labels.get("labels") or {})
         assert kubectl("-n", ns, "get", "configmap", "settings", check=False).returncode != 0
 
         ok(cli.run("import", file, f"Namespace/{ns}", "--yes", env=NO_WAIT))
-        ok(cli.apply(file, env=NO_WAIT))
+        ok(apply(cli, file))
         ok(cli.plan(file), 0)
 
         # Leaving the stack: a Namespace deletion has its own gate and lists what it would take.
         other = cli.write(namespace, [], "empty.json")
-        out = ok(cli.plan(other, "--allow-delete"), 3)
+        out = flat(ok(cli.plan(other, "--allow-delete"), 3))
         assert "--allow-namespace-delete" in out
         assert f"not owned by this stack: Secret/{ns}/hand-made" in out
-        ok(cli.apply(other, "--allow-delete", env=NO_WAIT), 3)
-        ok(cli.apply(other, "--allow-delete", "--allow-namespace-delete", env=NO_WAIT))
+        ok(apply(cli, other, "--allow-delete"), 3)
+        ok(apply(cli, other, "--allow-delete", "--allow-namespace-delete"))
     finally:
         kubectl("delete", "namespace", ns, "--wait=false", "--ignore-not-found")
 
@@ -163,16 +175,16 @@ def managers(obj: dict[str, Any]) -> set[str]:
 
 
 def test_helm_cluster_policy_is_configured_never_owned(cli: Cli, namespace: str, kubectl: Any):
-    name = f"{namespace}-helm-policy"[:63]
+    name = f"{namespace[:50].rstrip('-')}-helm"
     kubectl("apply", "--server-side", "--field-manager=helm", "-f", "-",
             input=json.dumps(helm_policy(name)))  # fmt: skip
     try:
         marker = {"apiVersion": "v1", "kind": "ConfigMap",
                   "metadata": {"name": "m", "namespace": namespace}}  # fmt: skip
         file = cli.write(namespace, [marker, stack_policy(name, "mixed")])
-        out = ok(cli.plan(file), 1)
+        out = flat(ok(cli.plan(file), 1))
         assert f"ClusterPolicy/{name}: field spec.mig.strategy is set by helm" in out
-        ok(cli.apply(file, env=NO_WAIT), 1)
+        ok(apply(cli, file), 1)
         assert live_policy(kubectl, name)["spec"]["mig"]["strategy"] == "single"
 
         ok(cli.run("import", file, f"ClusterPolicy/{name}", "--yes", env=NO_WAIT))
@@ -180,12 +192,11 @@ def test_helm_cluster_policy_is_configured_never_owned(cli: Cli, namespace: str,
         assert live["spec"]["mig"]["strategy"] == "mixed"
         assert live["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "Helm"}
         assert f"aiplane-stack-{namespace}" in managers(live)
-        ok(cli.apply(file, env=NO_WAIT))  # the marker ConfigMap
+        ok(apply(cli, file))  # the marker ConfigMap
         ok(cli.plan(file), 0)
 
         # The stack drops the policy: its fields are released, the object and Helm's stay.
-        out = ok(cli.apply(cli.write(namespace, [marker], "rest.json"), "--allow-delete",
-                           env=NO_WAIT))  # fmt: skip
+        out = flat(ok(apply(cli, cli.write(namespace, [marker], "rest.json"), "--allow-delete")))
         assert "releases this stack's fields, the object stays (helm)" in out
         live = live_policy(kubectl, name)
         assert f"aiplane-stack-{namespace}" not in managers(live)
@@ -197,8 +208,9 @@ def test_helm_cluster_policy_is_configured_never_owned(cli: Cli, namespace: str,
 
 
 def test_two_stacks_share_one_gpu_policy(cli: Cli, namespace: str, kubectl: Any):
-    name = f"{namespace}-shared-policy"[:63]
-    team_a, team_b = f"{namespace}-a"[:40], f"{namespace}-b"[:40]
+    name = f"{namespace[:50].rstrip('-')}-shared"
+    base = namespace[:36].rstrip("-")
+    team_a, team_b = f"{base}-a", f"{base}-b"
     kubectl("create", "namespace", team_a)
     kubectl("create", "namespace", team_b)
 
@@ -209,20 +221,20 @@ def test_two_stacks_share_one_gpu_policy(cli: Cli, namespace: str, kubectl: Any)
 
     try:
         file_a, file_b = stack(team_a, "mixed", "a.json"), stack(team_b, "mixed", "b.json")
-        ok(cli.apply(file_a, env=NO_WAIT))
-        ok(cli.apply(file_b, env=NO_WAIT))
+        ok(apply(cli, file_a))
+        ok(apply(cli, file_b))
         ok(cli.plan(file_a), 0)
         ok(cli.plan(file_b), 0)
-        out = ok(cli.plan(stack(team_b, "single", "b2.json")), 1)
+        out = flat(ok(cli.plan(stack(team_b, "single", "b2.json")), 1))
         assert f"field spec.mig.strategy is set by stack {team_a}" in out
 
         before = live_policy(kubectl, name)["spec"]
         empty_a = cli.write(team_a, [], "a-empty.json")
-        ok(cli.apply(empty_a, "--allow-delete", env=NO_WAIT))
+        ok(apply(cli, empty_a, "--allow-delete"))
         assert live_policy(kubectl, name)["spec"] == before  # team b's GPU config is whole
         ok(cli.plan(file_b), 0)
         empty_b = cli.write(team_b, [], "b-empty.json")
-        ok(cli.apply(empty_b, "--allow-delete", env=NO_WAIT))  # the last stack: it goes
+        ok(apply(cli, empty_b, "--allow-delete"))  # the last stack: it goes
         assert kubectl("get", "clusterpolicy", name, check=False).returncode != 0
     finally:
         kubectl("delete", "clusterpolicy", name, "--ignore-not-found")
@@ -249,7 +261,7 @@ def test_rerun_after_a_stopped_apply_never_moves_traffic_to_pods_not_ready(
     selector = {"aiplane.test/pool": "h" + namespace.rsplit("-", 1)[-1]}
     file = cli.write(namespace, pending_stack(namespace, selector))
     if stop == "timeout":
-        out = ok(cli.run("apply", file, "--yes", env={"AIPLANE_HEALTH_TIMEOUT": "2"}), 1)
+        out = flat(ok(cli.run("apply", file, "--yes", env={"AIPLANE_HEALTH_TIMEOUT": "2"}), 1))
         assert f"Deployment/{namespace}/a: not healthy after" in out
     else:
         proc = cli.start("apply", file, "--yes", env={"AIPLANE_HEALTH_TIMEOUT": "600"})
@@ -265,16 +277,16 @@ def test_rerun_after_a_stopped_apply_never_moves_traffic_to_pods_not_ready(
     assert not route_exists(kubectl, namespace)
 
     # The rerun changes nothing before the routes, but the model is still not ready: it stops.
-    out = ok(cli.run("apply", file, "--yes", env={"AIPLANE_HEALTH_TIMEOUT": "2"}), 1)
+    out = flat(ok(cli.run("apply", file, "--yes", env={"AIPLANE_HEALTH_TIMEOUT": "2"}), 1))
     assert f"stage routes: not started: Deployment/{namespace}/a: 0/1 ready" in out
     assert "rollout incomplete" in out and f"HTTPRoute/{namespace}/chat-completions" in out
     assert not route_exists(kubectl, namespace)
-    out = ok(cli.plan(file), 2)
+    out = flat(ok(cli.plan(file), 2))
     assert f"Deployment/{namespace}/a: 0/1 ready" in out  # plan shows it too
 
     # Health returns (a node the pods fit on): the rerun completes.
     gpu_nodes("A100", 1, labels=selector)
-    out = ok(cli.run("apply", file, "--yes", env={"AIPLANE_HEALTH_TIMEOUT": "180"}))
+    out = flat(ok(cli.run("apply", file, "--yes", env={"AIPLANE_HEALTH_TIMEOUT": "180"})))
     assert "apply complete" in out
     assert route_exists(kubectl, namespace)
     ok(cli.plan(file), 0)

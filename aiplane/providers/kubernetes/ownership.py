@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aiplane.providers.kubernetes.labels import MANAGED_BY, PART_OF, STACK_LABEL
+from aiplane.providers.kubernetes.labels import MANAGED_BY, PART_OF, STACK_LABEL, SUBJECT_ANN
 
 HELM_RELEASE_ANN = "meta.helm.sh/release-name"
 HELM_NAMESPACE_ANN = "meta.helm.sh/release-namespace"
@@ -117,7 +117,8 @@ def release_body(live: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def without_ownership_labels(body: Mapping[str, Any]) -> dict[str, Any]:
-    """A configured object's body without the labels that would claim the whole object."""
+    """A configured object's body without the labels that would claim the whole object (and
+    without the subject annotation, which differs per stack)."""
     meta = dict(body.get("metadata") or {})
     labels = {
         k: v
@@ -127,6 +128,10 @@ def without_ownership_labels(body: Mapping[str, Any]) -> dict[str, Any]:
     meta.pop("labels", None)
     if labels:
         meta["labels"] = labels
+    # which stack entry it came from differs per stack: kept in the plan, not on the object
+    anns = {k: v for k, v in (meta.pop("annotations", None) or {}).items() if k != SUBJECT_ANN}
+    if anns:
+        meta["annotations"] = anns
     return {**body, "metadata": meta}
 
 
