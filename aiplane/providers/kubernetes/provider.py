@@ -390,6 +390,10 @@ class KubernetesProvider:
         diffs = mask_diffs(
             d.ref, diff_values(strip_server_fields(live), strip_server_fields(result))
         )
+        if owned_fields(live, self.stack_manager, d.ref.api_version) is None:
+            # Equal values are no diff, but until this stack applies it holds none of them: a
+            # stack that shares the fields must say so, or removing the other stack drops them.
+            diffs = (*diffs, FieldDiff("metadata.managedFields", None, self.stack_manager))
         note = " (this stack's fields only; the object stays another tool's)"
         return self._decide(d, exists=True, pin=self.pin(live), diffs=diffs, note=note)
 
