@@ -46,8 +46,8 @@ def apply(cli: Cli, *args: str) -> subprocess.CompletedProcess[str]:
 
 def contents(kubectl: Any, ns: str) -> list[str]:
     """What lives in a namespace (the kinds a stack writes), by name."""
-    res = kubectl("get", "configmap,secret,deployment,service,backend,backendtrafficpolicy",
-                  "-n", ns, "-o", "name")  # fmt: skip
+    res = kubectl("get", "configmap,secret,deployment,service,poddisruptionbudget", "-n", ns,
+                  "-o", "name")  # fmt: skip
     return sorted(res.stdout.split())
 
 
@@ -166,7 +166,8 @@ def stack_policy(name: str, strategy: str) -> dict[str, Any]:
 
 
 def live_policy(kubectl: Any, name: str) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(kubectl("get", "clusterpolicy", name, "-o", "json").stdout)
+    res = kubectl("get", "clusterpolicy", name, "-o", "json", "--show-managed-fields")
+    doc: dict[str, Any] = json.loads(res.stdout)
     return doc
 
 
