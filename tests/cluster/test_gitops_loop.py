@@ -43,6 +43,10 @@ def short_ns(kubectl: Any) -> Any:
 
     name = f"g-{uuid.uuid4().hex[:8]}"
     kubectl("create", "namespace", name)
+    # The stacks here are named after it and render it: label it as a sync of that stack's
+    # render leaves it (aiplane never adopts a hand-made Namespace without `aiplane import`).
+    kubectl("label", "namespace", name, f"aiplane.dev/stack={name}",
+            "app.kubernetes.io/managed-by=aiplane")  # fmt: skip
     yield name
     kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found")
 

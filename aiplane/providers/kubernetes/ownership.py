@@ -72,6 +72,14 @@ def current_manager(live: Mapping[str, Any]) -> str:
     return "no recorded manager"
 
 
+def rendered_for(live: Mapping[str, Any], stack: str) -> bool:
+    """Whether ``live`` carries the labels render gives this stack's objects (a GitOps tool
+    applied this stack's render): it is this stack's own object, not another's, and may join
+    the ApplySet without ``import``."""
+    labels = (live.get("metadata") or {}).get("labels") or {}
+    return labels.get(STACK_LABEL) == stack and labels.get(MANAGED_BY) == "aiplane"
+
+
 def not_adopted(live: Mapping[str, Any], stack_file: str, address: str) -> str:
     """The plan error for an existing object this stack does not own."""
     return (

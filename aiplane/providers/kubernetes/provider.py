@@ -70,6 +70,7 @@ from aiplane.providers.kubernetes.ownership import (
     not_adopted,
     other_managers,
     release_body,
+    rendered_for,
     stack_field_manager,
     unowned_note,
 )
@@ -345,9 +346,12 @@ class KubernetesProvider:
             )
         adopt = ""
         if not foreign:
-            if str(d.ref.address) not in self.imports:
+            if str(d.ref.address) in self.imports:
+                adopt = f" (imports an object managed by {current_manager(live)})"
+            elif rendered_for(live, self.applyset.stack):
+                adopt = " (applied from this stack's render by another tool; joins its ApplySet)"
+            else:
                 raise PlanError(not_adopted(live, self.stack_file, str(d.ref.address)))
-            adopt = f" (imports an object managed by {current_manager(live)})"
         body, notes, exact = self.expected_drift(d, live)
         seen = {"exists": True, "pin": pin, "expected_drift": notes, "note": adopt}
         client_diffs = [FieldDiff(m.path, m.live, m.desired) for m in _mismatches(body, live)]
