@@ -2,7 +2,8 @@
 
 ``stack`` checks names, references, DAGs and secrets; ``gpu`` checks that pools and models fit
 their GPUs (and, once everything else passes, that the deployed models can be placed on the
-pools); ``engines`` checks engine flags. This module is the only one that knows all three, so
+pools); ``engines`` checks engine flags; ``gateway`` reports route fields a gateway target does
+not enforce. This module is the only one that knows all of them, so
 none of them imports another sideways.
 """
 
@@ -12,6 +13,7 @@ from dataclasses import replace
 
 from aiplane.engines.vllm import check_vllm_args
 from aiplane.errors import Diagnostic, StackError
+from aiplane.gateway.capabilities import check_gateway
 from aiplane.gpu.check_models import check_model_fit
 from aiplane.gpu.check_placement import check_placement
 from aiplane.gpu.check_pools import check_pools
@@ -30,6 +32,7 @@ STACK_CHECKS: tuple[Check, ...] = (
 )  # fmt: skip
 GPU_CHECKS: tuple[Check, ...] = (check_pools, check_model_fit)
 ENGINE_CHECKS: tuple[Check, ...] = (check_vllm_args,)
+GATEWAY_CHECKS: tuple[Check, ...] = (check_gateway,)  # what each gateway target enforces
 
 
 def check_stack(loaded: LoadedStack, *, placement: bool = True) -> list[Diagnostic]:
@@ -37,7 +40,7 @@ def check_stack(loaded: LoadedStack, *, placement: bool = True) -> list[Diagnost
 
     ``placement=False`` leaves out whether the deployed models can be placed (``explain`` shows
     the placement itself, shortfalls included)."""
-    checks = (*STACK_CHECKS, *GPU_CHECKS, *ENGINE_CHECKS)
+    checks = (*STACK_CHECKS, *GPU_CHECKS, *ENGINE_CHECKS, *GATEWAY_CHECKS)
     found = [d for check in checks for d in check(loaded)]
     if placement and not any(d.severity == "error" for d in found):
         # Placement needs known GPUs, pools and estimates; it would only repeat other errors.

@@ -101,6 +101,9 @@ def plan_main(
     try:
         conf = Settings.from_env()
         rendered = render_stack_file(file)
+        for warning in rendered.loaded.warnings if rendered.loaded is not None else ():
+            # What the targets approximate or drop (e.g. a gateway field), located in the file.
+            print(scrub(warning.format()), file=sys.stderr)
         if against:
             plan = offline_against(file, rendered, against, conf)
         else:

@@ -12,6 +12,7 @@ from aiplane.output.field_lines import (
     text_stats,
     value_text,
 )
+from aiplane.output.route_terms import explains, route_terms
 from aiplane.output.weights import weight_briefs
 from aiplane.plan.model import DISRUPTION_ORDER, Change, Plan
 from aiplane.providers.kubernetes.diff import (
@@ -49,6 +50,13 @@ def summarize(plan: Plan) -> list[SubjectLine]:
     for c in plan.changes:
         if not c.changing:
             continue
+        routes = _route_lines(c) if c.action == "update" else []
+        if routes:  # a gateway change told in route terms (aiplane.output.route_terms)
+            order.extend(routes)
+            rest = tuple(d for d in c.diffs if not explains(c.address.kind, d.path))
+            if not rest:
+                continue
+            c = replace(c, diffs=rest)
         mig = _mig_lines(c) if c.action == "update" and c.address.kind == "ConfigMap" else []
         if mig:
             order.extend(mig)
@@ -61,6 +69,11 @@ def summarize(plan: Plan) -> list[SubjectLine]:
             order.append(key)
         groups.setdefault(key, []).append(c)
     return [x if isinstance(x, SubjectLine) else _subject_line(x, groups[x]) for x in order]
+
+
+def _route_lines(c: Change) -> list[SubjectLine]:
+    lines = route_terms(c.address.kind, c.address.name, c.subject, c.diffs) or []
+    return [SubjectLine("~", "update", s, t, c.disruption, c.source) for s, t in lines]
 
 
 def _mig_lines(c: Change) -> list[SubjectLine]:

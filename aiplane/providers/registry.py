@@ -21,6 +21,8 @@ DataSourceFactory = Callable[[ProviderContext], DataSource]
 PROVIDERS: dict[str, str | ProviderFactory] = {
     "kubernetes": "aiplane.providers.kubernetes.provider:make_provider",
     "node-labels": "aiplane.providers.nodelabels:make_provider",
+    "pgvector": "aiplane.providers.pgvector.backend:make_provider",
+    "chroma": "aiplane.providers.chroma.backend:make_provider",
 }
 DATA_SOURCES: dict[str, str | DataSourceFactory] = {}
 

@@ -75,9 +75,10 @@ def _check_args(loaded: LoadedStack) -> list[Diagnostic]:
     if loaded.checked:
         return []
     from aiplane.engines.vllm import check_vllm_args
+    from aiplane.gateway.capabilities import check_gateway
     from aiplane.stack.check_secrets import check_secrets
 
-    found = check_vllm_args(loaded) + check_secrets(loaded)
+    found = check_vllm_args(loaded) + check_secrets(loaded) + check_gateway(loaded)
     errors = [d for d in found if d.severity == "error"]
     if errors:
         raise StackError(f"{loaded.path}: {len(errors)} error(s)", found)

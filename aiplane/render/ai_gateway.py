@@ -5,25 +5,15 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from aiplane.render.common import Context, Obj, k8s_name
+from aiplane.render.envoy_policy import AIG, EG, TOTAL_TOKENS, quota_policies, traffic_policy
 from aiplane.render.http_route import route_terms
-from aiplane.render.route_backends import (
-    GW,
-    effective_weights,
-    local_targets,
-    parent_ref,
-    warn_connection,
-)
+from aiplane.render.route_backends import GW, effective_weights, local_targets, parent_ref
 from aiplane.render.vllm import service_name
 from aiplane.render.vllm_pod import PORT
 from aiplane.render.weight_terms import weights_annotation
-from aiplane.stack.models import Backend, RateLimit, Route
+from aiplane.stack.models import Backend, Route
 
-EG = "gateway.envoyproxy.io"
-AIG = "aigateway.envoyproxy.io"
 MODEL_HEADER = "x-ai-eg-model"
-# Where the AI gateway puts token usage for rate limiting (usage-based-ratelimiting.md).
-USAGE_NAMESPACE = "io.envoy.ai_gateway"
-TOTAL_TOKENS = "llm_total_token"
 
 # provider → (AIServiceBackend schema, default host, BackendSecurityPolicy type)
 _PROVIDERS: dict[str, tuple[Obj, str | None, str | None]] = {
@@ -65,10 +55,9 @@ def render_ai_route(ctx: Context, index: int, route: Route) -> list[Obj]:
                     {"name": name, "modelNameOverride": model, "weight": share}
                 )
     weighted = _weighted_refs(ctx, index, route, refs)
-    annotations = {
-        **_carried_route_settings(ctx, index, route),
-        **weights_annotation(weighted, route_terms(ctx, route)),
-    }
+    # A readable split for plans; policy itself is never carried in annotations (unenforced
+    # fields are diagnostics, aiplane.gateway.capabilities).
+    annotations = weights_annotation(weighted, route_terms(ctx, route))
     objs.append(
         {
             "apiVersion": f"{AIG}/v1beta1",
@@ -77,7 +66,8 @@ def render_ai_route(ctx: Context, index: int, route: Route) -> list[Obj]:
             "spec": _ai_route_spec(route, refs, weighted),
         }
     )
-    objs.append(_traffic_policy(ctx, index, route))
+    objs.append(traffic_policy(ctx, index, route))
+    objs += quota_policies(ctx, index, route, refs)
     return objs
 
 
@@ -128,14 +118,8 @@ def _weighted_refs(ctx: Context, index: int, route: Route, refs: dict[str, list[
         for ref in refs[backend.name]:
             weight = weight_of * ref["weight"] if weight_of else ref["weight"]
             out.append({**ref, "weight": weight, "priority": priority})
-    weighted_in_chain = [n for n in chain if n not in spare]
-    if len(weighted_in_chain) > 1:
-        ctx.warn(
-            ("spec", "routes", index, "fallback", "chain"),
-            "fallback order among weighted backends is not expressible in Envoy AI Gateway: "
-            "they share priority 0 and failed requests are retried on the others by weight",
-            "kept in annotation aiplane.dev/fallback-chain",
-        )
+    # Chain order among weighted backends is not expressible (they share priority 0); the
+    # capability table reports it (aiplane.gateway.capabilities).
     return out
 
 
@@ -146,86 +130,6 @@ def _token_limited(route: Route) -> bool:
         else []
     )
     return any(limit and limit.tokens_per_minute for limit in limits)
-
-
-def _carried_route_settings(ctx: Context, index: int, route: Route) -> dict[str, str]:
-    """Route settings no target can express: kept as annotations and reported as warnings."""
-    path = ("spec", "routes", index)
-    out: dict[str, str] = {"aiplane.dev/path": route.path}
-    if route.fallback:
-        out["aiplane.dev/fallback-chain"] = ",".join(route.fallback.chain)
-        triggers = route.fallback.triggers
-        if triggers.error_rate_percent is not None:
-            out["aiplane.dev/fallback-error-rate-percent"] = f"{triggers.error_rate_percent:g}"
-            ctx.warn(
-                (*path, "fallback", "triggers", "errorRatePercent"),
-                "an error-rate fallback trigger is not expressible; Envoy ejects a backend after "
-                "consecutive 5xx instead",
-                "carried in annotation",
-            )
-        if triggers.p99_latency_ms is not None:
-            out["aiplane.dev/fallback-p99-latency-ms"] = str(triggers.p99_latency_ms)
-            ctx.warn(
-                (*path, "fallback", "triggers", "p99LatencyMs"),
-                "a latency fallback trigger is not expressible in Envoy AI Gateway",
-                "carried in annotation",
-            )
-    if route.daily_budget_usd:
-        out["aiplane.dev/daily-budget-usd"] = f"{route.daily_budget_usd:g}"
-        ctx.warn(
-            (*path, "dailyBudgetUsd"),
-            "daily dollar budgets are not enforced by the gateway",
-            "carried in annotation",
-        )
-    limits = route.rate_limits
-    for scope, limit in (
-        ("per-api-key", limits and limits.per_api_key),
-        ("per-organization", limits and limits.per_organization),
-    ):
-        if limit and limit.daily_budget_usd:
-            key = "perApiKey" if scope == "per-api-key" else "perOrganization"
-            out[f"aiplane.dev/{scope}-daily-budget-usd"] = f"{limit.daily_budget_usd:g}"
-            ctx.warn(
-                (*path, "rateLimits", key, "dailyBudgetUsd"),
-                "daily dollar budgets are not enforced by the gateway",
-                "carried in annotation",
-            )
-    backend_limits = _backend_limits(ctx, index, route)
-    if backend_limits:
-        out["aiplane.dev/backend-limits"] = backend_limits
-    if route.shadow:
-        out["aiplane.dev/shadow"] = f"{route.shadow.backend}:{route.shadow.percent}"
-        ctx.warn(
-            (*path, "shadow"),
-            "AIGatewayRoute has no request mirroring; shadow not rendered",
-            "carried in annotation",
-        )
-    warn_connection(ctx, index, route, ai=True)
-    return out
-
-
-def _backend_limits(ctx: Context, index: int, route: Route) -> str:
-    """``openai:tokens-per-minute=100000,...;anthropic:...`` for the route's annotation."""
-    parts: list[str] = []
-    for b_index, backend in enumerate(route.backends):
-        limits = backend.limits
-        if limits is None:
-            continue
-        carried = {
-            "requests-per-minute": limits.requests_per_minute,
-            "tokens-per-minute": limits.tokens_per_minute,
-            "daily-budget-usd": limits.daily_budget_usd,
-        }
-        text = ",".join(f"{k}={v:g}" for k, v in carried.items() if v is not None)
-        parts.append(f"{backend.name}:{text}")
-        ctx.warn(
-            ("spec", "routes", index, "backends", b_index, "limits"),
-            f"per-backend limits ({', '.join(k for k, v in carried.items() if v is not None)}) "
-            "are not expressible: Envoy rate limits key on request headers, not on the backend "
-            "a request was sent to, and no gateway enforces dollar budgets",
-            "carried in annotation aiplane.dev/backend-limits",
-        )
-    return ";".join(parts)
 
 
 def _eg_backend(
@@ -327,74 +231,3 @@ def _external_objects(
                 }
             )
     return objs
-
-
-def _rate_rules(scope_header: str, limit: RateLimit) -> list[Obj]:
-    selector = [{"headers": [{"name": scope_header, "type": "Distinct"}]}]
-    rules: list[Obj] = []
-    if limit.requests_per_minute:
-        rules.append(
-            {
-                "clientSelectors": selector,
-                "limit": {"requests": limit.requests_per_minute, "unit": "Minute"},
-            }
-        )
-    if limit.tokens_per_minute:
-        # Charged after the response from the gateway's token count; requests cost nothing.
-        rules.append(
-            {
-                "clientSelectors": selector,
-                "limit": {"requests": limit.tokens_per_minute, "unit": "Minute"},
-                "cost": {
-                    "request": {"from": "Number", "number": 0},
-                    "response": {
-                        "from": "Metadata",
-                        "metadata": {"namespace": USAGE_NAMESPACE, "key": TOTAL_TOKENS},
-                    },
-                },
-            }
-        )
-    return rules
-
-
-def _traffic_policy(ctx: Context, index: int, route: Route) -> Obj:
-    conn = route.connection
-    spec: Obj = {
-        # The AI gateway generates an HTTPRoute with the AIGatewayRoute's name; attach to it.
-        "targetRefs": [{"group": GW, "kind": "HTTPRoute", "name": route.name}],
-        "retry": {
-            "numRetries": conn.retries,
-            "retryOn": {
-                "triggers": ["connect-failure", "retriable-status-codes"],
-                "httpStatusCodes": [429, 500, 502, 503, 504],
-            },
-            "perRetry": {"backOff": {"baseInterval": "100ms", "maxInterval": "10s"}},
-        },
-        "circuitBreaker": {"maxConnections": conn.pool_size, "maxParallelRequests": conn.pool_size},
-    }
-    if route.fallback:
-        spec["retry"]["numAttemptsPerPriority"] = 1
-        if route.fallback.triggers.unhealthy:
-            spec["healthCheck"] = {
-                "passive": {
-                    "consecutive5XxErrors": 3,
-                    "interval": "10s",
-                    "baseEjectionTime": "30s",
-                    "maxEjectionPercent": 100,
-                }
-            }
-    rules: list[Obj] = []
-    limits = route.rate_limits
-    if limits and limits.per_api_key:
-        rules += _rate_rules(limits.api_key_header, limits.per_api_key)
-    if limits and limits.per_organization:
-        rules += _rate_rules(limits.organization_header, limits.per_organization)
-    if rules:
-        # Global limits need Envoy Gateway's rate-limit service (with Redis) enabled.
-        spec["rateLimit"] = {"type": "Global", "global": {"rules": rules}}
-    return {
-        "apiVersion": f"{EG}/v1alpha1",
-        "kind": "BackendTrafficPolicy",
-        "metadata": ctx.meta(route.name, ("spec", "routes", index), f"route {route.name}"),
-        "spec": spec,
-    }

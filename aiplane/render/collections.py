@@ -24,14 +24,21 @@ _DISTANCE = {"cosine": "Cosine", "dot": "Dot", "euclid": "Euclid", "manhattan": 
 
 
 def render_collections(ctx: Context) -> list[Obj]:
+    """Qdrant collections as ConfigMaps; collections in a store as pgvector/Chroma resources."""
+    from aiplane.render.vector_collections import collection_resources
+
+    for resource in collection_resources(ctx.loaded):
+        ctx.add(resource)
     out: list[Obj] = []
     for index, coll in enumerate(ctx.loaded.stack.spec.vector_collections):
         path = ("spec", "vectorCollections", index)
-        if coll.backend != "qdrant":
+        if coll.store is not None:
+            continue  # a store's collections are planned against the live database, not rendered
+        if coll.rendered_backend != "qdrant":
             # Milvus has no declarative create body of this shape; say so rather than guess.
             ctx.warn(
                 (*path, "backend"),
-                f"backend {coll.backend} is not rendered yet",
+                f"backend {coll.rendered_backend} is not rendered yet",
                 "only qdrant collections are rendered",
             )
             continue
@@ -41,8 +48,8 @@ def render_collections(ctx: Context) -> list[Obj]:
             )
         annotations = {
             IMMUTABLE_ANN: IMMUTABLE_FIELDS,
-            "aiplane.dev/backend": coll.backend,
-            "aiplane.dev/endpoint": coll.endpoint,
+            "aiplane.dev/backend": coll.rendered_backend,
+            "aiplane.dev/endpoint": coll.endpoint or "",
             "aiplane.dev/collection": coll.name,
         }
         if coll.api_key_secret:

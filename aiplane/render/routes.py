@@ -20,45 +20,42 @@ Gateway ``v1beta1`` resources plus the Envoy Gateway objects they need:
 Weights and fallback: a local backend without a version expands into its model's live stages,
 weights multiplied out (10 × 90/10 → 900/100 next to 7000/2000 for 70/20). Envoy splits traffic by
 weight only within one priority, so backends with a weight share priority 0 and chain members with
-weight 0 get priorities 1, 2, … in chain order. The chain order among weighted backends cannot be
-expressed (retries go to the other priority-0 backends, by weight): it is kept in the annotation
-``aiplane.dev/fallback-chain`` and reported as a warning, like every other setting the targets
-cannot express (daily budgets, latency and error-rate triggers, per-backend limits).
+weight 0 get priorities 1, 2, … in chain order (see ``envoy_policy.py`` for retries, health and
+quotas).
 
-Neither the Envoy Gateway CRDs (Backend, BackendTrafficPolicy) nor BackendTLSPolicy are in the
-shared CRD set; the tests check those objects against small structural schemas written from the
-Envoy Gateway docs (see ``tests/unit/test_render_schemas.py``).
+A route whose target is ``litellm`` (``route.gateway.target`` or ``spec.gateway.target``) is
+served by the stack's LiteLLM proxy instead (``litellm.py``). What each target does with each
+route field is in ``aiplane.gateway.capabilities``; ``validate`` and ``plan`` report every
+field a target approximates or drops. Nothing is carried in annotations.
 """
 
 from __future__ import annotations
 
+from aiplane.gateway.capabilities import needs_ai_gateway, route_target
 from aiplane.render.ai_gateway import render_ai_route
 from aiplane.render.common import Context, Obj
 from aiplane.render.http_route import render_http_route
+from aiplane.render.litellm import render_litellm
 from aiplane.stack.models import Route
 
 
 def render_routes(ctx: Context) -> list[Obj]:
     out: list[Obj] = []
     seen: set[tuple[str, str]] = set()
-    for index, route in enumerate(ctx.loaded.stack.spec.routes):
-        objs = (
-            render_ai_route(ctx, index, route)
-            if needs_ai_gateway(route)
-            else render_http_route(ctx, index, route)
-        )
-        for obj in objs:
-            key = (obj["kind"], obj["metadata"]["name"])
-            if key not in seen:  # local stage backends are shared between routes
-                seen.add(key)
-                out.append(obj)
+    spec = ctx.loaded.stack.spec
+    proxied: list[tuple[int, Route]] = []
+    objs: list[Obj] = []
+    for index, route in enumerate(spec.routes):
+        if route_target(spec, route) == "litellm":
+            proxied.append((index, route))
+        elif needs_ai_gateway(route):
+            objs += render_ai_route(ctx, index, route)
+        else:
+            objs += render_http_route(ctx, index, route)
+    objs += render_litellm(ctx, proxied)
+    for obj in objs:
+        key = (obj["kind"], obj["metadata"]["name"])
+        if key not in seen:  # local stage backends are shared between routes
+            seen.add(key)
+            out.append(obj)
     return out
-
-
-def needs_ai_gateway(route: Route) -> bool:
-    return bool(
-        any(b.external or b.limits for b in route.backends)
-        or route.fallback
-        or route.rate_limits
-        or route.daily_budget_usd
-    )

@@ -11,7 +11,13 @@ from typing import Literal
 from pydantic import Field
 
 from aiplane.stack.sections.base import Name, SecretRef, StackModel
-from aiplane.stack.sections.collections import Quantization, VectorCollection, VectorIndex
+from aiplane.stack.sections.collections import (
+    PayloadField,
+    Quantization,
+    VectorCollection,
+    VectorIndex,
+)
+from aiplane.stack.sections.gateway import GatewaySettings, LiteLLMSettings, RedisSettings
 from aiplane.stack.sections.kube import LabelKey, LabelValue
 from aiplane.stack.sections.pipelines import (
     ModelAction,
@@ -35,6 +41,7 @@ from aiplane.stack.sections.routes import (
     GatewayRef,
     HeaderMatch,
     LocalTarget,
+    Price,
     RateLimit,
     RateLimits,
     Route,
@@ -49,6 +56,12 @@ from aiplane.stack.sections.serving import (
     Resources,
     Serving,
     Slo,
+)
+from aiplane.stack.sections.vector_stores import (
+    ChromaStore,
+    Credential,
+    PgvectorStore,
+    VectorStore,
 )
 
 API_VERSION = "aiplane.dev/v1alpha1"
@@ -77,14 +90,21 @@ class StackSpec(StackModel):
     """Training and evaluation DAGs (rendered as Argo WorkflowTemplates)."""
     routes: list[Route] = Field(default_factory=list)
     """Traffic routes (rendered for Gateway API and Envoy AI Gateway)."""
+    vector_stores: list[VectorStore] = Field(default_factory=list)
+    """Databases that hold collections (PostgreSQL + pgvector, Chroma)."""
     vector_collections: list[VectorCollection] = Field(default_factory=list)
-    """Vector collections (rendered as Qdrant collection documents)."""
+    """Vector collections: applied to a store, or rendered as Qdrant collection documents."""
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    """The AI gateway that enforces route policy (LiteLLM or Envoy AI Gateway)."""
 
     def pool(self, name: str) -> GpuPool | None:
         return next((p for p in self.gpu_pools if p.name == name), None)
 
     def model(self, name: str) -> Model | None:
         return next((m for m in self.models if m.name == name), None)
+
+    def vector_store(self, name: str) -> VectorStore | None:
+        return next((s for s in self.vector_stores if s.name == name), None)
 
 
 class Stack(StackModel):
@@ -106,14 +126,18 @@ __all__ = [
     "Autoscaling",
     "Backend",
     "BackendLimits",
+    "ChromaStore",
     "Connection",
+    "Credential",
     "Deployment",
     "ExternalTarget",
     "Fallback",
     "FallbackTriggers",
     "GatewayRef",
+    "GatewaySettings",
     "GpuPool",
     "HeaderMatch",
+    "LiteLLMSettings",
     "LocalTarget",
     "Metadata",
     "MigDevices",
@@ -121,12 +145,16 @@ __all__ = [
     "Model",
     "ModelAction",
     "ModelVersion",
+    "PayloadField",
+    "PgvectorStore",
     "Pipeline",
+    "Price",
     "Priorities",
     "PriorityClass",
     "Quantization",
     "RateLimit",
     "RateLimits",
+    "RedisSettings",
     "Resources",
     "Retries",
     "Route",
@@ -145,4 +173,5 @@ __all__ = [
     "Tracking",
     "VectorCollection",
     "VectorIndex",
+    "VectorStore",
 ]

@@ -1,8 +1,9 @@
 """The layering holds one way: every module imports, and no import (top level, inside a function
 or under TYPE_CHECKING) reaches a layer it must not.
 
-Layers, lowest first: errors; stack (models, loader, stack-only checks); engines and gpu (above
-stack); check (composes stack, gpu and engine checks); plan (provider-neutral core) and secrets;
+Layers, lowest first: errors; stack (models, loader, stack-only checks); engines, gpu and gateway
+(what each AI gateway target enforces) above stack; check (composes stack, gpu, engine and
+gateway checks); plan (provider-neutral core) and secrets;
 providers (backends; Kubernetes' label contract and kind table are what render may use); render;
 output; commands (print, prompt, exit codes); cli (typer wiring).
 """
@@ -27,13 +28,17 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "aiplane.stack": ("aiplane.errors",),
     "aiplane.engines": ("aiplane.errors", "aiplane.stack"),
     "aiplane.gpu": ("aiplane.errors", "aiplane.stack"),
-    "aiplane.check": ("aiplane.errors", "aiplane.stack", "aiplane.gpu", "aiplane.engines"),
+    "aiplane.gateway": ("aiplane.errors", "aiplane.stack"),
+    "aiplane.check": ("aiplane.errors", "aiplane.stack", "aiplane.gpu", "aiplane.engines",
+                      "aiplane.gateway"),
     "aiplane.plan": ("aiplane.errors", "aiplane.gpu.capacity", "aiplane.secrets",
                      "aiplane.providers.base"),
     "aiplane.providers": ("aiplane.errors", "aiplane.plan", "aiplane.secrets",
                           "aiplane.gpu.capacity"),
     "aiplane.render": ("aiplane.errors", "aiplane.stack", "aiplane.gpu", "aiplane.engines",
-                       "aiplane.providers.base", f"{KUBE}.labels", f"{KUBE}.kind_table",
+                       "aiplane.gateway",
+                       "aiplane.providers.base", "aiplane.plan.address", f"{KUBE}.labels",
+                       f"{KUBE}.kind_table",
                        f"{KUBE}.objects"),
     "aiplane.output": ("aiplane.errors", "aiplane.plan", "aiplane.gpu", "aiplane.secrets",
                        f"{KUBE}.objects", f"{KUBE}.diff", f"{KUBE}.labels"),

@@ -38,6 +38,13 @@ spec:
       gpusPerNode: 2
 """
 
+PG_STORE = """\
+spec:
+  vectorStores:
+    - name: pg
+      pgvector: {host: db, database: rag, user: app, password: {env: PGPASSWORD}}
+"""
+
 CASES: list[tuple[str, bytes, int, str]] = [
     ("not utf-8", HEAD.encode() + b"spec: {x: \xff}\n", 5, "not UTF-8"),
     ("tab indent", stack("spec:\n\tgpuPools: []\n"), 6, "tab character in indentation"),
@@ -409,6 +416,111 @@ CASES: list[tuple[str, bytes, int, str]] = [
         ),
         9,
         "greater than 0",
+    ),
+    *[
+        (
+            name,
+            stack(PG_STORE + "  vectorCollections:\n    - name: c\n      store: pg\n" + body),
+            line,
+            message,
+        )
+        for name, body, line, message in [
+            (
+                "pgvector m too small",
+                "      dimension: 8\n      index: {type: hnsw, m: 1}\n",
+                13,
+                "m 1 is out of range: pgvector allows 2-100",
+            ),
+            (
+                "pgvector m too large",
+                "      dimension: 8\n      index:\n        m: 101\n        efConstruct: 400\n",
+                14,
+                "m 101 is out of range",
+            ),
+            (
+                "pgvector ef_construction too large",
+                "      dimension: 8\n      index: {efConstruct: 1001}\n",
+                13,
+                "efConstruct 1001 is out of range: pgvector allows 4-1000",
+            ),
+            (
+                "pgvector ef_construction below 2m",
+                "      dimension: 8\n      index:\n        m: 48\n        efConstruct: 64\n",
+                15,
+                "efConstruct 64 must be at least 2 * m = 96",
+            ),
+            (
+                "pgvector lists too large",
+                "      dimension: 8\n      index: {type: ivf, nlist: 40000}\n",
+                13,
+                "nlist (lists) 40000 is out of range: pgvector allows 1-32768",
+            ),
+            (
+                "pgvector too many dimensions",
+                "      dimension: 4096\n",
+                12,
+                "dimension 4096 is too large to index: pgvector indexes at most 2000 dimensions as vector, 4000 as halfvec",
+            ),
+            (
+                "pgvector ivf manhattan",
+                "      dimension: 8\n      distance: manhattan\n      index: {type: ivf}\n",
+                13,
+                "IVFFlat index has no manhattan",
+            ),
+            (
+                "pgvector shards",
+                "      dimension: 8\n      shards: 2\n",
+                13,
+                "shards is a Qdrant setting",
+            ),
+        ]
+    ],
+    (
+        "store with two kinds",
+        stack(
+            "spec:\n  vectorStores:\n    - name: s\n      pgvector: {host: h, database: d, user: u}\n      chroma: {url: http://c:8000}\n"
+        ),
+        7,
+        "give exactly one of pgvector or chroma",
+    ),
+    (
+        "literal password",
+        stack(
+            "spec:\n  vectorStores:\n    - name: s\n      pgvector: {host: h, database: d, user: u, password: hunter2}\n"
+        ),
+        8,
+        "password",
+    ),
+    (
+        "chroma ivf",
+        stack(
+            "spec:\n  vectorStores:\n    - name: ch\n      chroma: {url: http://c:8000}\n  vectorCollections:\n    - name: c\n      store: ch\n      dimension: 8\n      index: {type: ivf}\n"
+        ),
+        13,
+        "a Chroma server indexes with HNSW",
+    ),
+    (
+        "store and endpoint",
+        stack(
+            PG_STORE
+            + "  vectorCollections:\n    - name: c\n      store: pg\n      endpoint: http://q:6333\n      dimension: 8\n"
+        ),
+        12,
+        "endpoint does not apply to a collection in a store",
+    ),
+    (
+        "unknown store",
+        stack(
+            PG_STORE + "  vectorCollections:\n    - name: c\n      store: pgg\n      dimension: 8\n"
+        ),
+        11,
+        "unknown vector store (did you mean 'pg'?)",
+    ),
+    (
+        "neither store nor endpoint",
+        stack("spec:\n  vectorCollections:\n    - name: c\n      dimension: 8\n"),
+        7,
+        "needs a store or an endpoint",
     ),
 ]
 

@@ -1,11 +1,11 @@
 """Every rendered object of every example stack passes its upstream schema.
 
 * Argo kinds: ``argo-workflows/schema.json`` (the definition of the kind, for precise errors).
-* CRD kinds (ClusterPolicy, HTTPRoute, AIGatewayRoute, AIServiceBackend, BackendSecurityPolicy):
-  the served version's ``openAPIV3Schema`` from the CRD file.
-* Envoy Gateway ``Backend`` / ``BackendTrafficPolicy`` and Gateway API ``BackendTLSPolicy``: their
-  CRDs are not in the shared set, so small structural schemas written from the Envoy Gateway and
-  Gateway API docs stand in (fields aiplane uses, unknown fields rejected).
+* CRD kinds (ClusterPolicy, HTTPRoute, AIGatewayRoute, AIServiceBackend, BackendSecurityPolicy,
+  Envoy Gateway Backend and BackendTrafficPolicy, Gateway API BackendTLSPolicy): the served
+  version's ``openAPIV3Schema`` from the upstream CRD file.
+* Envoy AI Gateway ``QuotaPolicy``: its CRD is not in the shared set; its fields are checked by
+  hand (``check_quota_policy``).
 * Built-in kinds: required structure by hand, and the pod-level pieces (containers, volumes,
   tolerations, PodDisruptionBudgetSpec) against the Kubernetes definitions that Argo's schema
   embeds. A server-side dry-run create is the final word (plan/apply tests).
@@ -46,6 +46,9 @@ CRD_FILES = {
     "AIGatewayRoute": "envoy-ai-gateway/aigateway.envoyproxy.io_aigatewayroutes.yaml",
     "AIServiceBackend": "envoy-ai-gateway/aigateway.envoyproxy.io_aiservicebackends.yaml",
     "BackendSecurityPolicy": "envoy-ai-gateway/aigateway.envoyproxy.io_backendsecuritypolicies.yaml",
+    "Backend": "envoy-gateway/gateway.envoyproxy.io_backends.yaml",
+    "BackendTrafficPolicy": "envoy-gateway/gateway.envoyproxy.io_backendtrafficpolicies.yaml",
+    "BackendTLSPolicy": "gateway-api/gateway.networking.k8s.io_backendtlspolicies.yaml",
 }
 ARGO_KINDS = {"WorkflowTemplate", "CronWorkflow"}
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -112,215 +115,30 @@ def crd_validator(kind: str, version: str) -> Any:
     raise AssertionError(f"{kind}: version {version} not in the CRD")
 
 
-# Envoy Gateway / BackendTLSPolicy: written from the Envoy Gateway API reference
-# (gateway.envoyproxy.io/v1alpha1 Backend, BackendTrafficPolicy) and Gateway API v1 BackendTLSPolicy.
-_REF = {
-    "type": "object",
-    "required": ["group", "kind", "name"],
-    "properties": {
-        "group": {"type": "string"},
-        "kind": {"type": "string"},
-        "name": {"type": "string"},
-    },
-    "additionalProperties": False,
-}
-_DURATION = {"type": "string", "pattern": r"^([0-9]{1,5}(h|m|s|ms)){1,4}$"}
-_RATE_RULE = {
-    "type": "object",
-    "required": ["limit"],
-    "additionalProperties": False,
-    "properties": {
-        "clientSelectors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "headers": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": ["name"],
-                            "additionalProperties": False,
-                            "properties": {
-                                "name": {"type": "string"},
-                                "type": {"enum": ["Exact", "RegularExpression", "Distinct"]},
-                                "value": {"type": "string"},
-                            },
-                        },
-                    }
-                },
-                "additionalProperties": False,
-            },
-        },
-        "limit": {
-            "type": "object",
-            "required": ["requests", "unit"],
-            "additionalProperties": False,
-            "properties": {
-                "requests": {"type": "integer", "minimum": 0},
-                "unit": {"enum": ["Second", "Minute", "Hour", "Day", "Month", "Year"]},
-            },
-        },
-        "cost": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "request": {"$ref": "#/$defs/cost"},
-                "response": {"$ref": "#/$defs/cost"},
-            },
-        },
-    },
-}
-LOCAL_SCHEMAS: dict[str, dict[str, Any]] = {
-    "Backend": {
-        "type": "object",
-        "required": ["endpoints"],
-        "additionalProperties": False,
-        "properties": {
-            "endpoints": {
-                "type": "array",
-                "minItems": 1,
-                "maxItems": 64,
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        "fqdn": {
-                            "type": "object",
-                            "required": ["hostname", "port"],
-                            "additionalProperties": False,
-                            "properties": {
-                                "hostname": {"type": "string", "minLength": 1},
-                                "port": {"type": "integer", "minimum": 1, "maximum": 65535},
-                            },
-                        }
-                    },
-                },
-            }
-        },
-    },
-    "BackendTLSPolicy": {
-        "type": "object",
-        "required": ["targetRefs", "validation"],
-        "additionalProperties": False,
-        "properties": {
-            "targetRefs": {"type": "array", "minItems": 1, "items": _REF},
-            "validation": {
-                "type": "object",
-                "required": ["hostname"],
-                "additionalProperties": False,
-                "properties": {
-                    "hostname": {"type": "string"},
-                    "wellKnownCACertificates": {"enum": ["System"]},
-                },
-            },
-        },
-    },
-    "BackendTrafficPolicy": {
-        "$defs": {
-            "cost": {
-                "type": "object",
-                "required": ["from"],
-                "additionalProperties": False,
-                "properties": {
-                    "from": {"enum": ["Number", "Metadata"]},
-                    "number": {"type": "integer"},
-                    "metadata": {"type": "object", "required": ["namespace", "key"]},
-                },
-            }
-        },
-        "type": "object",
-        "required": ["targetRefs"],
-        "additionalProperties": False,
-        "properties": {
-            "targetRefs": {"type": "array", "minItems": 1, "items": _REF},
-            "retry": {
-                "type": "object",
-                "additionalProperties": False,
-                "properties": {
-                    "numRetries": {"type": "integer", "minimum": 0},
-                    "numAttemptsPerPriority": {"type": "integer", "minimum": 0},
-                    "retryOn": {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "properties": {
-                            "triggers": {
-                                "type": "array",
-                                "items": {
-                                    "enum": [
-                                        "5xx",
-                                        "gateway-error",
-                                        "reset",
-                                        "connect-failure",
-                                        "retriable-4xx",
-                                        "refused-stream",
-                                        "retriable-status-codes",
-                                        "cancelled",
-                                        "deadline-exceeded",
-                                        "internal",
-                                        "resource-exhausted",
-                                        "unavailable",
-                                    ]
-                                },
-                            },
-                            "httpStatusCodes": {"type": "array", "items": {"type": "integer"}},
-                        },
-                    },
-                    "perRetry": {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "properties": {
-                            "timeout": _DURATION,
-                            "backOff": {
-                                "type": "object",
-                                "additionalProperties": False,
-                                "properties": {"baseInterval": _DURATION, "maxInterval": _DURATION},
-                            },
-                        },
-                    },
-                },
-            },
-            "healthCheck": {
-                "type": "object",
-                "additionalProperties": False,
-                "properties": {
-                    "passive": {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "properties": {
-                            "consecutive5XxErrors": {"type": "integer"},
-                            "interval": _DURATION,
-                            "baseEjectionTime": _DURATION,
-                            "maxEjectionPercent": {"type": "integer"},
-                        },
-                    }
-                },
-            },
-            "circuitBreaker": {
-                "type": "object",
-                "additionalProperties": False,
-                "properties": {
-                    "maxConnections": {"type": "integer"},
-                    "maxParallelRequests": {"type": "integer"},
-                    "maxPendingRequests": {"type": "integer"},
-                },
-            },
-            "rateLimit": {
-                "type": "object",
-                "required": ["type"],
-                "additionalProperties": False,
-                "properties": {
-                    "type": {"enum": ["Global", "Local"]},
-                    "global": {
-                        "type": "object",
-                        "required": ["rules"],
-                        "properties": {"rules": {"type": "array", "items": _RATE_RULE}},
-                    },
-                },
-            },
-        },
-    },
-}
+def check_quota_policy(obj: dict[str, Any]) -> list[str]:
+    """Envoy AI Gateway's QuotaPolicy (v1alpha1): its CRD is not in the shared set, so the
+    fields of ``api/v1alpha1/quota_policy.go`` at v1.1.0 are checked here by hand."""
+    problems = check_metadata(obj, cluster_scoped=False)
+    spec = obj["spec"]
+    if set(spec) - {"targetRefs", "perModelQuotas"}:
+        problems.append(f"unknown fields {sorted(set(spec) - {'targetRefs', 'perModelQuotas'})}")
+    refs = spec.get("targetRefs") or []
+    if not 1 <= len(refs) <= 16 or any(
+        (r.get("group"), r.get("kind")) != ("aigateway.envoyproxy.io", "AIServiceBackend")
+        for r in refs
+    ):
+        problems.append("targetRefs: 1-16 AIServiceBackends")
+    for quota in spec.get("perModelQuotas") or []:
+        value = quota.get("quota") or {}
+        bucket = value.get("defaultBucket") or {}
+        if set(quota) - {"modelName", "quota"} or set(value) - {"costExpression", "mode",
+                                                               "defaultBucket", "bucketRules"}:  # fmt: skip
+            problems.append("perModelQuotas: unknown fields")
+        if value.get("mode") != "Shared" or bucket.get("duration") not in ("1s", "1m", "1h", "1d"):
+            problems.append("quota: mode Shared, duration one of 1s/1m/1h/1d")
+        if not isinstance(bucket.get("limit"), int) or bucket["limit"] <= 0:
+            problems.append("quota: defaultBucket.limit must be a positive integer")
+    return problems
 
 
 @cache
@@ -496,9 +314,8 @@ def _validate_schema(obj: dict[str, Any]) -> list[str]:
     if kind in CRD_FILES:
         version = obj["apiVersion"].split("/")[1]
         return _errors(crd_validator(kind, version), obj)
-    if kind in LOCAL_SCHEMAS:
-        errors = check_metadata(obj, cluster_scoped=False)
-        return errors + _errors(jsonschema.Draft202012Validator(LOCAL_SCHEMAS[kind]), obj["spec"])
+    if kind == "QuotaPolicy":
+        return check_quota_policy(obj)
     if kind == "NodeLabels":
         spec = obj["spec"]
         ok = spec.get("nodeSelector") and spec.get("labels")

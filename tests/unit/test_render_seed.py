@@ -188,10 +188,20 @@ def test_route_70_20_10_with_fallback_and_limits() -> None:
         "llama-70b-production": 900,
         "llama-70b-canary": 100,
     }
-    annotations = route["metadata"]["annotations"]
-    assert annotations["aiplane.dev/fallback-chain"] == "openai,anthropic,local-llama"
-    assert "daily-budget-usd=500" in annotations["aiplane.dev/backend-limits"]
-    assert annotations["aiplane.dev/per-organization-daily-budget-usd"] == "2000"
+    # Nothing is carried in annotations: unenforced fields are diagnostics (see below).
+    assert not [k for k in route["metadata"]["annotations"] if k.startswith("aiplane.dev/fall")]
+    budget = one("QuotaPolicy", "chat-completions-openai-budget")["spec"]
+    # $500 a day in nano-dollars, gpt-4o at $2.50 / $10 per million tokens.
+    assert budget["perModelQuotas"] == [
+        {
+            "modelName": "gpt-4o",
+            "quota": {
+                "costExpression": "input_tokens * 2500u + output_tokens * 10000u",
+                "defaultBucket": {"duration": "1d", "limit": 500_000_000_000},
+                "mode": "Shared",
+            },
+        }
+    ]
     assert {c["type"] for c in route["spec"]["llmRequestCosts"]} >= {"TotalToken"}
     policy = one("BackendTrafficPolicy", "chat-completions")["spec"]
     assert policy["targetRefs"][0] == {
@@ -200,7 +210,9 @@ def test_route_70_20_10_with_fallback_and_limits() -> None:
         "name": "chat-completions",
     }
     assert policy["retry"]["numRetries"] == 2
-    assert "passive" in policy["healthCheck"]
+    assert policy["retry"]["perRetry"]["timeout"] == "5000ms"  # p99LatencyMs, per attempt
+    passive = policy["healthCheck"]["passive"]
+    assert passive["maxEjectionPercent"] == 100 and passive["failurePercentageThreshold"] == 5
     rules = policy["rateLimit"]["global"]["rules"]
     limits = sorted(r["limit"]["requests"] for r in rules)
     assert limits == [60, 1000, 50000]
@@ -219,26 +231,43 @@ def test_route_70_20_10_with_fallback_and_limits() -> None:
 
 
 def test_budgets_are_reported_as_warnings() -> None:
-    _, warnings = render_with_warnings(load_and_check(str(REPO / "stacks" / "seed.yaml")))
+    loaded = load_and_check(str(REPO / "stacks" / "seed.yaml"))
+    _, rendered = render_with_warnings(loaded)
+    warnings = [*loaded.warnings, *rendered]
     texts = [w.format() for w in warnings]
     assert all(w.severity == "warning" for w in warnings)
-    assert any("dailyBudgetUsd" in t and "budget" in t for t in texts)
+    assert any("dailyBudgetUsd" in t and "QuotaPolicy" in t for t in texts)
     assert any("p99LatencyMs" in t for t in texts)
+    assert any("at least 5 hosts" in t for t in texts)  # failure-percentage caveat
+    assert any("429" in t and "does not fail over" in t for t in texts)  # QuotaPolicy caveat
 
 
-def test_hnsw_collection() -> None:
-    cm = one("ConfigMap", "aiplane-collection-docs")
-    assert cm["metadata"]["annotations"]["aiplane.dev/immutable-fields"] == (
-        "vectors.size,vectors.distance,shard_number"
-    )
-    body = json.loads(cm["data"]["collection.json"])
-    assert body == {
-        "vectors": {"size": 1024, "distance": "Cosine", "on_disk": True},
-        "hnsw_config": {"m": 16, "ef_construct": 200},
-        "shard_number": 2,
-        "replication_factor": 2,
-        "on_disk_payload": False,
+def test_hnsw_collection_is_a_pgvector_resource() -> None:
+    from aiplane.render.vector_collections import collection_resources
+
+    [resource] = collection_resources(load_and_check("stacks/seed.yaml"))
+    assert str(resource.address) == "collection rag-db/docs"
+    assert resource.provider == "pgvector"
+    assert resource.source == "stacks/seed.yaml#L219"
+    desired = resource.body["desired"]
+    assert desired["index"] == {
+        "method": "hnsw",
+        "opclass": "vector_cosine_ops",
+        "cast": None,
+        "params": {"m": 16, "ef_construction": 200},
     }
+    assert (desired["table"], desired["dimension"]) == ("docs", 1024)
+    assert desired["payload"] == {"source": "text", "chunk": "integer"}
+    assert desired["owner"] == {"stack": "seed", "collection": "docs",
+                                "query": {"hnsw.ef_search": 100}}  # fmt: skip
+    # The password travels only as where to read it from.
+    assert resource.body["connection"]["password"] == {
+        "secretName": "pgvector-credentials",
+        "secretKey": "password",
+    }
+    assert not any(
+        o["kind"] == "ConfigMap" and "collection" in o["metadata"]["name"] for o in seed()
+    )
 
 
 def test_every_object_is_labelled_and_located() -> None:
@@ -340,8 +369,12 @@ def test_render_tags_every_resource_with_its_provider(monkeypatch: pytest.Monkey
 
     loaded = load_and_check(str(REPO / "stacks" / "seed.yaml"))
     plain = render.render_all(loaded)
-    providers = [r.provider for r in plain.resources]
-    assert len(plain.resources) == len(plain.manifests)
+    # The seed's document collection lives in pgvector: one resource beyond the manifests.
+    assert [str(r.address) for r in plain.resources if r.provider == "pgvector"] == [
+        "collection rag-db/docs"
+    ]
+    providers = [r.provider for r in plain.resources if r.provider != "pgvector"]
+    assert len(providers) == len(plain.manifests)
     assert {p for p, m in zip(providers, plain.manifests, strict=True)
             if m["kind"] == "NodeLabels"} == {"node-labels"}  # fmt: skip
     assert providers.count("kubernetes") == sum(m["kind"] != "NodeLabels" for m in plain.manifests)

@@ -246,11 +246,13 @@ def test_fallback_only_backend_gets_a_lower_priority() -> None:
     assert not by_kind(objs, "BackendSecurityPolicy")  # no key given, none referenced
 
 
-def test_route_daily_budget_is_carried_and_warned() -> None:
+def test_route_daily_budget_is_reported_not_carried() -> None:
     spec = PLAIN_ROUTE + "    dailyBudgetUsd: 100\n"
-    objs, warnings = render_with_warnings(load(spec))
+    loaded = load(spec)
+    objs, rendered = render_with_warnings(loaded)
+    warnings = [*loaded.warnings, *rendered]
     route = next(o for o in objs if o["kind"] == "AIGatewayRoute")
-    assert route["metadata"]["annotations"]["aiplane.dev/daily-budget-usd"] == "100"
+    assert not any("budget" in k for k in route["metadata"]["annotations"])
     assert any(w.path == "spec.routes[0].dailyBudgetUsd" for w in warnings)
     assert any(w.path == "spec.routes[0].shadow" for w in warnings)  # no mirroring in AI routes
 

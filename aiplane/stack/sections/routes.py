@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from aiplane.stack.sections.base import Name, NonNegativeInt, PositiveInt, SecretRef, StackModel
+from aiplane.stack.sections.gateway import GatewayTarget
 from aiplane.stack.sections.kube import HeaderName, NamespaceName, SubdomainName
 
 Provider = Literal["openai", "anthropic", "openai-compatible", "azure-openai", "bedrock"]
@@ -32,6 +33,15 @@ class ExternalTarget(StackModel):
     """Secret holding the provider API key."""
 
 
+class Price(StackModel):
+    """What a backend charges, so dollar budgets count (providers' list prices are built in)."""
+
+    input_per_million_usd: float = Field(ge=0)
+    """Dollars per million input (prompt) tokens."""
+    output_per_million_usd: float = Field(ge=0)
+    """Dollars per million output (completion) tokens."""
+
+
 class BackendLimits(StackModel):
     requests_per_minute: PositiveInt | None = None
     """Requests per minute to this backend."""
@@ -54,6 +64,8 @@ class Backend(StackModel):
     """A hosted provider."""
     limits: BackendLimits | None = None
     """Limits for this backend."""
+    price: Price | None = None
+    """Token prices; needed for budgets on local models and unknown provider models."""
 
     @model_validator(mode="after")
     def _one_target(self) -> Backend:
@@ -131,6 +143,8 @@ class GatewayRef(StackModel):
     """Gateway the route attaches to."""
     namespace: NamespaceName | None = None
     """Gateway namespace (defaults to the stack's)."""
+    target: GatewayTarget | None = None
+    """AI gateway that enforces this route (default: spec.gateway.target)."""
 
 
 class Route(StackModel):

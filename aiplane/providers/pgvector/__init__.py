@@ -1,0 +1,1 @@
+"""The pgvector provider: collections as PostgreSQL tables with a pgvector ANN index."""
