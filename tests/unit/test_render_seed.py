@@ -248,7 +248,9 @@ def test_hnsw_collection_is_a_pgvector_resource() -> None:
     [resource] = collection_resources(load_and_check("stacks/seed.yaml"))
     assert str(resource.address) == "collection rag-db/docs"
     assert resource.provider == "pgvector"
-    assert resource.source == "stacks/seed.yaml#L219"
+    lines = (REPO / "stacks" / "seed.yaml").read_text().splitlines()
+    declared = next(i for i, line in enumerate(lines, 1) if line.strip() == "- name: docs")
+    assert resource.source == f"stacks/seed.yaml#L{declared}"
     desired = resource.body["desired"]
     assert desired["index"] == {
         "method": "hnsw",
