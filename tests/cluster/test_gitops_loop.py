@@ -99,7 +99,8 @@ def destroy(kubeconfig: Path, stack: str, tmp: Path) -> None:
     empty = tmp / f"empty-{stack}.json"
     empty.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "metadata": {"name": stack},
                                  "items": []}))  # fmt: skip
-    res = aiplane("apply", str(empty), "--yes", "--allow-delete", kubeconfig=kubeconfig)
+    res = aiplane("apply", str(empty), "--yes", "--allow-delete", "--allow-namespace-delete",
+                  kubeconfig=kubeconfig)  # fmt: skip
     assert res.returncode == 0, res.stdout + res.stderr
 
 
