@@ -87,6 +87,8 @@ def snapshot(kubectl: Any, docs: list[dict[str, Any]]) -> dict[tuple[str, str, s
         anns = live["metadata"].get("annotations", {})
         for key in [k for k in anns if k.startswith("argocd.argoproj.io/")]:
             del anns[key]
+        if not anns:  # an empty map is no annotations (a ClusterPolicy carries none of aiplane's)
+            live["metadata"].pop("annotations", None)
         if d["kind"] == "Service":  # allocated anew on each create
             for field in ("clusterIP", "clusterIPs"):
                 live["spec"].pop(field, None)
