@@ -219,6 +219,9 @@ def plan(
         bool,
         typer.Option(help="Resolve every registry reference again and update aiplane.lock."),
     ] = False,
+    allow_namespace_delete: Annotated[
+        bool, typer.Option(help="Accept deleting a Namespace (and all in it).")
+    ] = False,
 ) -> None:
     """Show what apply would change in the live cluster (or against another revision)."""
 
@@ -241,6 +244,7 @@ def plan(
             allow_delete=allow_delete,
             request_timeout=parse_duration(request_timeout, "--request-timeout"),
             refresh=refresh,
+            allow_namespace_delete=allow_namespace_delete,
         )
 
     _run(body)
@@ -255,6 +259,9 @@ def apply(
     allow_disruption: Annotated[bool, typer.Option(help="Accept node-disruptive changes.")] = False,
     allow_delete: Annotated[
         bool, typer.Option(help="Accept deletions (prune) and replacements.")
+    ] = False,
+    allow_namespace_delete: Annotated[
+        bool, typer.Option(help="Accept deleting a Namespace (and all in it).")
     ] = False,
     lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for the stack lock.")] = 60.0,
     wait: Annotated[
@@ -293,6 +300,7 @@ def apply(
             yes=yes,
             allow_disruption=allow_disruption,
             allow_delete=allow_delete,
+            allow_namespace_delete=allow_namespace_delete,
             lock_timeout=lock_timeout,
             controls=controls,
         )
@@ -327,6 +335,30 @@ def destroy(
             lock_timeout=lock_timeout,
             request_timeout=parse_duration(request_timeout, "--request-timeout"),
         )
+
+    _run(body)
+
+
+@app.command("import")
+def import_(
+    file: Annotated[str, typer.Argument(help="Stack file.")],
+    addresses: Annotated[
+        list[str], typer.Argument(help="Objects to adopt, as plan names them (Kind/ns/name).")
+    ],
+    kubeconfig: Annotated[str | None, typer.Option(help="Path of the kubeconfig.")] = None,
+    context: Annotated[str | None, typer.Option(help="kubeconfig context.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    allow_disruption: Annotated[bool, typer.Option(help="Accept node-disruptive changes.")] = False,
+    lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for the stack lock.")] = 60.0,
+) -> None:
+    """Adopt existing objects into the stack (plan and apply never adopt them on their own)."""
+
+    def body() -> int:
+        from aiplane.commands.import_stack import import_main
+
+        return import_main(file, addresses, kubeconfig=kubeconfig, context=context, yes=yes,
+                           allow_disruption=allow_disruption,
+                           lock_timeout=lock_timeout)  # fmt: skip
 
     _run(body)
 

@@ -40,6 +40,8 @@ from aiplane.secrets import Scrubber
 
 if TYPE_CHECKING:
     from aiplane.commands.interrupt import StopSignal
+    from aiplane.plan.address import Address
+    from aiplane.plan.engine import Run
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ def apply_main(
     yes: bool,
     allow_disruption: bool,
     allow_delete: bool,
+    allow_namespace_delete: bool = False,
     lock_timeout: float,
     controls: ApplyControls | None = None,
 ) -> int:
@@ -81,8 +84,9 @@ def apply_main(
             return EXIT_ERROR
         with stop, connect(kubeconfig, context, controls.request_timeout) as client:
             return _apply(client, target, saved, yes=yes, allow_disruption=allow_disruption,
-                          allow_delete=allow_delete, lock_timeout=lock_timeout, scrub=scrub,
-                          err=err, controls=controls)  # fmt: skip
+                          allow_delete=allow_delete, allow_namespace_delete=allow_namespace_delete,
+                          lock_timeout=lock_timeout, scrub=scrub, err=err,
+                          controls=controls)  # fmt: skip
     except AiplaneError as exc:
         return stopped_or_error(err, scrub, exc, stop)
 
@@ -105,6 +109,7 @@ def _apply(
     yes: bool,
     allow_disruption: bool,
     allow_delete: bool,
+    allow_namespace_delete: bool = False,
     lock_timeout: float,
     scrub: Scrubber,
     err: Console,
@@ -144,13 +149,17 @@ def _apply(
         else:
             plan, lives = build_plan(run, wanted, mode="cluster", target=cluster_target(client),
                                      capacity=rendered.capacity)  # fmt: skip
-        gates = plan.gates(allow_disruption=allow_disruption, allow_delete=allow_delete)
+        gates = plan.gates(
+            allow_disruption=allow_disruption,
+            allow_delete=allow_delete,
+            allow_namespace_delete=allow_namespace_delete,
+        )
         show(plan, gates, "human", scrub)
         if gates:
             err.print("apply: refused; nothing was changed", style="bold red")
             return EXIT_BLOCKED
         if not plan.has_changes:
-            return EXIT_OK
+            return _still_healthy(run, [r.address for r in wanted], conf, err)
         if saved is None and not confirm(yes, err):
             return EXIT_ERROR
         if controls.stop is not None:
@@ -165,6 +174,21 @@ def _apply(
     finally:
         stop()
         lock.release()
+
+
+def _still_healthy(run: Run, addresses: list[Address], conf: Settings, err: Console) -> int:
+    """Nothing to change is not success while a workload is not ready (an earlier apply timed
+    out or was interrupted): exit 1 with the reasons."""
+    from aiplane.plan.engine import unhealthy_now
+
+    problems = unhealthy_now(run, addresses) if conf.wait else []
+    for p in problems[:20]:
+        err.print(f"{run.scrub(p)}", highlight=False, markup=False)
+    if problems:
+        err.print(f"apply: no changes, but {len(problems)} workload(s) are not ready",
+                  style="bold red")  # fmt: skip
+        return EXIT_ERROR
+    return EXIT_OK
 
 
 def confirm(yes: bool, err: Console) -> bool:

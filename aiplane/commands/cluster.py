@@ -111,6 +111,7 @@ def ensure_system_namespace(client: KubeClient, name: str) -> None:
 def open_run(
     client: KubeClient, stack: str, file: str, scrub: Scrubber, rendered: Sequence[Resource],
     *, saving: bool = False, conf: Settings | None = None, stop: StopSignal | None = None,
+    imports: Sequence[str] = (),
 ) -> Run:  # fmt: skip
     """The providers this stack needs (those it renders for and those its state records), on
     one Kubernetes client, with the ApplySet parent as the state store."""
@@ -125,7 +126,7 @@ def open_run(
     shared: dict[str, object] = {"kube_client": client, "applyset": applyset}
     if stop is not None:  # after SIGINT/SIGTERM providers start no new write
         shared["stop"] = stop.check
-    options = {"health_timeout": conf.health_timeout}
+    options = {"health_timeout": conf.health_timeout, "imports": tuple(imports)}
     context = ProviderContext(stack, file, scrub, options, shared, saving, rendered)
     names = {"kubernetes", "node-labels", *(r.provider for r in rendered)}
     names |= set(store.read().inventory)

@@ -99,6 +99,7 @@ def plan_main(
     allow_delete: bool,
     request_timeout: float = REQUEST_TIMEOUT,
     refresh: bool = False,
+    allow_namespace_delete: bool = False,
 ) -> int:
     """``aiplane plan``: resolve, render, plan against the cluster (or ``--against``), show,
     save. ``refresh``: resolve every registry reference again (and update aiplane.lock)."""
@@ -120,7 +121,11 @@ def plan_main(
             notes += [str(r.body["move_line"]) for r in rendered.resources
                       if r.body.get("move_line")]  # fmt: skip
         plan = replace(plan, capacity=rendered.capacity, warnings=(*plan.warnings, *notes))
-        gates = plan.gates(allow_disruption=allow_disruption, allow_delete=allow_delete)
+        gates = plan.gates(
+            allow_disruption=allow_disruption,
+            allow_delete=allow_delete,
+            allow_namespace_delete=allow_namespace_delete,
+        )
         show(plan, gates, output, scrub)
         if out:
             Path(out).write_text(scrub(plan.dumps()) + "\n")
