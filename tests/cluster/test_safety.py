@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import signal
 import subprocess
@@ -19,9 +20,15 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import crds_dir
 from test_plan_apply import Cli, ok
 from test_plan_apply_support import _sample_policy_spec, stack_manifests
+
+
+def crds_dir() -> Path:
+    """../shared/crds, or $AIPLANE_CRDS_DIR (as tests/cluster/conftest.py installs them)."""
+    env = os.environ.get("AIPLANE_CRDS_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "crds"
+
 
 pytestmark = pytest.mark.cluster
 
