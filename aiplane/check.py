@@ -22,6 +22,7 @@ from aiplane.stack.check_collections import check_collections
 from aiplane.stack.check_models import check_models
 from aiplane.stack.check_pipelines import check_pipelines
 from aiplane.stack.check_queues import check_queues
+from aiplane.stack.check_registries import check_registries
 from aiplane.stack.check_routes import check_routes
 from aiplane.stack.check_secrets import check_secrets
 from aiplane.stack.check_serving import check_serving
@@ -29,8 +30,8 @@ from aiplane.stack.checks import Check, check_names
 from aiplane.stack.loader import LoadedStack, load_stack
 
 STACK_CHECKS: tuple[Check, ...] = (
-    check_names, check_models, check_pipelines, check_routes, check_collections, check_secrets,
-    check_serving, check_queues,
+    check_names, check_models, check_pipelines, check_routes, check_registries,
+    check_collections, check_secrets, check_serving, check_queues,
 )  # fmt: skip
 GPU_CHECKS: tuple[Check, ...] = (check_pools, check_model_fit, check_queue_fit)
 ENGINE_CHECKS: tuple[Check, ...] = (check_vllm_args,)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 from enum import StrEnum
@@ -26,6 +27,15 @@ _debug = False
 DETAIL_HELP = (
     "Show every object's field diff (past 100 objects only destructive ones are shown by default)."
 )
+
+RequestTimeout = Annotated[
+    str,
+    typer.Option(
+        "--request-timeout",
+        help="Longest wait for one API request, retries included (30s, 2m; 0: no limit, as "
+        "kubectl). Connecting, TLS handshake included, is bounded at 10s.",
+    ),
+]
 
 
 class OutputFormat(StrEnum):
@@ -78,9 +88,14 @@ def main_options(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="No colour in any output (as NO_COLOR=1 does).")
+    ] = False,
 ) -> None:
     global _debug
     _debug = debug
+    if no_color:
+        os.environ["NO_COLOR"] = "1"  # every rich console honours it
 
 
 @app.command()
@@ -202,11 +217,20 @@ def plan(
     ] = None,
     allow_disruption: Annotated[bool, typer.Option(help="Accept node-disruptive changes.")] = False,
     allow_delete: Annotated[bool, typer.Option(help="Accept deletions and replacements.")] = False,
+    request_timeout: RequestTimeout = "30s",
+    refresh: Annotated[
+        bool,
+        typer.Option(help="Resolve every registry reference again and update aiplane.lock."),
+    ] = False,
+    allow_namespace_delete: Annotated[
+        bool, typer.Option(help="Accept deleting a Namespace (and all in it).")
+    ] = False,
     detail: Annotated[bool, typer.Option(help=DETAIL_HELP)] = False,
 ) -> None:
     """Show what apply would change in the live cluster (or against another revision)."""
 
     def body() -> int:
+        from aiplane.commands.duration import parse_duration
         from aiplane.commands.plan import plan_main
 
         output: Literal["human", "json", "markdown"] = (
@@ -222,6 +246,9 @@ def plan(
             against=against,
             allow_disruption=allow_disruption,
             allow_delete=allow_delete,
+            request_timeout=parse_duration(request_timeout, "--request-timeout"),
+            refresh=refresh,
+            allow_namespace_delete=allow_namespace_delete,
             detail=detail,
         )
 
@@ -238,14 +265,41 @@ def apply(
     allow_delete: Annotated[
         bool, typer.Option(help="Accept deletions (prune) and replacements.")
     ] = False,
+    allow_namespace_delete: Annotated[
+        bool, typer.Option(help="Accept deleting a Namespace (and all in it).")
+    ] = False,
     lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for the stack lock.")] = 60.0,
+    wait: Annotated[
+        bool | None,
+        typer.Option(
+            "--wait/--no-wait",
+            help="Wait for each stage to become healthy before the next (default: wait; "
+            "AIPLANE_NO_WAIT=1 makes --no-wait the default).",
+            show_default=False,
+        ),
+    ] = None,
+    timeout: Annotated[
+        str | None,
+        typer.Option(
+            help="Longest health wait for any one object, e.g. 90s, 10m (default: per kind, "
+            "15m for a Deployment; AIPLANE_HEALTH_TIMEOUT (seconds) sets it instead).",
+        ),
+    ] = None,
+    request_timeout: RequestTimeout = "30s",
     detail: Annotated[bool, typer.Option(help=DETAIL_HELP)] = False,
 ) -> None:
     """Apply a plan: server-side apply, staged, pruning only what this stack owns."""
 
     def body() -> int:
-        from aiplane.commands.apply import apply_main
+        from aiplane.commands.apply import ApplyControls, apply_main
+        from aiplane.commands.duration import parse_duration
 
+        controls = ApplyControls(
+            wait=wait,
+            timeout=None if timeout is None else parse_duration(timeout, "--timeout"),
+            request_timeout=parse_duration(request_timeout, "--request-timeout"),
+            detail=detail,
+        )
         return apply_main(
             target,
             kubeconfig=kubeconfig,
@@ -253,9 +307,65 @@ def apply(
             yes=yes,
             allow_disruption=allow_disruption,
             allow_delete=allow_delete,
+            allow_namespace_delete=allow_namespace_delete,
             lock_timeout=lock_timeout,
-            detail=detail,
+            controls=controls,
         )
+
+    _run(body)
+
+
+@app.command()
+def destroy(
+    file: Annotated[str, typer.Argument(help="Stack file (names the stack to delete).")],
+    kubeconfig: Annotated[str | None, typer.Option(help="Path of the kubeconfig.")] = None,
+    context: Annotated[str | None, typer.Option(help="kubeconfig context.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    allow_delete: Annotated[
+        bool, typer.Option(help="Required: accept the deletions the plan shows.")
+    ] = False,
+    lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for the stack lock.")] = 60.0,
+    request_timeout: RequestTimeout = "30s",
+) -> None:
+    """Delete everything the stack owns (members only, reverse stages, parent last)."""
+
+    def body() -> int:
+        from aiplane.commands.destroy import destroy_main
+        from aiplane.commands.duration import parse_duration
+
+        return destroy_main(
+            file,
+            kubeconfig=kubeconfig,
+            context=context,
+            yes=yes,
+            allow_delete=allow_delete,
+            lock_timeout=lock_timeout,
+            request_timeout=parse_duration(request_timeout, "--request-timeout"),
+        )
+
+    _run(body)
+
+
+@app.command("import")
+def import_(
+    file: Annotated[str, typer.Argument(help="Stack file.")],
+    addresses: Annotated[
+        list[str], typer.Argument(help="Objects to adopt, as plan names them (Kind/ns/name).")
+    ],
+    kubeconfig: Annotated[str | None, typer.Option(help="Path of the kubeconfig.")] = None,
+    context: Annotated[str | None, typer.Option(help="kubeconfig context.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    allow_disruption: Annotated[bool, typer.Option(help="Accept node-disruptive changes.")] = False,
+    lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for the stack lock.")] = 60.0,
+) -> None:
+    """Adopt existing objects into the stack (plan and apply never adopt them on their own)."""
+
+    def body() -> int:
+        from aiplane.commands.import_stack import import_main
+
+        return import_main(file, addresses, kubeconfig=kubeconfig, context=context, yes=yes,
+                           allow_disruption=allow_disruption,
+                           lock_timeout=lock_timeout)  # fmt: skip
 
     _run(body)
 
@@ -266,13 +376,65 @@ def force_unlock(
     holder: Annotated[str, typer.Argument(help="The holder the lock message named.")],
     kubeconfig: Annotated[str | None, typer.Option(help="Path of the kubeconfig.")] = None,
     context: Annotated[str | None, typer.Option(help="kubeconfig context.")] = None,
+    request_timeout: RequestTimeout = "30s",
 ) -> None:
     """Break the stack's lock, held by HOLDER, when the run holding it is gone."""
 
     def body() -> int:
+        from aiplane.commands.duration import parse_duration
         from aiplane.commands.unlock import unlock_main
 
-        return unlock_main(file, holder, kubeconfig=kubeconfig, context=context)
+        seconds = parse_duration(request_timeout, "--request-timeout")
+        return unlock_main(
+            file, holder, kubeconfig=kubeconfig, context=context, request_timeout=seconds
+        )
+
+    _run(body)
+
+
+class RbacPurpose(StrEnum):
+    plan = "plan"
+    apply = "apply"
+
+
+@app.command()
+def rbac(
+    file: Annotated[str, typer.Argument(help="Stack file.")],
+    purpose: Annotated[
+        RbacPurpose, typer.Option("--for", help="The command the permissions are for.")
+    ] = RbacPurpose.apply,
+    service_account: Annotated[
+        str | None,
+        typer.Option(help="Also bind the roles to this ServiceAccount (NAMESPACE:NAME)."),
+    ] = None,
+) -> None:
+    """Print the Roles and ClusterRole (least privilege) that plan or apply need for FILE."""
+
+    def body() -> int:
+        from aiplane.commands.rbac import rbac_main
+
+        return rbac_main(file, purpose.value, service_account)
+
+    _run(body)
+
+
+lock_app = typer.Typer(
+    help="The lock file (aiplane.lock): registry references pinned to versions.",
+    no_args_is_help=True,
+)
+app.add_typer(lock_app, name="lock")
+
+
+@lock_app.command("update")
+def lock_update(
+    files: Annotated[list[str], typer.Argument(help="Stack files whose references to resolve.")],
+) -> None:
+    """Resolve every registry reference again and write aiplane.lock beside each stack."""
+
+    def body() -> int:
+        from aiplane.commands.lock import lock_update_main
+
+        return lock_update_main(files)
 
     _run(body)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import TYPE_CHECKING, Literal
 
 from rich.console import Console
 
@@ -16,11 +18,16 @@ from aiplane.providers.kubernetes.lock import StackLock
 from aiplane.secrets import Scrubber
 
 if TYPE_CHECKING:
+    from aiplane.commands.interrupt import StopSignal
+    from aiplane.commands.stackfile import Rendered
     from aiplane.plan.engine import Run
     from aiplane.providers.base import Resource
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BLOCKED = 0, 1, 2, 3
 OFFLINE_HINT = "plan offline with --against empty|DIR|GIT_REV"
+# Per request, retries included. kubectl's default (0) waits forever once connected; a CI job
+# needs an answer, so aiplane bounds it (``--request-timeout 0`` restores kubectl's behaviour).
+REQUEST_TIMEOUT = 30.0
 
 
 def print_error(console: Console, scrub: Scrubber, exc: AiplaneError) -> int:
@@ -35,13 +42,63 @@ def print_error(console: Console, scrub: Scrubber, exc: AiplaneError) -> int:
     return EXIT_ERROR
 
 
-def connect(kubeconfig: str | None, context: str | None) -> KubeClient:
+def connect(
+    kubeconfig: str | None, context: str | None, request_timeout: float = REQUEST_TIMEOUT
+) -> KubeClient:
     """A client for the chosen context; a missing cluster names the offline alternative."""
     try:
         config = load_kubeconfig(kubeconfig, context)
     except KubeconfigError as exc:
         raise KubeconfigError(f"no cluster to plan against: {exc}; {OFFLINE_HINT}") from exc
-    return KubeClient(config)
+    return KubeClient(config, timeout=request_timeout, on_retry=_retry_line)
+
+
+def _retry_line(message: str) -> None:
+    print(f"retrying: {message}", file=sys.stderr, flush=True)
+
+
+def stdin_isatty() -> bool:
+    """True when a person could answer a question on stdin."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (ValueError, OSError):
+        return False
+
+
+def stopped_or_error(err: Console, scrub: Scrubber, exc: AiplaneError, stop: StopSignal) -> int:
+    """After SIGINT/SIGTERM the failure is the stop: say so, print the report, exit 130/143."""
+    if not stop.requested:
+        return print_error(err, scrub, exc)
+    from aiplane.commands.interrupt import Interrupted
+
+    stopped = Interrupted(stop.signum, getattr(exc, "report", None))
+    print_error(err, scrub, stopped)
+    return stopped.exit_code
+
+
+def check_access(
+    client: KubeClient,
+    rendered: Rendered,
+    purpose: Literal["plan", "apply"],
+    file: str,
+    conf: Settings,
+) -> None:
+    """Every missing permission at once, before the first write (``access``)."""
+    from aiplane.providers.kubernetes.access import check_access as check
+
+    check(client, rendered.manifests, purpose, system_namespace=conf.system_namespace,
+          stack_file=file)  # fmt: skip
+
+
+def served_only(client: KubeClient, rendered: Rendered) -> tuple[Rendered, list[str]]:
+    """Leave out the objects marked only-if-served whose kind the cluster does not serve."""
+    from aiplane.providers.kubernetes.optional import served_only as keep
+
+    manifests, notes = keep(client, rendered.manifests)
+    kept = {id(m) for m in manifests}
+    dropped = [m for m in rendered.manifests if id(m) not in kept]
+    resources = [r for r in rendered.resources if not any(r.body == m for m in dropped)]
+    return replace(rendered, manifests=manifests, resources=resources), notes
 
 
 def ensure_system_namespace(client: KubeClient, name: str) -> None:
@@ -53,7 +110,8 @@ def ensure_system_namespace(client: KubeClient, name: str) -> None:
 
 def open_run(
     client: KubeClient, stack: str, file: str, scrub: Scrubber, rendered: Sequence[Resource],
-    *, saving: bool = False, conf: Settings | None = None,
+    *, saving: bool = False, conf: Settings | None = None, stop: StopSignal | None = None,
+    imports: Sequence[str] = (),
 ) -> Run:  # fmt: skip
     """The providers this stack needs (those it renders for and those its state records), on
     one Kubernetes client, with the ApplySet parent as the state store."""
@@ -66,7 +124,9 @@ def open_run(
     applyset = ApplySet(stack, conf.system_namespace)
     store = ApplySetStore(client, applyset)
     shared: dict[str, object] = {"kube_client": client, "applyset": applyset}
-    options = {"health_timeout": conf.health_timeout}
+    if stop is not None:  # after SIGINT/SIGTERM providers start no new write
+        shared["stop"] = stop.check
+    options = {"health_timeout": conf.health_timeout, "imports": tuple(imports)}
     context = ProviderContext(stack, file, scrub, options, shared, saving, rendered)
     names = {"kubernetes", "node-labels", *(r.provider for r in rendered)}
     names |= set(store.read().inventory)

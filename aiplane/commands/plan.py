@@ -36,11 +36,14 @@ from aiplane.commands.cluster import (
     EXIT_CHANGES,
     EXIT_OK,
     OFFLINE_HINT,
+    REQUEST_TIMEOUT,
+    check_access,
     cluster_target,
     connect,
     ensure_system_namespace,
     open_run,
     print_error,
+    served_only,
     stack_lock,
 )
 from aiplane.commands.settings import Settings
@@ -50,10 +53,11 @@ from aiplane.commands.stackfile import (
     render_stack_file,
 )
 from aiplane.errors import AiplaneError
+from aiplane.output.console import console
 from aiplane.output.plan import render_human, render_json, render_markdown
 from aiplane.plan.model import Gate, Plan
 from aiplane.providers.kubernetes.applyset import ApplySet
-from aiplane.providers.kubernetes.client import ClusterUnreachable
+from aiplane.providers.kubernetes.client import ClusterUnreachable, KubeClient
 from aiplane.providers.kubernetes.lock import default_holder
 from aiplane.secrets import Scrubber
 
@@ -72,7 +76,7 @@ def show(
     elif output == "markdown":
         sys.stdout.write(render_markdown(plan, gates, scrub))
     else:
-        render_human(plan, gates, Console(highlight=False), scrub, detail=detail)
+        render_human(plan, gates, console(), scrub, detail=detail)
 
 
 def plan_exit(plan: Plan, gates: Sequence[Gate], detailed: bool) -> int:
@@ -95,23 +99,36 @@ def plan_main(
     against: str | None,
     allow_disruption: bool,
     allow_delete: bool,
+    request_timeout: float = REQUEST_TIMEOUT,
+    refresh: bool = False,
+    allow_namespace_delete: bool = False,
     detail: bool = False,
 ) -> int:
-    """``aiplane plan``: render, plan against the cluster (or ``--against``), show, save."""
-    err = Console(stderr=True, highlight=False)
+    """``aiplane plan``: resolve, render, plan against the cluster (or ``--against``), show,
+    save. ``refresh``: resolve every registry reference again (and update aiplane.lock)."""
+    err = console(stderr=True)
     scrub = Scrubber()
     try:
         conf = Settings.from_env()
-        rendered = render_stack_file(file)
+        rendered = render_stack_file(file, "refresh" if refresh else "plan")
         for warning in rendered.loaded.warnings if rendered.loaded is not None else ():
             # What the targets approximate or drop (e.g. a gateway field), located in the file.
             print(scrub(warning.format()), file=sys.stderr)
         if against:
             plan = offline_against(file, rendered, against, conf)
         else:
-            plan = _plan_cluster(file, rendered, kubeconfig, context, out, scrub, err, conf)
-        plan = replace(plan, capacity=rendered.capacity)
-        gates = plan.gates(allow_disruption=allow_disruption, allow_delete=allow_delete)
+            plan = _plan_cluster(file, rendered, connect(kubeconfig, context, request_timeout),
+                                 out, scrub, err, conf)  # fmt: skip
+        notes = rendered.registry_notes()
+        if against:  # offline there is no registry read to show a move as a change: say it here
+            notes += [str(r.body["move_line"]) for r in rendered.resources
+                      if r.body.get("move_line")]  # fmt: skip
+        plan = replace(plan, capacity=rendered.capacity, warnings=(*plan.warnings, *notes))
+        gates = plan.gates(
+            allow_disruption=allow_disruption,
+            allow_delete=allow_delete,
+            allow_namespace_delete=allow_namespace_delete,
+        )
         show(plan, gates, output, scrub, detail=detail)
         if out:
             Path(out).write_text(scrub(plan.dumps()) + "\n")
@@ -156,8 +173,7 @@ def offline_against(file: str, rendered: Rendered, against: str, conf: Settings)
 def _plan_cluster(
     file: str,
     rendered: Rendered,
-    kubeconfig: str | None,
-    context: str | None,
+    connected: KubeClient,
     out: str | None,
     scrub: Scrubber,
     err: Console,
@@ -166,8 +182,10 @@ def _plan_cluster(
     from aiplane.plan.engine import build_plan, prepare_all
 
     stack = rendered.stack
-    with connect(kubeconfig, context) as client:
+    with connected as client:
         try:
+            rendered, notes = served_only(client, rendered)
+            check_access(client, rendered, "apply" if out else "plan", file, conf)
             run = open_run(
                 client, stack, file, scrub, rendered.resources, saving=bool(out), conf=conf
             )
@@ -175,6 +193,7 @@ def _plan_cluster(
             here = cluster_target(client)
             if not out:
                 plan = build_plan(run, wanted, mode="cluster", target=here)[0]
+                plan = replace(plan, warnings=(*plan.warnings, *notes))
                 lock = stack_lock(client, stack, "", "", 0, err, conf)
                 held = lock.holder_now()
                 note = f"{lock.subject}: held by {held}; an apply now would wait" if held else ""
@@ -189,6 +208,7 @@ def _plan_cluster(
             try:
                 plan = build_plan(run, wanted, mode="cluster", target=here, plan_id=plan_id,
                                   lock_holder=holder)[0]  # fmt: skip
+                plan = replace(plan, warnings=(*plan.warnings, *notes))
             except BaseException:
                 lock.release()
                 raise

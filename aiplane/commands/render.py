@@ -6,8 +6,9 @@ stderr as ``kubectl label`` commands. With ``-o DIR`` each object is written to 
 ``DIR/<namespace or _cluster>/<kind>-<name>.yaml`` (``.json``; kind in lower case; with several
 stacks under ``DIR/<stack>/``), node labels to ``node-labels.sh``, and files of objects that are
 gone are removed (see ``write_dir``). Two stacks that render one object differently are refused.
-Warnings go to stderr as ``FILE:LINE:COL: warning: path: message``; an invalid stack raises
-``StackError``, which the CLI prints (exit 1), and nothing is written.
+Registry references render as ``aiplane.lock`` (beside the stack) pins them; render never
+contacts a registry. Warnings go to stderr as ``FILE:LINE:COL: warning: path: message``; an
+invalid stack raises ``StackError``, which the CLI prints (exit 1), and nothing is written.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import yaml
 
 from aiplane.check import load_and_check
+from aiplane.registry.commands import resolve_for_render
 from aiplane.render import render_with_warnings
 from aiplane.render.output_dir import (
     StackOutput,
@@ -71,7 +73,8 @@ def render_main(files: list[str], out_dir: str | None, fmt: str) -> int:
     outputs: list[StackOutput] = []
     for file in files:
         loaded = load_and_check(file)
-        rendered, warnings = render_with_warnings(loaded)
+        resolution = resolve_for_render(loaded)  # aiplane.lock only: render never reads a registry
+        rendered, warnings = render_with_warnings(loaded, resolved=resolution.for_render())
         for warning in [*loaded.warnings, *warnings]:
             if warning.severity == "warning":
                 print(warning.format(), file=sys.stderr)

@@ -18,6 +18,8 @@ from aiplane.errors import AiplaneError
 if TYPE_CHECKING:
     from aiplane.gpu.capacity import Capacity
     from aiplane.providers.base import Resource
+    from aiplane.registry.commands import RegistryMode
+    from aiplane.registry.resolve import Resolution
     from aiplane.stack.loader import LoadedStack
 
 Manifest = dict[str, Any]
@@ -33,32 +35,48 @@ class Rendered:
     resources: list[Resource]
     loaded: LoadedStack | None = None
     capacity: Capacity | None = None
+    resolution: Resolution | None = None
+    """The registry references as resolved for this render (None for a bundle)."""
+
+    def registry_notes(self) -> list[str]:
+        """The resolution's plan lines: warnings ("moved upstream since the lock")."""
+        if self.resolution is None:
+            return []
+        from aiplane.registry.commands import warning_lines
+
+        return warning_lines(self.resolution)
 
 
-def render_stack_file(path: str) -> Rendered:
-    """Load, check and render ``path`` (or read its bundle)."""
+def render_stack_file(path: str, registry: RegistryMode = "lock") -> Rendered:
+    """Load, check, resolve the registry references (see ``registry.commands.resolve_mode``),
+    render ``path`` (or read its bundle). The MLflow provider's resources (pinned references,
+    promoted aliases) come from the resolution, so they join the rendered ones here."""
     bundle = read_bundle(path)
     if bundle is not None:
         from aiplane.providers.kubernetes.objects import resources_of
 
         return Rendered(bundle[0], bundle[1], resources_of(bundle[1]))
     from aiplane.check import load_and_check
+    from aiplane.registry.commands import resolve_mode
+    from aiplane.registry.resources import registry_resources
     from aiplane.render import render_all
 
     loaded = load_and_check(path)
+    resolution = resolve_mode(loaded, registry)
     placement = None
     if loaded.stack.spec.gpu_pools:
         from aiplane.gpu.from_stack import placement_for_stack
 
         placement = placement_for_stack(loaded)
-    rendering = render_all(loaded, placement)
+    rendering = render_all(loaded, placement, resolution.for_render())
+    resources = [*rendering.resources, *registry_resources(loaded, resolution)]
     capacity = None
     if placement is not None:
         from aiplane.gpu.capacity import capacity_of
 
         capacity = capacity_of(loaded, placement)
     name = str(loaded.stack.metadata.name)
-    return Rendered(name, rendering.manifests, rendering.resources, loaded, capacity)
+    return Rendered(name, rendering.manifests, resources, loaded, capacity, resolution)
 
 
 def render_file(path: str) -> tuple[str, list[Manifest]]:

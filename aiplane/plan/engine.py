@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from aiplane.errors import AiplaneError
 from aiplane.gpu.capacity import Capacity
@@ -222,7 +223,25 @@ class _Apply:
     report: ApplyReport = field(default_factory=ApplyReport)
 
     def stage_of(self, change: Change) -> int:
-        return STAGES.index(self.run.provider(change.address).stage(change.address))
+        return self.stage_index(change.address)
+
+    def stage_index(self, address: Address) -> int:
+        return STAGES.index(self.run.provider(address).stage(address))
+
+    def gate(self, index: int, name: str, pending: Sequence[Change]) -> None:
+        """Before stage ``index``: every workload of the earlier stages must be healthy, changed
+        by this run or not (a rerun after a timeout or an interrupt must not move traffic onto
+        pods that are not ready)."""
+        if not self.health or index == 0:
+            return
+        earlier = [a for a in self.wanted if self.stage_index(a) < index]
+        problems = unhealthy_now(self.run, earlier)
+        if problems:
+            self.report.not_applied += [c.address for c in pending]
+            more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise ApplyFailed(
+                f"stage {name}: not started: {self.run.scrub(problems[0])}{more}", self.report
+            )
 
     def fail(self, exc: AiplaneError, change: Change, rest: Sequence[Change]) -> ApplyFailed:
         self.report.not_applied += [change.address, *(c.address for c in rest)]
@@ -270,6 +289,7 @@ class _Apply:
             if not batch:
                 continue
             later = [c for c in todo if self.stage_of(c) > index] + prunes
+            self.gate(index, name, [*batch, *later])
             self.say(f"stage {name}: applying {len(batch)} object(s)")
             self.report.applied += [c.address for c in self.batch(batch, later)]
             self.settle(name, batch, later)
@@ -280,6 +300,20 @@ class _Apply:
                 later = [c for c in prunes if self.stage_of(c) < index]
                 self.report.pruned += [c.address for c in self.batch(batch, later)]
         return self.report
+
+
+def unhealthy_now(run: Run, addresses: Sequence[Address]) -> list[str]:
+    """Resources among ``addresses`` that are not healthy now, for providers that can tell
+    (``unhealthy(addresses) -> [reason]``, optional in the provider protocol)."""
+    out: list[str] = []
+    by_provider: dict[str, list[Address]] = {}
+    for a in addresses:
+        by_provider.setdefault(a.provider, []).append(a)
+    for name, mine in sorted(by_provider.items()):
+        check = getattr(run.providers.get(name), "unhealthy", None)
+        if check is not None:
+            out += check(mine)
+    return out
 
 
 def _by_provider(changes: Sequence[Change]) -> dict[str, list[Change]]:
@@ -314,6 +348,13 @@ def apply_plan(
     return report
 
 
+def _compared(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What an offline comparison shows of a body: its ``desired`` state where the provider keeps
+    bookkeeping (stack positions, ownership marks) beside it, else the whole body."""
+    desired = body.get("desired")
+    return dict(desired) if isinstance(desired, Mapping) else dict(body)
+
+
 def offline_changes(wanted: Sequence[Resource], before: Sequence[Resource]) -> list[Change]:
     """A client-side comparison of two renderings of resources (``plan --against``), for
     providers without an offline path of their own: bodies diffed, decided by the default rule
@@ -322,7 +363,7 @@ def offline_changes(wanted: Sequence[Resource], before: Sequence[Resource]) -> l
     out = []
     for r in wanted:
         was = old.pop(r.address, None)
-        diffs = diff_values(dict(was.body) if was else {}, dict(r.body))
+        diffs = diff_values(_compared(was.body) if was else {}, _compared(r.body))
         out.append(
             decide(
                 r.address,

@@ -37,7 +37,9 @@ FORMAT_VERSION = 2
 CHANGED_OUTSIDE = "changed outside aiplane"
 """In a change's reason: the live object was edited by someone else and the change undoes it."""
 Action = Literal["create", "update", "replace", "delete", "noop", "drift-expected"]
-Disruption = Literal["none", "in-place", "rolling-restart", "recreate", "node-disruptive"]
+Disruption = Literal[
+    "none", "in-place", "rolling-restart", "recreate", "node-disruptive", "namespace"
+]
 Mode = Literal["cluster", "offline"]
 CHANGING: frozenset[str] = frozenset({"create", "update", "replace", "delete"})
 DISRUPTION_ORDER: tuple[str, ...] = get_args(Disruption)
@@ -164,12 +166,21 @@ class Gate:
 
 
 def gates_of(
-    changes: tuple[Change, ...] | list[Change], *, allow_disruption: bool, allow_delete: bool
+    changes: tuple[Change, ...] | list[Change],
+    *,
+    allow_disruption: bool,
+    allow_delete: bool,
+    allow_namespace_delete: bool = False,
 ) -> list[Gate]:
-    """Changes that need ``--allow-disruption`` / ``--allow-delete`` and did not get it: a
-    node-disruptive change, a deletion, a replacement (delete + create)."""
+    """Changes that need ``--allow-disruption`` / ``--allow-delete`` /
+    ``--allow-namespace-delete`` and did not get it: a node-disruptive change, a deletion, a
+    replacement (delete + create), the deletion of a Namespace (its own class: it takes
+    everything in it, owned by aiplane or not)."""
     out = []
     for c in changes:
+        if c.disruption == "namespace" and not allow_namespace_delete:
+            out.append(Gate(c.address, "--allow-namespace-delete",
+                            "namespace deletion (deletes everything in it)"))  # fmt: skip
         if c.disruption == "node-disruptive" and not allow_disruption:
             out.append(Gate(c.address, "--allow-disruption", "node-disruptive change"))
         if c.action in ("delete", "replace") and not allow_delete:
@@ -208,9 +219,14 @@ class Plan:
         counted = Counter(c.action for c in self.changes)
         return {a: counted.get(a, 0) for a in get_args(Action)}
 
-    def gates(self, *, allow_disruption: bool, allow_delete: bool) -> list[Gate]:
-        """Changes that need ``--allow-disruption`` / ``--allow-delete`` and did not get it."""
-        return gates_of(self.changes, allow_disruption=allow_disruption, allow_delete=allow_delete)
+    def gates(
+        self, *, allow_disruption: bool, allow_delete: bool, allow_namespace_delete: bool = False
+    ) -> list[Gate]:
+        """Changes that need ``--allow-disruption`` / ``--allow-delete`` /
+        ``--allow-namespace-delete`` and did not get it."""
+        return gates_of(self.changes, allow_disruption=allow_disruption,
+                        allow_delete=allow_delete,
+                        allow_namespace_delete=allow_namespace_delete)  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         """The saved form (see the module docstring)."""

@@ -40,6 +40,8 @@ Writing a provider (see also docs/adding-a-provider.md):
 11. **inventory(wanted)**: what the stack's state must record so the next ``read`` finds
     everything you own (names, kinds); the core writes it before and after an apply.
 12. **warnings(changes)** and **close()**.
+13. Optional: **unhealthy(addresses)** -> reasons, for the engine's health gate before each later
+    stage (``aiplane.plan.engine.unhealthy_now``); wait up to your health timeout first.
 
 Every message you raise or return starts with the resource (``str(address)``) and passes through
 ``context.scrubber`` before it is shown. Test against a real server started by the test suite.

@@ -21,10 +21,13 @@ DataSourceFactory = Callable[[ProviderContext], DataSource]
 PROVIDERS: dict[str, str | ProviderFactory] = {
     "kubernetes": "aiplane.providers.kubernetes.provider:make_provider",
     "node-labels": "aiplane.providers.nodelabels:make_provider",
+    "mlflow": "aiplane.providers.mlflow.provider:make_provider",
     "pgvector": "aiplane.providers.pgvector.backend:make_provider",
     "chroma": "aiplane.providers.chroma.backend:make_provider",
 }
-DATA_SOURCES: dict[str, str | DataSourceFactory] = {}
+DATA_SOURCES: dict[str, str | DataSourceFactory] = {
+    "mlflow": "aiplane.registry.mlflow_source:make_data_source",
+}
 
 
 def register_provider(name: str, factory: str | ProviderFactory) -> None:

@@ -10,12 +10,12 @@ name, keys in a stable order, so two renders of the same stack are byte-identica
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiplane.errors import Diagnostic, StackError
-from aiplane.providers.base import Resource
+from aiplane.providers.base import Resolution, Resource
 from aiplane.providers.kubernetes.objects import resources_of
 from aiplane.render.common import Context, Obj, canonical, sort_key
 from aiplane.render.placement import use_placement
@@ -100,11 +100,17 @@ class Rendering:
     warnings: list[Diagnostic]
 
 
-def render_all(loaded: LoadedStack, placement: StackPlacement | None = None) -> Rendering:
+def render_all(
+    loaded: LoadedStack,
+    placement: StackPlacement | None = None,
+    resolved: Mapping[str, Resolution] | None = None,
+) -> Rendering:
     """Render every target (``placement``: the GPU placement the command already solved;
-    solved here when needed)."""
+    solved here when needed; ``resolved``: the registry references, resolved before render by
+    the data sources and keyed by ``stack.model_refs.resolution_key``; render never reads a
+    registry)."""
     arg_notes = _check_args(loaded)
-    ctx = Context(loaded)
+    ctx = Context(loaded, resolved=dict(resolved or {}))
     if placement is not None:
         use_placement(ctx, placement)
     objects: list[Obj] = [_namespace(ctx)]
@@ -118,10 +124,12 @@ def render_all(loaded: LoadedStack, placement: StackPlacement | None = None) -> 
 
 
 def render_with_warnings(
-    loaded: LoadedStack, placement: StackPlacement | None = None
+    loaded: LoadedStack,
+    placement: StackPlacement | None = None,
+    resolved: Mapping[str, Resolution] | None = None,
 ) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
     """Every Kubernetes object of every target, and the warnings (see ``render_all``)."""
-    rendering = render_all(loaded, placement)
+    rendering = render_all(loaded, placement, resolved)
     return rendering.manifests, rendering.warnings
 
 

@@ -20,7 +20,10 @@ fail its dependants).
 * ``register-model`` / ``promote-model`` steps run MLflow's client in the ``ghcr.io/mlflow/mlflow``
   image (``REGISTRY_IMAGE``) with a short inline Python script (``_REGISTRY_SCRIPT``): register
   creates a model version from ``source`` tagged ``aiplane.version=<version>``; promote sets the
-  MLflow alias ``<stage>`` on the version with that tag. They need ``tracking`` for the URI.
+  MLflow alias ``<stage>`` on the version with that tag (or, when the stack version's source is a
+  pinned ``mlflow://NAME/N``, directly on version N of NAME). The tracking URI and token come
+  from ``tracking.registry`` (or ``tracking.mlflowTrackingUri``), else from the stack's default
+  MLflow registry; the token only ever as a Secret reference (``MLFLOW_TRACKING_TOKEN``).
   ``{{steps.<step>.outputs.<name>}}`` in a version, source or parameter value becomes
   ``{{tasks.<step>.outputs.parameters.<name>}}``.
   The registry records the decision; serving changes when the stack's ``deployments`` change.
@@ -41,7 +44,8 @@ from typing import Any
 from aiplane.errors import StackError
 from aiplane.render.common import Context, Obj, accelerator, quantity, tolerations
 from aiplane.stack.check_pipelines import CONDITION
-from aiplane.stack.models import Pipeline, Step
+from aiplane.stack.model_refs import RegistryRef, parse_ref
+from aiplane.stack.models import Pipeline, Registry, Step
 from aiplane.stack.sections.base import EnvSource
 
 DAG_NAME = "aiplane-dag"
@@ -54,6 +58,9 @@ client = MlflowClient()
 if action == "register-model":
     mv = client.create_model_version(model, source, tags={"aiplane.version": version})
     print(f"registered {model} version {mv.version} ({version})")
+elif action == "promote-version":
+    client.set_registered_model_alias(model, stage, version)
+    print(f"{model} version {version} -> alias {stage}")
 else:
     found = client.search_model_versions(f"name='{model}' and tags.`aiplane.version`='{version}'")
     if not found:
@@ -161,16 +168,10 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _env(pipeline: Pipeline, step: Step) -> list[Any]:
+def _env(ctx: Context, pipeline: Pipeline, step: Step) -> list[Any]:
     from hera.workflows import Env, SecretEnv
 
-    env: list[Any] = []
-    if pipeline.tracking is not None:
-        env += [
-            Env(name="MLFLOW_TRACKING_URI", value=pipeline.tracking.mlflow_tracking_uri),
-            Env(name="MLFLOW_EXPERIMENT_NAME", value=pipeline.tracking.experiment),
-            Env(name="MLFLOW_RUN_NAME", value=f"{{{{workflow.name}}}}-{step.name}"),
-        ]
+    env: list[Any] = _tracking_env(ctx, pipeline, step)
     for name in sorted(pipeline.parameters):
         env.append(Env(name=_env_name(name), value=f"{{{{workflow.parameters.{name}}}}}"))
     for name in sorted(set(step.parameters) | set(step.sweep)):
@@ -181,6 +182,39 @@ def _env(pipeline: Pipeline, step: Step) -> list[Any]:
             env.append(SecretEnv(name=name, secret_name=ref.name, secret_key=ref.key))
         else:
             env.append(Env(name=name, value=_text(value)))
+    return env
+
+
+def _tracking_registry(ctx: Context, pipeline: Pipeline, step: Step) -> Registry | None:
+    """The MLflow registry a step talks to: the tracking's, else (registry steps) the default."""
+    spec = ctx.loaded.stack.spec
+    tracking = pipeline.tracking
+    if tracking is not None and tracking.registry is not None:
+        return spec.registry(tracking.registry)
+    if tracking is None and step.kind != "container":
+        return spec.default_registry("mlflow")
+    return None
+
+
+def _tracking_env(ctx: Context, pipeline: Pipeline, step: Step) -> list[Any]:
+    """MLFLOW_TRACKING_URI, experiment, run name and, by Secret only, the tracking token."""
+    from hera.workflows import Env, SecretEnv
+
+    registry = _tracking_registry(ctx, pipeline, step)
+    tracking = pipeline.tracking
+    uri = registry.pod_uri() if registry is not None else None
+    if tracking is not None and tracking.mlflow_tracking_uri is not None:
+        uri = tracking.mlflow_tracking_uri
+    if uri is None:
+        return []
+    env: list[Any] = [Env(name="MLFLOW_TRACKING_URI", value=uri)]
+    if tracking is not None:
+        env.append(Env(name="MLFLOW_EXPERIMENT_NAME", value=tracking.experiment))
+    env.append(Env(name="MLFLOW_RUN_NAME", value=f"{{{{workflow.name}}}}-{step.name}"))
+    secret = registry.credentials.secret_ref if registry and registry.credentials else None
+    if secret is not None:
+        env.append(SecretEnv(name="MLFLOW_TRACKING_TOKEN", secret_name=secret.name,
+                             secret_key=secret.key))  # fmt: skip
     return env
 
 
@@ -245,15 +279,33 @@ def _command(
             "set modelAction: {model, version, stage}",
         )
     assert action is not None
-    if pipeline.tracking is None:
+    if pipeline.tracking is None and _tracking_registry(ctx, pipeline, step) is None:
         ctx.warn(
             ("spec", "pipelines", index, "steps", s_index),
             f"{step.kind} uses MLflow but the pipeline has no tracking URI",
-            "set tracking.mlflowTrackingUri",
+            "set tracking.registry (or tracking.mlflowTrackingUri), or add an mlflow registry",
         )
+    pinned = _pinned_version(ctx, step)
+    if pinned is not None:
+        # The stack names the exact MLflow version: set the alias on it, no tag search.
+        args = ["promote-version", pinned.model, pinned.version or "", action.stage, ""]
+        return step.image or REGISTRY_IMAGE, ["python", "-c", _REGISTRY_SCRIPT], args
     version, source = argo_refs(action.version), argo_refs(action.source or "")
     args = [step.kind, action.model, version, action.stage, source]
     return step.image or REGISTRY_IMAGE, ["python", "-c", _REGISTRY_SCRIPT], args
+
+
+def _pinned_version(ctx: Context, step: Step) -> RegistryRef | None:
+    """For a promote step whose version is a stack version with a pinned MLflow source, its ref."""
+    action = step.model_action
+    if step.kind != "promote-model" or action is None:
+        return None
+    model = ctx.loaded.stack.spec.model(action.model)
+    version = model.version(action.version) if model else None
+    ref = parse_ref(version.source) if version else None
+    if ref is None or ref.type != "mlflow" or ref.version is None:
+        return None
+    return ref
 
 
 def _container(ctx: Context, index: int, s_index: int, pipeline: Pipeline, step: Step) -> Any:
@@ -274,7 +326,7 @@ def _container(ctx: Context, index: int, s_index: int, pipeline: Pipeline, step:
         image=image,
         command=command or None,
         args=args or None,
-        env=_env(pipeline, step) or None,
+        env=_env(ctx, pipeline, step) or None,
         inputs=inputs or None,
         outputs=outputs or None,
         resources=_resources(ctx, step),

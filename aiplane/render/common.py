@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiplane.errors import Diagnostic
-from aiplane.providers.base import Resource
+from aiplane.providers.base import Resolution, Resource
 from aiplane.providers.kubernetes.kind_table import facts
 from aiplane.providers.kubernetes.labels import MANAGED_BY, SOURCE_ANN, STACK_LABEL, SUBJECT_ANN
+from aiplane.stack.check_registries import version_registry
 from aiplane.stack.loader import LoadedStack
-from aiplane.stack.models import GpuPool, Taint
+from aiplane.stack.model_refs import resolution_key
+from aiplane.stack.models import GpuPool, ModelVersion, Taint
 from aiplane.stack.yamlpos import Path
 
 Obj = dict[str, Any]
@@ -33,6 +36,8 @@ class Context:
     warnings: list[Diagnostic] = field(default_factory=list)
     # Results several targets share (the GPU placement plan), computed once per render.
     cache: dict[str, Any] = field(default_factory=dict)
+    # Registry references resolved before render (the data sources), by ``resolution_key``.
+    resolved: Mapping[str, Resolution] = field(default_factory=dict)
     # Resources for providers other than Kubernetes (a vector database's collections, a
     # registry's aliases): a target adds them with ``add``; Kubernetes objects are returned.
     resources: list[Resource] = field(default_factory=list)
@@ -40,6 +45,13 @@ class Context:
     def add(self, resource: Resource) -> None:
         """Render ``resource`` for its provider (its address names the provider)."""
         self.resources.append(resource)
+
+    def resolution(self, version: ModelVersion) -> Resolution | None:
+        """What ``version``'s registry reference resolved to; None for storage URIs or unresolved."""
+        registry = version_registry(self.loaded.stack.spec, version)
+        if registry is None:
+            return None
+        return self.resolved.get(resolution_key(registry.name, version.source))
 
     @property
     def namespace(self) -> str:

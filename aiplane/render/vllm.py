@@ -33,6 +33,7 @@ from aiplane.render.placement import (
     check_placed,
     model_placement,
 )
+from aiplane.render.vllm_extras import model_extras, scrape_annotations
 from aiplane.render.vllm_pod import PORT, pod_spec
 from aiplane.render.vllm_sizing import rollout, startup_budget_seconds
 from aiplane.render.weight_terms import version_terms, weights_annotation
@@ -71,6 +72,7 @@ def render_vllm(ctx: Context) -> list[Obj]:
             out.extend(_stage_objects(ctx, m_index, model, d_index, dep, version))
         if len(model.deployments) > 1:
             out.append(_model_route(ctx, m_index, model))
+        out.extend(model_extras(ctx, m_index, model))
     return out
 
 
@@ -140,6 +142,11 @@ def _label_value(text: str) -> str:
 
 def _deployment_annotations(ctx: Context, model: Model, version: ModelVersion) -> dict[str, str]:
     out = {"aiplane.dev/model-source": version.source}
+    resolved = ctx.resolution(version)
+    if resolved is not None:
+        # The version the reference named at resolution: a moved alias is a plain diff here.
+        out["aiplane.dev/model-version"] = resolved.version
+        out["aiplane.dev/model-artifact"] = resolved.value
     if version.revision:
         out["aiplane.dev/model-revision"] = version.revision
     if version.digest:
@@ -149,6 +156,14 @@ def _deployment_annotations(ctx: Context, model: Model, version: ModelVersion) -
         # The plan shows a replica count the HPA changed as expected drift, not as a change.
         out[DRIFT_ANN] = "spec.replicas=HorizontalPodAutoscaler"
     return out
+
+
+def _template_meta(model: Model, labels: dict[str, str]) -> Obj:
+    meta: Obj = {"labels": labels}
+    scrape = scrape_annotations(model)
+    if scrape:
+        meta["annotations"] = scrape
+    return meta
 
 
 def _deployment_spec(
@@ -165,7 +180,7 @@ def _deployment_spec(
         "selector": {"matchLabels": selector},
         "strategy": {"type": "RollingUpdate", "rollingUpdate": rollout(ctx, model)},
         "template": {
-            "metadata": {"labels": labels},
+            "metadata": _template_meta(model, labels),
             "spec": pod_spec(ctx, m_index, model, dep, version, planned),
         },
     }

@@ -13,8 +13,10 @@ from aiplane.render.placement import (
     model_node_group,
 )
 from aiplane.render.vllm_args import PVC_ROOT, vllm_args
+from aiplane.render.vllm_fetch import fetch_init
 from aiplane.render.vllm_sizing import startup_budget_seconds, weights_gib
 from aiplane.stack.loader import LoadedStack
+from aiplane.stack.model_refs import is_registry_source
 from aiplane.stack.models import (
     Deployment,
     GpuPool,
@@ -49,7 +51,7 @@ def pod_spec(
             "name": "shm",
             "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi" if parallel > 1 else "2Gi"},
         },
-        {"name": "model-cache", "emptyDir": _cache_volume(model, ctx.loaded)},
+        _cache_volume(model, ctx.loaded),
     ]
     mounts: list[Obj] = [
         {"name": "shm", "mountPath": "/dev/shm"},
@@ -66,17 +68,18 @@ def pod_spec(
         mounts.append(
             {"name": "model-weights", "mountPath": f"{PVC_ROOT}/{claim}", "readOnly": True}
         )
-    if version.source.startswith("mlflow://"):
+    resolved = ctx.resolution(version)
+    if resolved is None and is_registry_source(version.source):
         ctx.warn(
             ("spec", "models", m_index, "versions", model.versions.index(version), "source"),
-            "mlflow:// sources are passed to vLLM unresolved",
-            "give the registered model's storage URI (s3://, gs://, hf:// or pvc://) instead",
+            f"'{version.source}' is not in aiplane.lock; passed to vLLM unresolved",
+            "run `aiplane lock update STACK` (or plan) to pin it",
         )
     container: Obj = {
         "name": "vllm",
         "image": image,
         "command": ["vllm", "serve"],
-        "args": vllm_args(model, version),
+        "args": vllm_args(model, version, resolved),
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
         "env": _env(model),
         "resources": _resources(ctx, m_index, model, pool, planned),
@@ -85,6 +88,7 @@ def pod_spec(
     }
     pod: Obj = {
         "containers": [container],
+        **fetch_init(ctx, version, resolved),
         "volumes": volumes,
         # Lets in-flight generations finish after the pod leaves the Service endpoints.
         "terminationGracePeriodSeconds": 60,
@@ -95,7 +99,17 @@ def pod_spec(
             pod["tolerations"] = tolerations(pool)
     if model.priority:
         pod["priorityClassName"] = model.priority
+    if serving.service_account_name:
+        pod["serviceAccountName"] = serving.service_account_name
     return pod
+
+
+def cache_claim_name(model: Model) -> str | None:
+    """The PersistentVolumeClaim the model cache lives on (None: an emptyDir)."""
+    cache = model.serving.cache
+    if cache is None:
+        return None
+    return cache.claim_name or f"{model.name}-cache"
 
 
 def _pvc_claim(source: str) -> str | None:
@@ -124,7 +138,8 @@ def _env(model: Model) -> list[Obj]:
                 "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}},
             }
         )
-    env.extend(_env_value(k, v) for k, v in sorted(model.env.items()))
+    merged = {**model.serving.env, **model.env}  # the model's own env wins
+    env.extend(_env_value(k, v) for k, v in sorted(merged.items()))
     return env
 
 
@@ -177,21 +192,40 @@ def _resources(
     key, count = accelerator(pool, count, profile)
     limits: dict[str, str] = {key: str(count)}
     requests: dict[str, str] = {}
-    if res.cpu:
-        requests["cpu"] = quantity(res.cpu)
+    workers = count if profile is None and key.endswith("/gpu") else 1
+    cpu, memory = host_requests(model, ctx.loaded, workers)
+    requests["cpu"] = quantity(res.cpu) if res.cpu else cpu
+    requests["memory"] = quantity(res.memory) if res.memory else memory
     if res.memory:
-        requests["memory"] = limits["memory"] = quantity(res.memory)
+        limits["memory"] = requests["memory"]
     out: Obj = {"limits": limits}
     if requests:
         out["requests"] = requests
     return out
 
 
+def host_requests(model: Model, loaded: LoadedStack, workers: int) -> tuple[str, str]:
+    """CPU and memory requests derived from the model when the stack gives none.
+
+    Each GPU worker process needs about 2 cores and 4 GiB (CUDA context, PyTorch, tokenizer) and
+    the API server one more core; loading passes each worker's shard of the weights through host
+    memory; ``swapSpaceGb`` is host memory per GPU. Unknown weights count as 16 GiB."""
+    weights = weights_gib(model, loaded)
+    shard = (16.0 if weights is None else weights) / max(workers, 1)
+    swap = model.serving.swap_space_gb or 0.0
+    memory = math.ceil(4 * workers + shard + swap * workers)
+    return str(2 * workers + 1), f"{memory}Gi"
+
+
 def _cache_volume(model: Model, loaded: LoadedStack) -> Obj:
+    claim = cache_claim_name(model)
+    if claim is not None:
+        return {"name": "model-cache", "persistentVolumeClaim": {"claimName": claim}}
     size = weights_gib(model, loaded)
     if size is None:
-        return {}
-    return {"sizeLimit": f"{math.ceil(size * 1.2)}Gi"}  # weights plus HF cache overhead
+        return {"name": "model-cache", "emptyDir": {}}
+    # weights plus HF cache overhead
+    return {"name": "model-cache", "emptyDir": {"sizeLimit": f"{math.ceil(size * 1.2)}Gi"}}
 
 
 def _probes(model: Model, loaded: LoadedStack) -> Obj:

@@ -23,6 +23,7 @@ def check_secrets(loaded: LoadedStack) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     for index, model in enumerate(spec.models):
         found += _check_env(loaded, ("spec", "models", index, "env"), model.env)
+        found += _check_env(loaded, ("spec", "models", index, "serving", "env"), model.serving.env)
         for flag in model.serving.extra_args:
             if _CREDENTIAL_FLAG.match(flag):
                 found.append(

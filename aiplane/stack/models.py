@@ -32,6 +32,7 @@ from aiplane.stack.sections.pipelines import (
 from aiplane.stack.sections.pools import GpuPool, MigDevices, MigPolicy, Taint, TimeSlicing
 from aiplane.stack.sections.priorities import Priorities, PriorityClass
 from aiplane.stack.sections.queues import BatchJob, PoolQueue, Queues
+from aiplane.stack.sections.registries import Registry, RegistryCredentials, RegistryTls
 from aiplane.stack.sections.routes import (
     Backend,
     BackendLimits,
@@ -83,6 +84,8 @@ class StackSpec(StackModel):
 
     priorities: Priorities = Field(default_factory=Priorities)
     """Priority classes (rendered as PriorityClasses)."""
+    registries: list[Registry] = Field(default_factory=list)
+    """Model registries that registry references resolve against (MLflow, SageMaker, W&B)."""
     gpu_pools: list[GpuPool] = Field(default_factory=list)
     """GPU node pools (rendered for the NVIDIA GPU Operator)."""
     models: list[Model] = Field(default_factory=list)
@@ -107,6 +110,17 @@ class StackSpec(StackModel):
 
     def model(self, name: str) -> Model | None:
         return next((m for m in self.models if m.name == name), None)
+
+    def registry(self, name: str) -> Registry | None:
+        return next((r for r in self.registries if r.name == name), None)
+
+    def default_registry(self, kind: str) -> Registry | None:
+        """The registry of type ``kind`` marked default, or the only one of that type."""
+        of_kind = [r for r in self.registries if r.type == kind]
+        marked = [r for r in of_kind if r.default]
+        if marked:
+            return marked[0]
+        return of_kind[0] if len(of_kind) == 1 else None
 
     def vector_store(self, name: str) -> VectorStore | None:
         return next((s for s in self.vector_stores if s.name == name), None)
@@ -163,6 +177,9 @@ __all__ = [
     "RateLimit",
     "RateLimits",
     "RedisSettings",
+    "Registry",
+    "RegistryCredentials",
+    "RegistryTls",
     "Resources",
     "Retries",
     "Route",

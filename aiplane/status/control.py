@@ -116,8 +116,12 @@ def kueue(client: KubeClient, loaded: LoadedStack, problems: list[str]) -> Secti
 
 
 def _registry_uris(loaded: LoadedStack) -> list[str]:
-    uris = {p.tracking.mlflow_tracking_uri for p in loaded.stack.spec.pipelines if p.tracking}
-    return sorted(uris)
+    """The MLflow servers the stack names: pipeline tracking URIs and mlflow registries (the
+    in-cluster URI where one is given, since status reads through the cluster)."""
+    spec = loaded.stack.spec
+    uris = {p.tracking.mlflow_tracking_uri for p in spec.pipelines if p.tracking}
+    uris |= {r.cluster_uri or r.uri for r in spec.registries if r.type == "mlflow"}
+    return sorted(u for u in uris if u)
 
 
 def _health(client: KubeClient, uri: str) -> tuple[bool, str]:

@@ -43,6 +43,10 @@ def short_ns(kubectl: Any) -> Any:
 
     name = f"g-{uuid.uuid4().hex[:8]}"
     kubectl("create", "namespace", name)
+    # The stacks here are named after it and render it: label it as a sync of that stack's
+    # render leaves it (aiplane never adopts a hand-made Namespace without `aiplane import`).
+    kubectl("label", "namespace", name, f"aiplane.dev/stack={name}",
+            "app.kubernetes.io/managed-by=aiplane")  # fmt: skip
     yield name
     kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found")
 
@@ -83,6 +87,8 @@ def snapshot(kubectl: Any, docs: list[dict[str, Any]]) -> dict[tuple[str, str, s
         anns = live["metadata"].get("annotations", {})
         for key in [k for k in anns if k.startswith("argocd.argoproj.io/")]:
             del anns[key]
+        if not anns:  # an empty map is no annotations (a ClusterPolicy carries none of aiplane's)
+            live["metadata"].pop("annotations", None)
         if d["kind"] == "Service":  # allocated anew on each create
             for field in ("clusterIP", "clusterIPs"):
                 live["spec"].pop(field, None)
@@ -95,7 +101,8 @@ def destroy(kubeconfig: Path, stack: str, tmp: Path) -> None:
     empty = tmp / f"empty-{stack}.json"
     empty.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "metadata": {"name": stack},
                                  "items": []}))  # fmt: skip
-    res = aiplane("apply", str(empty), "--yes", "--allow-delete", kubeconfig=kubeconfig)
+    res = aiplane("apply", str(empty), "--yes", "--allow-delete", "--allow-namespace-delete",
+                  kubeconfig=kubeconfig)  # fmt: skip
     assert res.returncode == 0, res.stdout + res.stderr
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,42 @@ import yaml
 
 pytestmark = pytest.mark.cluster
 REPO = Path(__file__).resolve().parents[2]
+
+
+# ../shared/crds has no CRD for Envoy AI Gateway's QuotaPolicy (the seed's daily budget), so the
+# server would answer "no matches for kind". These tests are about kubectl taking aiplane's
+# formats (a List, a directory), not about that schema (its fields are checked in
+# tests/unit/test_render_schemas.py), so the kind is served here by a schemaless CRD for their duration.
+_QUOTA_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "quotapolicies.aigateway.envoyproxy.io"},
+    "spec": {
+        "group": "aigateway.envoyproxy.io",
+        "scope": "Namespaced",
+        "names": {"kind": "QuotaPolicy", "plural": "quotapolicies",
+                  "singular": "quotapolicy", "listKind": "QuotaPolicyList"},
+        "versions": [{
+            "name": "v1alpha1", "served": True, "storage": True,
+            "schema": {"openAPIV3Schema": {"type": "object",
+                                           "x-kubernetes-preserve-unknown-fields": True}},
+        }],
+    },
+}  # fmt: skip
+
+
+@pytest.fixture(autouse=True, scope="module")
+def quota_policy_served(kubectl: Any) -> Iterator[None]:
+    name = _QUOTA_CRD["metadata"]["name"]
+    if kubectl("get", "crd", name, check=False).returncode == 0:
+        yield  # the kind is already served: leave it as it is
+        return
+    kubectl("apply", "-f", "-", input=json.dumps(_QUOTA_CRD))
+    kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
+    try:
+        yield
+    finally:
+        kubectl("delete", "crd", name, "--wait=true", check=False)
 
 
 def _render(*args: str) -> subprocess.CompletedProcess[str]:

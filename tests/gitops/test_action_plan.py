@@ -128,6 +128,8 @@ def test_real_large_plan_fits_in_one_comment(
     base = stack_repo.git("rev-parse", "HEAD")
     root = Path(__file__).resolve().parents[2]
     stack_repo.write("stacks/production.yaml", (root / "stacks/production.yaml").read_text())
+    # its registry reference is pinned by the lock committed beside it (no registry needed)
+    stack_repo.write("stacks/aiplane.lock", (root / "stacks/aiplane.lock").read_text())
     head = stack_repo.commit("add production")
     res = run_action(stack_repo, fake_github, pull(11, base, head), tmp_path)
     assert res.returncode == 0, res.stdout + res.stderr

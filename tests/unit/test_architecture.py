@@ -3,7 +3,8 @@ or under TYPE_CHECKING) reaches a layer it must not.
 
 Layers, lowest first: errors; stack (models, loader, stack-only checks); engines, gpu and gateway
 (what each AI gateway target enforces) above stack; check (composes stack, gpu, engine and
-gateway checks); plan (provider-neutral core) and secrets;
+gateway checks); registry (resolves references before render: data sources and the lock); plan
+(provider-neutral core) and secrets;
 providers (backends; Kubernetes' label contract and kind table are what render may use); render;
 output; commands (print, prompt, exit codes); cli (typer wiring).
 """
@@ -35,6 +36,9 @@ ALLOWED: dict[str, tuple[str, ...]] = {
                      "aiplane.providers.base"),
     "aiplane.providers": ("aiplane.errors", "aiplane.plan", "aiplane.secrets",
                           "aiplane.gpu.capacity"),
+    # The resolve step (registry data sources and the lock): between check and render.
+    "aiplane.registry": ("aiplane.errors", "aiplane.stack", "aiplane.check", "aiplane.plan",
+                         "aiplane.providers", "aiplane.secrets"),
     "aiplane.render": ("aiplane.errors", "aiplane.stack", "aiplane.gpu", "aiplane.engines",
                        "aiplane.gateway",
                        "aiplane.providers.base", "aiplane.plan.address", f"{KUBE}.labels",

@@ -38,6 +38,16 @@ spec:
       gpusPerNode: 2
 """
 
+
+def registry_stack(source: str, extra: str = "") -> str:
+    """A stack with one MLflow registry and a model whose version (line 11) has ``source``."""
+    more = f", {extra}" if extra else ""
+    return (
+        "spec:\n  registries:\n    - {name: mlflow, type: mlflow, uri: 'http://127.0.0.1:5000'}\n"
+        f"  models:\n    - name: m\n      versions:\n        - {{name: v1, source: '{source}'{more}}}\n"
+    )
+
+
 PG_STORE = """\
 spec:
   vectorStores:
@@ -155,6 +165,118 @@ CASES: list[tuple[str, bytes, int, str]] = [
         ),
         12,
         "not a model source",
+    ),
+    *[
+        (name, stack(registry_stack(source)), 11, text)
+        for name, source, text in [
+            ("mlflow reserved alias", "mlflow://llama@v3", "reserved by MLflow"),
+            ("mlflow latest alias", "models:/llama@latest", "reserved by MLflow"),
+            ("mlflow no version", "mlflow://llama", "names no version"),
+            ("mlflow stage", "models:/llama/Production", "moves without a trace"),
+            ("mlflow bad alias", "mlflow://llama@prod!", "not a valid MLflow alias"),
+            ("mlflow version zero", "mlflow://llama/0", "not a positive version number"),
+            (
+                "sagemaker bad arn",
+                "arn:aws:sagemaker:us-east-1:123:model-package/g/1",
+                "not a SageMaker model package ARN",
+            ),
+            (
+                "sagemaker no version",
+                "arn:aws:sagemaker:us-east-1:123456789012:model-package/grp",
+                "ends in GROUP/VERSION",
+            ),
+            (
+                "sagemaker bad group",
+                "arn:aws:sagemaker:us-east-1:123456789012:model-package-group/-x",
+                "not a model package group name",
+            ),
+            ("wandb no alias", "wandb-registry-model/chat", "not a W&B registry path"),
+        ]
+    ],
+    (
+        "no registry for reference",
+        stack(
+            "spec:\n  models:\n    - name: m\n      versions: [{name: v1, source: 'mlflow://m@prod'}]\n"
+        ),
+        8,
+        "no mlflow registry to resolve 'mlflow://m@prod'",
+    ),
+    (
+        "registry type mismatch",
+        stack(
+            registry_stack(
+                "arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1", "registry: mlflow"
+            )
+        ),
+        11,
+        "is a mlflow registry, but the source is a sagemaker reference",
+    ),
+    (
+        "unknown registry",
+        stack(registry_stack("mlflow://m@prod", "registry: mlfow")),
+        11,
+        "unknown registry (did you mean 'mlflow'?)",
+    ),
+    (
+        "two default registries",
+        stack(
+            "spec:\n  registries:\n    - {name: a, type: mlflow, uri: 'http://a', default: true}\n"
+            "    - {name: b, type: mlflow, uri: 'http://b', default: true}\n"
+        ),
+        8,
+        "a second default mlflow registry",
+    ),
+    (
+        "several registries, no default",
+        stack(
+            "spec:\n  registries:\n    - {name: a, type: mlflow, uri: 'http://a'}\n"
+            "    - {name: b, type: mlflow, uri: 'http://b'}\n  models:\n    - name: m\n"
+            "      versions: [{name: v1, source: 'mlflow://m/1'}]\n"
+        ),
+        11,
+        "several mlflow registries and none is the default",
+    ),
+    (
+        "mlflow registry without uri",
+        stack("spec:\n  registries:\n    - {name: a, type: mlflow}\n"),
+        7,
+        "an mlflow registry needs uri",
+    ),
+    (
+        "registry uri with credentials",
+        stack(
+            "spec:\n  registries:\n    - {name: a, type: mlflow, uri: 'https://bob:hunter2@mlflow.example'}\n"
+        ),
+        7,
+        "uri carries credentials",
+    ),
+    (
+        "promoteAlias on an alias source",
+        stack(
+            registry_stack("mlflow://m@prod")
+            + "      deployments: [{version: v1, stage: production, promoteAlias: production}]\n"
+        ),
+        12,
+        "promoteAlias needs a pinned MLflow version",
+    ),
+    (
+        "tracking with registry and uri",
+        stack(
+            "spec:\n  pipelines:\n    - name: p\n      tracking: {registry: a, mlflowTrackingUri: 'http://a', experiment: e}\n"
+            "      steps: [{name: s, image: busybox}]\n"
+        ),
+        8,
+        "exactly one of registry or mlflowTrackingUri",
+    ),
+    (
+        "tracking unknown registry",
+        stack(
+            "spec:\n  registries:\n    - {name: mlflow, type: mlflow, uri: 'http://a'}\n"
+            "  pipelines:\n    - name: p\n      tracking: {registry: mlfow, experiment: e}\n"
+            "      steps: [{name: s, image: busybox}]\n"
+        ),
+        10,
+        "unknown mlflow registry (did you mean 'mlflow'?)",
     ),
     (
         "unknown pool",

@@ -453,7 +453,12 @@ def test_table_is_large_enough() -> None:
     [
         doc(POOL + MODEL),
         doc(POOL + MODEL + '      env: {FEATURE: "yes", LR: 1e-5, N: 42, FLAG: true}\n'),
-        doc(POOL + MODEL.replace("source: hf://a/b}", "source: mlflow://m@champion}")),
+        # a registry reference needs a registry of its type (spec.registries) to resolve it
+        doc(
+            POOL
+            + MODEL.replace("source: hf://a/b}", "source: mlflow://m@champion}")
+            + "  registries:\n    - {name: mlflow, type: mlflow, uri: 'http://mlflow.internal:5000'}\n"
+        ),
         doc(
             POOL.replace("gpusPerNode: 2}", "gpusPerNode: 8, nodes: 1}")
             + MODEL

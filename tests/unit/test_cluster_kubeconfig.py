@@ -15,6 +15,7 @@ from aiplane.providers.kubernetes.drift import (
     match_rule,
     rules_for,
 )
+from aiplane.providers.kubernetes.exec_auth import ExecPluginError
 from aiplane.providers.kubernetes.kubeconfig import KubeconfigError, load_kubeconfig
 from aiplane.providers.kubernetes.lock import _holder_gone, default_holder
 from aiplane.providers.nodelabels import NODE_MANAGER, node_diffs, owned_labels, selector_of
@@ -70,7 +71,10 @@ def test_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(KubeconfigError, match="not found"):
         load_kubeconfig(str(tmp_path / "nope"))
     path = kubeconfig(tmp_path, {"exec": {"command": "aws"}})
-    with pytest.raises(KubeconfigError, match="exec/auth-provider plugin"):
+    with pytest.raises(ExecPluginError, match=r"context dev: .*apiVersion \(missing\)"):
+        load_kubeconfig(str(path))
+    path = kubeconfig(tmp_path, {"auth-provider": {"name": "oidc"}})
+    with pytest.raises(KubeconfigError, match=r"auth-provider.*exec plugin"):
         load_kubeconfig(str(path))
     with pytest.raises(KubeconfigError, match="context 'staging' not found"):
         load_kubeconfig(str(kubeconfig(tmp_path, {"token": "x"})), "staging")

@@ -30,6 +30,7 @@ NAMESPACES = "applyset.k8s.io/additional-namespaces"
 TOOL_NAME = "aiplane"
 GPU_CAPACITY = "aiplane.dev/gpu-capacity"  # JSON of the last applied plan's GPU capacity
 INVENTORY = "aiplane.dev/inventory"  # JSON: other providers' inventories
+CONFIGURED_ANN = "aiplane.dev/configured"  # JSON: objects whose fields only the stack owns
 KUBERNETES = "kubernetes"
 
 
@@ -72,6 +73,7 @@ class ApplySet:
         namespaces: Iterable[str],
         capacity: str | None = None,
         inventory: str | None = None,
+        configured: Iterable[str] = (),
     ) -> dict[str, Any]:
         """The parent manifest listing the group-kinds and namespaces its members use, and the
         applied stack's GPU capacity (so the next plan can show the GPU delta)."""
@@ -85,6 +87,8 @@ class ApplySet:
             annotations[GPU_CAPACITY] = capacity
         if inventory is not None:
             annotations[INVENTORY] = inventory
+        if configured:
+            annotations[CONFIGURED_ANN] = json.dumps(sorted(set(configured)))
         return {
             "apiVersion": "v1",
             "kind": "ConfigMap",
@@ -158,7 +162,13 @@ class ApplySetStore:
         kinds = tuple(sorted(recorded_group_kinds(parent)))
         inventory = recorded_inventory(parent)
         if kinds:
-            inventory[KUBERNETES] = {"group-kinds": kinds}
+            # the namespaces too: reads stay inside them (LIST per namespace, never cluster-wide)
+            anns = ((parent or {}).get("metadata") or {}).get("annotations") or {}
+            namespaces = tuple(sorted(ns for ns in str(anns.get(NAMESPACES, "")).split(",") if ns))
+            inventory[KUBERNETES] = {"group-kinds": kinds, "namespaces": namespaces}
+        configured = recorded_configured(parent)
+        if configured:
+            inventory[KUBERNETES] = {**inventory.get(KUBERNETES, {}), "configured": configured}
         return StackState(inventory, recorded_capacity(parent))
 
     def write(self, state: StackState) -> None:
@@ -171,8 +181,19 @@ class ApplySetStore:
             mine.get("namespaces", ()),
             json.dumps(capacity.to_json(), sort_keys=True) if capacity else None,
             json.dumps(others, sort_keys=True) if others else None,
+            mine.get("configured", ()),
         )
         self.client.apply(parent, field_manager=TOOL_NAME)
+
+
+def recorded_configured(live_parent: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The configured objects (``apiVersion|kind|namespace|name``) recorded on the parent."""
+    anns = ((live_parent or {}).get("metadata") or {}).get("annotations") or {}
+    try:
+        doc = json.loads(anns[CONFIGURED_ANN])
+    except (KeyError, ValueError, TypeError):
+        return ()
+    return tuple(str(x) for x in doc) if isinstance(doc, list) else ()
 
 
 def recorded_inventory(live_parent: Mapping[str, Any] | None) -> dict[str, Inventory]:

@@ -33,6 +33,8 @@ _DISCOVERY_V2 = (
     "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
 )
 _RETRY_STATUS = {429, 500, 502, 503, 504}
+# client-go's TLS handshake timeout; httpx's connect timeout covers TCP connect and handshake
+TLS_HANDSHAKE_TIMEOUT = 10.0
 THROTTLED_RETRIES = 10
 """429s are retried this many times (as client-go does), after the server's Retry-After."""
 
@@ -90,25 +92,37 @@ class KubeClient:
         timeout: float = 30.0,
         retries: int = 3,
         http2: bool = False,
+        on_retry: Callable[[str], None] | None = None,
     ) -> None:
+        """``timeout``: seconds one request may take, retries included (0: no limit, as
+        kubectl's ``--request-timeout=0``); ``on_retry`` hears a line before each retry."""
+        from aiplane.providers.kubernetes.credentials import refreshing_auth
+
         self.config = config
         self.concurrency = concurrency
         self.retries = retries
+        self.timeout = timeout
+        self.on_retry = on_retry
         headers = {"Accept": "application/json", "User-Agent": "aiplane"}
-        auth: httpx.Auth | None = None
-        if config.token:
+        ctx = config.ssl_context()
+        auth: httpx.Auth | None = refreshing_auth(config, ctx)  # exec plugin, rotated token file
+        if auth is None and config.token:
             headers["Authorization"] = f"Bearer {config.token}"
-        elif config.username is not None:
+        elif auth is None and config.username is not None:
             auth = httpx.BasicAuth(config.username, config.password or "")
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        self._extensions = (
+            {"sni_hostname": config.tls_server_name} if config.tls_server_name else {}
+        )
         self._http = httpx.Client(
             base_url=config.server,
             headers=headers,
             auth=auth,
-            verify=config.ssl_context(),
+            verify=ctx,
             http2=http2,
-            timeout=timeout,
+            timeout=self._timeout(timeout or None),
             limits=limits,
+            proxy=config.proxy_url or None,
         )
         self.throttle = Throttle(concurrency)
         self._lock = threading.Lock()
@@ -144,27 +158,32 @@ class KubeClient:
         if accept:
             headers["Accept"] = accept
         delay = 0.2
+        deadline = time.monotonic() + self.timeout if self.timeout > 0 else None
         attempt = throttled = 0
         while True:
-            last = attempt == self.retries
+            left = None if deadline is None else deadline - time.monotonic()
+            last = attempt == self.retries or (left is not None and left < delay + 0.1)
             try:
                 with self.throttle.slot():
                     resp = self._http.request(
-                        method, path, params=params, content=content, headers=headers
-                    )
+                        method, path, params=params, content=content, headers=headers,
+                        timeout=self._timeout(left), extensions=self._extensions,
+                    )  # fmt: skip
             except httpx.TransportError as exc:
-                if last:
+                why = _transport_reason(exc)
+                if last or (deadline is not None and deadline - time.monotonic() < delay + 0.1):
                     raise ClusterUnreachable(
-                        f"{self.config.server}: cannot reach the API server: {exc or type(exc)}"
+                        f"{self.config.server}: cannot reach the API server: {why}"
                     ) from exc
             else:
                 if resp.status_code == 429 and throttled < THROTTLED_RETRIES:
-                    throttled += 1
                     pause = retry_after_s(resp.headers.get("Retry-After"))
                     if pause is None:  # no hint from the server: back off as for a 5xx
                         pause, delay = min(delay, MAX_PAUSE_S), delay * 2.5
-                    self.throttle.overloaded(pause)
-                    continue
+                    if deadline is None or deadline - time.monotonic() > pause:
+                        throttled += 1
+                        self.throttle.overloaded(pause)
+                        continue
                 if resp.status_code < 400:
                     self.throttle.succeeded()
                     return resp.json() if resp.content else None
@@ -172,6 +191,12 @@ class KubeClient:
                     return None
                 if resp.status_code not in _RETRY_STATUS or last:
                     raise _api_error(resp)
+                why = f"HTTP {resp.status_code}"
+            if self.on_retry is not None:
+                self.on_retry(
+                    f"{method} {path}: {why}; retrying in {delay:.1f} s "
+                    f"({attempt + 1} of {self.retries})"
+                )
             time.sleep(delay)
             delay *= 2.5
             attempt += 1
@@ -184,6 +209,13 @@ class KubeClient:
         except httpx.TransportError as exc:
             raise ClusterUnreachable(f"{self.config.server}: {path}: {exc or type(exc)}") from exc
         return resp.text if resp.status_code < 400 else None
+
+    @staticmethod
+    def _timeout(left: float | None) -> httpx.Timeout:
+        """The whole request within ``left`` s; the connection (TLS handshake included) within
+        ``TLS_HANDSHAKE_TIMEOUT`` of that."""
+        connect = TLS_HANDSHAKE_TIMEOUT if left is None else min(left, TLS_HANDSHAKE_TIMEOUT)
+        return httpx.Timeout(left, connect=max(connect, 0.05))
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
         """Run ``fn`` over ``items`` on a bounded thread pool, preserving order."""
@@ -366,6 +398,15 @@ def _read_aggregated(doc: Mapping[str, Any], found: dict[tuple[str, str], Resour
                 )
                 # the first version listed is the preferred one; keep every version reachable
                 found.setdefault((r.api_version, r.kind), r)
+
+
+def _transport_reason(exc: httpx.TransportError) -> str:
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "timed out connecting (TCP connect or TLS handshake)"
+    if isinstance(exc, httpx.TimeoutException):
+        return "no answer within the request timeout (--request-timeout)"
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
 
 
 def _api_error(resp: httpx.Response) -> ApiError:

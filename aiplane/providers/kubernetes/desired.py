@@ -17,6 +17,7 @@ from aiplane.providers.kubernetes.objects import (
     ref_of,
     with_labels,
 )
+from aiplane.providers.kubernetes.ownership import is_configured, without_ownership_labels
 
 Key = tuple[str, str, str, str]  # group, kind, namespace, name
 
@@ -79,9 +80,13 @@ def prepare(
             problems.append(Diagnostic(f"{ref}: rendered twice ({seen[key_of(ref)]}, {source})"))
             continue
         seen[key_of(ref)] = source
-        labels = {MANAGED_BY: "aiplane", STACK_LABEL: applyset.stack}
-        body = with_labels(body, {**labels, **applyset.member_labels()})
-        out.append(Desired(ref, body, source, annotation(body, SUBJECT_ANN), desired_digest(body)))
+        subject = annotation(body, SUBJECT_ANN)
+        if is_configured(ref.kind):  # another tool's object: no ownership labels
+            body = without_ownership_labels(body)
+        else:
+            labels = {MANAGED_BY: "aiplane", STACK_LABEL: applyset.stack}
+            body = with_labels(body, {**labels, **applyset.member_labels()})
+        out.append(Desired(ref, body, source, subject, desired_digest(body)))
     if problems:
         raise AiplaneError(f"{len(problems)} rendered object(s) are invalid", problems)
     return out

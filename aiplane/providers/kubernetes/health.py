@@ -107,21 +107,24 @@ def fetch(
 ) -> list[Mapping[str, Any] | None]:
     """Current objects for ``refs``: one LIST per kind by ``selector`` when several share a kind
     (a thousand Deployments cost one request per poll, not a thousand), else GETs."""
-    by_kind: dict[tuple[str, str], list[ObjectRef]] = {}
-    for r in refs:
-        by_kind.setdefault((r.api_version, r.kind), []).append(r)
+    by_kind: dict[tuple[str, str, str], list[ObjectRef]] = {}
+    for r in refs:  # per namespace: reads stay inside the stack's namespaces
+        by_kind.setdefault((r.api_version, r.kind, r.namespace), []).append(r)
     # Nodes are not ApplySet members (NodeLabels only label them): always read by name
     listed = [k for k, rs in by_kind.items() if selector and len(rs) > 1 and k[1] != "Node"]
     found: dict[ObjectRef, Mapping[str, Any]] = {}
-    for (api_version, kind), items in zip(
+    for (api_version, kind, _ns), items in zip(
         listed,
-        client.map(lambda k: client.list(k[0], k[1], label_selector=selector), listed),
+        client.map(
+            lambda k: client.list(k[0], k[1], label_selector=selector, namespace=k[2] or None),
+            listed,
+        ),
         strict=True,
     ):
         for obj in items:
             meta = obj["metadata"]
             found[ObjectRef(api_version, kind, meta.get("namespace", ""), meta["name"])] = obj
-    rest = [r for r in refs if (r.api_version, r.kind) not in listed]
+    rest = [r for r in refs if (r.api_version, r.kind, r.namespace) not in listed]
     got = client.map(lambda r: client.get(r.api_version, r.kind, r.name, r.namespace or None), rest)
     found.update({r: g for r, g in zip(rest, got, strict=True) if g is not None})
     return [found.get(r) for r in refs]
@@ -135,12 +138,15 @@ def wait_healthy(
     selector: str = "",
     poll: float = 0.5,
     cap: float = 0,
+    stop: Callable[[], None] | None = None,
 ) -> None:
     """Poll ``refs`` (kinds with a check) until healthy; raise ``HealthTimeout`` past the timeout."""
     pending = [r for r in refs if r.kind in CHECKS]
     start = time.monotonic()
     last: dict[ObjectRef, str] = {}
     while pending:
+        if stop is not None:
+            stop()  # raises when the apply was asked to stop
         live = fetch(client, pending, selector)
         still = []
         for ref, obj in zip(pending, live, strict=True):

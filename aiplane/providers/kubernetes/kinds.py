@@ -91,6 +91,8 @@ def disruption_of(
     """
     if action in ("noop", "drift-expected", "create"):
         return "none"
+    if ref.kind == "Namespace" and action in ("replace", "delete"):
+        return "namespace"
     if action in ("replace", "delete"):
         return "recreate" if ref.kind in POD_KINDS or action == "replace" else "none"
     for glob in _NODE_DISRUPTIVE.get(ref.kind, ()):

@@ -1,8 +1,10 @@
 """Read a kubeconfig: pick a context and turn it into connection settings.
 
-Supports what CI and local clusters use: inline or file certificate data, bearer tokens (inline or
-``tokenFile``), basic auth, ``insecure-skip-tls-verify``. Exec and auth-provider plugins are not run
-(they start arbitrary programs); a context that needs one is reported clearly.
+Supports what kubectl accepts: inline or file certificate data, bearer tokens (inline or
+``tokenFile``), basic auth, ``insecure-skip-tls-verify``, ``tls-server-name``, ``proxy-url``,
+``exec`` credential plugins (``exec_auth``), ``$KUBECONFIG`` lists merged as kubectl merges them
+(``kubeconfig_merge``) and, with no kubeconfig at all, the in-cluster configuration
+(``incluster``). ``auth-provider`` (deprecated by Kubernetes) is reported clearly.
 """
 
 from __future__ import annotations
@@ -16,9 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from aiplane.errors import AiplaneError
+from aiplane.providers.kubernetes.exec_auth import ExecConfig, cluster_info, exec_config
 
 
 class KubeconfigError(AiplaneError):
@@ -40,6 +41,9 @@ class ClusterConfig:
     username: str | None = None
     password: str | None = None
     tls_server_name: str | None = None
+    proxy_url: str | None = None
+    token_file: str | None = None  # re-read while running (rotated tokens)
+    exec_config: ExecConfig | None = None
 
     def ssl_context(self) -> ssl.SSLContext:
         """Build the TLS context: the cluster CA (or system CAs) plus the client certificate."""
@@ -53,11 +57,11 @@ class ClusterConfig:
         else:
             ctx = ssl.create_default_context()
         if self.client_cert_pem and self.client_key_pem:
-            _load_client_cert(ctx, self.client_cert_pem, self.client_key_pem)
+            load_client_cert(ctx, self.client_cert_pem, self.client_key_pem)
         return ctx
 
 
-def _load_client_cert(ctx: ssl.SSLContext, cert: bytes, key: bytes) -> None:
+def load_client_cert(ctx: ssl.SSLContext, cert: bytes, key: bytes) -> None:
     """ssl only loads chains from files: write both to a private temp dir and remove it at once."""
     with tempfile.TemporaryDirectory(prefix="aiplane-tls-") as tmp:
         cert_path, key_path = Path(tmp, "client.crt"), Path(tmp, "client.key")
@@ -68,25 +72,29 @@ def _load_client_cert(ctx: ssl.SSLContext, cert: bytes, key: bytes) -> None:
         ctx.load_cert_chain(str(cert_path), str(key_path))
 
 
-def default_kubeconfig_path() -> str:
-    """``$KUBECONFIG`` (first entry) or ``~/.kube/config``."""
-    env = os.environ.get("KUBECONFIG", "")
-    first = next((p for p in env.split(os.pathsep) if p), "")
-    return first or str(Path.home() / ".kube" / "config")
-
-
 def load_kubeconfig(path: str | None = None, context: str | None = None) -> ClusterConfig:
-    """Parse the kubeconfig at ``path`` (or the default one) and resolve ``context``."""
-    file = Path(path or default_kubeconfig_path())
-    if not file.is_file():
-        raise KubeconfigError(f"kubeconfig {file}: not found")
+    """Resolve ``context`` in the kubeconfig at ``path``, or in the files kubectl would read
+    (``$KUBECONFIG`` merged, ``~/.kube/config``), or the in-cluster configuration."""
+    from aiplane.providers.kubernetes.kubeconfig_merge import (
+        KubeconfigFileError,
+        kubeconfig_files,
+        load_merged,
+    )
+
     try:
-        doc = yaml.safe_load(file.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise KubeconfigError(f"kubeconfig {file}: cannot read: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise KubeconfigError(f"kubeconfig {file}: not a mapping")
-    return resolve_context(doc, context, base_dir=file.parent, source=str(file))
+        found = load_merged(path)
+    except KubeconfigFileError as exc:
+        raise KubeconfigError(str(exc)) from exc
+    if found is None:
+        from aiplane.providers.kubernetes.incluster import in_cluster_config, in_cluster_possible
+
+        if not context and in_cluster_possible():
+            return in_cluster_config()
+        names = os.pathsep.join(map(str, kubeconfig_files(path)))
+        raise KubeconfigError(f"kubeconfig {names}: not found (and not running in a pod)")
+    doc, source = found
+    return resolve_context(doc, context, base_dir=Path(source.split(os.pathsep)[0]).parent,
+                           source=source)  # fmt: skip
 
 
 def _named(doc: Mapping[str, Any], section: str, name: str, source: str) -> dict[str, Any]:
@@ -108,19 +116,21 @@ def resolve_context(
     ctx = _named(doc, "contexts", str(name), source)
     cluster = _named(doc, "clusters", str(ctx.get("cluster", "")), source)
     user = _named(doc, "users", str(ctx.get("user", "")), source) if ctx.get("user") else {}
-    if "exec" in user or "auth-provider" in user:
+    if "auth-provider" in user:
         raise KubeconfigError(
-            f"context {name}: user '{ctx.get('user')}' needs an exec/auth-provider plugin, "
-            "which aiplane does not run; use a token or client certificate"
+            f"context {name}: user '{ctx.get('user')}' uses an auth-provider, which Kubernetes "
+            "removed; switch the user to its exec plugin (e.g. kubelogin for OIDC)"
         )
     server = str(cluster.get("server") or "")
     if not server:
         raise KubeconfigError(f"context {name}: cluster has no server")
+    ca = _data(cluster, "certificate-authority", base_dir)
+    exec_section = user.get("exec")
     return ClusterConfig(
         server=server.rstrip("/"),
         context=str(name),
         namespace=str(ctx.get("namespace") or "default"),
-        ca_pem=_text(_data(cluster, "certificate-authority", base_dir)),
+        ca_pem=_text(ca),
         insecure=bool(cluster.get("insecure-skip-tls-verify", False)),
         client_cert_pem=_data(user, "client-certificate", base_dir),
         client_key_pem=_data(user, "client-key", base_dir),
@@ -128,7 +138,25 @@ def resolve_context(
         username=user.get("username"),
         password=user.get("password"),
         tls_server_name=cluster.get("tls-server-name"),
+        proxy_url=cluster.get("proxy-url"),
+        token_file=None if user.get("token") else _token_file(user, base_dir),
+        exec_config=_exec(exec_section, str(name), cluster, ca) if exec_section else None,
     )
+
+
+def _exec(section: Any, context: str, cluster: Mapping[str, Any], ca: bytes | None) -> ExecConfig:
+    if not isinstance(section, Mapping):
+        raise KubeconfigError(f"context {context}: users[].user.exec is not a mapping")
+    info = cluster_info(cluster, ca, cluster.get("extensions") or [])
+    return exec_config(section, context=context, cluster=info)
+
+
+def _token_file(user: Mapping[str, Any], base_dir: Path) -> str | None:
+    token_file = user.get("tokenFile")
+    if not token_file:
+        return None
+    file = Path(str(token_file))
+    return str(file if file.is_absolute() else base_dir / file)
 
 
 def _data(section: Mapping[str, Any], key: str, base_dir: Path) -> bytes | None:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from aiplane.errors import AiplaneError
@@ -43,7 +44,8 @@ from aiplane.providers.kubernetes.drift import (
     rules_for,
 )
 from aiplane.providers.kubernetes.fastpath import Mismatch, compare, owned_fields, remove_at
-from aiplane.providers.kubernetes.health import wait_healthy
+from aiplane.providers.kubernetes.health import timeout_for, wait_healthy
+from aiplane.providers.kubernetes.health_gate import GATED_KINDS, not_ready, unhealthy
 from aiplane.providers.kubernetes.kind_table import facts
 from aiplane.providers.kubernetes.kinds import (
     disruption_of,
@@ -60,6 +62,20 @@ from aiplane.providers.kubernetes.objects import (
     shown_body,
     strip_server_fields,
 )
+from aiplane.providers.kubernetes.ownership import (
+    NAMESPACE_CONTENT_KINDS,
+    conflict_message,
+    current_manager,
+    is_configured,
+    not_adopted,
+    other_managers,
+    release_body,
+    rendered_for,
+    stack_field_manager,
+    unowned_note,
+)
+from aiplane.providers.kubernetes.preflight import preflight
+from aiplane.providers.kubernetes.scoped_reads import scoped_lists
 from aiplane.secrets import Scrubber
 
 FIELD_MANAGER = "aiplane"
@@ -69,6 +85,8 @@ DELETE_NOTES = {
     "CustomResourceDefinition": "; deleting a CRD deletes all its custom resources",
 }
 GROUP_KINDS, NAMESPACES = "group-kinds", "namespaces"
+GPU_OPERATOR_NAMESPACE = "gpu-operator"
+CONFIGURED = "configured"  # inventory: objects whose fields (only) this stack owns
 
 
 def make_provider(context: ProviderContext) -> KubernetesProvider:
@@ -80,8 +98,11 @@ def make_provider(context: ProviderContext) -> KubernetesProvider:
         stack_file=context.stack_file,
         fingerprints=context.saving,
         health_timeout=float(context.options.get("health_timeout", 0)),
+        imports=frozenset(context.options.get("imports", ())),
     )
     provider.use_mig_refs(r.body for r in context.rendered)
+    stop = context.shared.get("stop")
+    provider.stop = stop if callable(stop) else None
     return provider
 
 
@@ -100,6 +121,7 @@ class KubernetesProvider:
         fingerprints: bool = False,
         drift_rules: Sequence[DriftRule] = (),
         health_timeout: float = 0,
+        imports: frozenset[str] = frozenset(),
     ) -> None:
         self.client = client
         self.applyset = applyset
@@ -108,12 +130,16 @@ class KubernetesProvider:
         self.fingerprints = fingerprints  # content digests in pins: only saved plans need them
         self.drift_rules = tuple(drift_rules)
         self.health_timeout = health_timeout  # caps every per-kind timeout when > 0
+        self.imports = imports  # addresses `aiplane import` may adopt (all others: refused)
+        self.stack_manager = stack_field_manager(applyset.stack)
+        self.last_read = Live()  # what ``read`` found last (plan warnings look at health)
         self.concurrency = client.concurrency
         self.desired: dict[Address, Desired] = {}
         self.crds: dict[tuple[str, str], bool] = {}
         self.new_namespaces: set[str] = set()
         self.mig_refs: frozenset[str] = frozenset()  # MIG configs NodeLabels select
         self._encoded: dict[Address, bytes] = {}  # a create is sent twice (dry run, then apply)
+        self.stop: Callable[[], None] | None = None  # raises once SIGINT/SIGTERM came
 
     # -- prepare and read ----------------------------------------------------------------------
 
@@ -146,6 +172,10 @@ class KubernetesProvider:
         re-partitions GPUs)."""
         self.mig_refs = mig_refs_of(manifests)
 
+    def manager(self, ref: ObjectRef) -> str:
+        """The field manager aiplane applies ``ref`` with (per stack on configured objects)."""
+        return self.stack_manager if is_configured(ref.kind) else FIELD_MANAGER
+
     def _namespaced(self, api_version: str, kind: str) -> bool | None:
         res = self.client.resource(api_version, kind)
         return None if res is None else res.namespaced
@@ -153,6 +183,7 @@ class KubernetesProvider:
     def read(self, wanted: Sequence[Resource], recorded: Inventory) -> Live:
         """LIST every kind the stack uses or used (by label), then GET the objects not found."""
         desired = [self.desired[r.address] for r in wanted]
+        self._preflight(desired)
         kinds: dict[str, tuple[str, str]] = {}
         for d in desired:
             if self.client.resource(d.ref.api_version, d.ref.kind):
@@ -161,10 +192,11 @@ class KubernetesProvider:
             found = self._resolve_group_kind(gk)
             if found:
                 kinds.setdefault(gk, found)
-        lists = self.client.map(
-            lambda k: self.client.list(k[0], k[1], label_selector=self.applyset.selector),
-            list(kinds.values()),
-        )
+        lists = self.client.map(  # per namespace: reads stay inside the stack's namespaces
+            lambda k: self.client.list(k[0], k[1], label_selector=self.applyset.selector,
+                                       namespace=k[2]),
+            scoped_lists(self.client, kinds.values(), desired, recorded.get(NAMESPACES, ())),
+        )  # fmt: skip
         members: dict[Key, Manifest] = {}
         for items in lists:
             for obj in items:
@@ -179,14 +211,41 @@ class KubernetesProvider:
         for d, got in zip(missing, self.client.map(self._get, missing), strict=True):
             if got is not None:
                 live.objects[d.ref.address] = got
-        for obj in live.members.values():
+        self._read_configured(recorded, live)
+        self.last_read = live
+        for obj in [*live.objects.values(), *live.members.values()]:
             if obj.get("kind") == "Secret":
                 self.scrub.learn_secret(obj)
-        for d in missing:  # found by GET, not by the LIST of members
-            found = live.objects.get(d.ref.address)
-            if found is not None and found.get("kind") == "Secret":
-                self.scrub.learn_secret(found)
         return live
+
+    def _read_configured(self, recorded: Inventory, live: Live) -> None:
+        """Configured objects carry no ApplySet label: find the recorded ones by name."""
+        for text in recorded.get(CONFIGURED, ()):
+            ref = _recorded_ref(text)
+            if ref is None or not self.client.resource(ref.api_version, ref.kind):
+                continue
+            obj = live.objects.get(ref.address)
+            if obj is None:
+                obj = self.client.get(ref.api_version, ref.kind, ref.name, ref.namespace or None)
+            if obj is not None:
+                live.members[ref.address] = obj
+
+    def _preflight(self, desired: Sequence[Desired]) -> None:
+        """Refuse, before any write, a stack whose APIs or namespaces the cluster lacks."""
+        problems = preflight(
+            [(d.ref.api_version, d.ref.kind, d.ref.namespace, d.source) for d in desired],
+            served=lambda api, kind: self.client.resource(api, kind) is not None,
+            crds=self.crds,
+            created_namespaces=self.new_namespaces,
+            namespace_exists=lambda ns: self.client.get("v1", "Namespace", ns) is not None,
+            stack_file=self.stack_file or "<stack>",
+        )
+        if problems:
+            raise PlanError(
+                f"preflight: the cluster lacks {len(problems)} thing(s) this stack needs; "
+                "nothing was planned or applied",
+                problems,
+            )
 
     def _get(self, d: Desired) -> Manifest | None:
         r = d.ref
@@ -223,9 +282,9 @@ class KubernetesProvider:
     def _plan_locally(self, d: Desired, live: Live) -> Change | None:
         """The no-request no-op, when the fast path proves it; None when a request is needed."""
         obj = live.objects.get(d.ref.address)
-        if obj is None or label(obj, PART_OF) != self.applyset.id:
+        if obj is None or label(obj, PART_OF) != self.applyset.id or is_configured(d.ref.kind):
             return None
-        owned = owned_fields(obj, FIELD_MANAGER, d.ref.api_version)
+        owned = owned_fields(obj, self.manager(d.ref), d.ref.api_version)
         if owned is None or not compare(d.body, obj, owned).exact:
             return None
         return self._decide(d, exists=True, pin=self.pin(obj))
@@ -269,7 +328,7 @@ class KubernetesProvider:
     def _create(self, d: Desired) -> Change:
         estimate, reason = False, "new"
         try:
-            self.client.apply(d.body, field_manager=FIELD_MANAGER, dry_run=True,
+            self.client.apply(d.body, field_manager=self.manager(d.ref), dry_run=True,
                               encoded=self._encode(d))  # fmt: skip
         except ApiError as exc:
             if exc.status != 404:
@@ -283,11 +342,23 @@ class KubernetesProvider:
                             estimate=estimate)  # fmt: skip
 
     def _update(self, d: Desired, live: Manifest) -> Change:
+        if is_configured(d.ref.kind):
+            return self._configure(d, live)
         pin = self.pin(live)
         foreign = label(live, PART_OF)
         if foreign and foreign != self.applyset.id:
-            raise PlanError(f"belongs to another ApplySet ({foreign}); refusing to take it over")
-        adopt = "" if foreign else " (adopts an object aiplane did not manage)"
+            raise PlanError(
+                f"belongs to another ApplySet, managed by {current_manager(live)}; "
+                "refusing to take it over"
+            )
+        adopt = ""
+        if not foreign:
+            if str(d.ref.address) in self.imports:
+                adopt = f" (imports an object managed by {current_manager(live)})"
+            elif rendered_for(live, self.applyset.stack):
+                adopt = " (applied from this stack's render by another tool; joins its ApplySet)"
+            else:
+                raise PlanError(not_adopted(live, self.stack_file, str(d.ref.address)))
         body, notes, exact = self.expected_drift(d, live)
         seen = {"exists": True, "pin": pin, "expected_drift": notes, "note": adopt}
         client_diffs = [FieldDiff(m.path, m.live, m.desired) for m in _mismatches(body, live)]
@@ -312,6 +383,31 @@ class KubernetesProvider:
             seen["note"] = f" ({CHANGED_OUTSIDE} by {', '.join(editors)})"
         return self._decide(d, diffs=diffs, **seen)
 
+    def _configure(self, d: Desired, live: Manifest) -> Change:
+        """An object another tool installed: dry-run this stack's fields without force, so a
+        field another manager set differently is a conflict named by its owner (``import``
+        forces: it takes those fields over)."""
+        force = str(d.ref.address) in self.imports
+        try:
+            result = self.client.apply(d.body, field_manager=self.stack_manager, dry_run=True,
+                                       force=force)  # fmt: skip
+        except ApiError as exc:
+            if exc.status != 409:
+                raise
+            raise PlanError(
+                f"{conflict_message(str(exc), exc.causes)} (take the fields over with "
+                f"`aiplane import {self.stack_file} {d.ref.address}`)"
+            ) from exc
+        diffs = mask_diffs(
+            d.ref, diff_values(strip_server_fields(live), strip_server_fields(result))
+        )
+        if owned_fields(live, self.stack_manager, d.ref.api_version) is None:
+            # Equal values are no diff, but until this stack applies it holds none of them: a
+            # stack that shares the fields must say so, or removing the other stack drops them.
+            diffs = (*diffs, FieldDiff("metadata.managedFields", None, self.stack_manager))
+        note = " (this stack's fields only; the object stays another tool's)"
+        return self._decide(d, exists=True, pin=self.pin(live), diffs=diffs, note=note)
+
     def _replace(self, d: Desired, live: Manifest, reason: str, seen: dict[str, Any]) -> Change:
         diffs = mask_diffs(
             d.ref, diff_values(shown_body(strip_server_fields(live)), shown_body(d.body))
@@ -322,7 +418,7 @@ class KubernetesProvider:
         self, d: Desired, live: Manifest
     ) -> tuple[Manifest, tuple[DriftNote, ...], bool]:
         """Drop fields other controllers own; return (body to send, notes, provably unchanged)."""
-        owned = owned_fields(live, FIELD_MANAGER, d.ref.api_version)
+        owned = owned_fields(live, self.manager(d.ref), d.ref.api_version)
         walk = compare(d.body, live, owned)
         if walk.exact or not walk.mismatches:
             return d.body, (), walk.exact
@@ -346,23 +442,48 @@ class KubernetesProvider:
             (key_of(ref), address, ref, obj)
             for address, obj in live.members.items()
             if address not in same and (ref := ObjectRef.of(address)) and key_of(ref) not in keep
-            and label(obj, PART_OF) == self.applyset.id
+            and (is_configured(ref.kind) or label(obj, PART_OF) == self.applyset.id)
         ]  # fmt: skip
         out = []
         for _key, address, ref, obj in sorted(gone, key=lambda g: g[0]):
+            if is_configured(ref.kind):
+                out.append(self._release_change(address, obj))
+                continue
             out.append(
                 decide(
                     address,
                     wanted=False,
                     exists=True,
                     pin=self.pin(obj),
-                    note=DELETE_NOTES.get(ref.kind, ""),
+                    note=DELETE_NOTES.get(ref.kind, "") + self._namespace_content(ref),
                     classify=self.classify(ref),
                     source=annotation(obj, SOURCE_ANN),
                     subject=annotation(obj, SUBJECT_ANN),
                 )
             )
         return out
+
+    def _namespace_content(self, ref: ObjectRef) -> str:
+        """For a Namespace about to be deleted: what lives in it that this stack does not own."""
+        if ref.kind != "Namespace":
+            return ""
+        found: list[Manifest] = []
+        for api_version, kind in NAMESPACE_CONTENT_KINDS:
+            if self.client.resource(api_version, kind):
+                found += self.client.list(api_version, kind, label_selector="",
+                                          namespace=ref.name)  # fmt: skip
+        return unowned_note(found, self.applyset.id)
+
+    def _release_change(self, address: Address, obj: Manifest) -> Change:
+        others = other_managers(obj, self.stack_manager)
+        if not others:
+            note = "; no other manager holds it, so it is deleted"
+            return decide(address, wanted=False, exists=True, pin=self.pin(obj), note=note,
+                          classify=self.classify(ref_of(obj)))  # fmt: skip
+        change = decide(address, wanted=False, exists=True, pin=self.pin(obj),
+                        note=f"; releases this stack's fields, the object stays "
+                        f"({', '.join(others)})")  # fmt: skip
+        return replace(change, disruption="in-place")
 
     def pin_now(self, address: Address, live: Live) -> Pin | None:
         """The object's pin now, with its content fingerprint (None: it does not exist)."""
@@ -377,18 +498,46 @@ class KubernetesProvider:
         return facts(address.kind).stage
 
     def warnings(self, changes: Sequence[Change]) -> list[str]:
-        """CRDs the plan could only estimate against."""
-        return [
+        """CRDs the plan could only estimate against; a ClusterPolicy no operator reconciles."""
+        out = [
             f"{c.address}: {c.reason}; apply fails unless the CRD exists by then"
             for c in changes
             if c.address.provider == self.name and c.estimate and "not installed" in c.reason
         ]
+        out += [
+            why
+            for c in changes
+            if c.address.provider == self.name and c.address.kind in GATED_KINDS
+            and not c.changing and c.address in self.last_read.objects
+            and (why := not_ready(ObjectRef.of(c.address), self.last_read.objects[c.address]))
+        ]  # fmt: skip
+        policies = [c for c in changes if c.address.provider == self.name
+                    and c.address.kind == "ClusterPolicy" and c.changing]  # fmt: skip
+        if policies and not self._gpu_operator_running():
+            out += [
+                f"{c.address}: no GPU Operator runs in namespace {GPU_OPERATOR_NAMESPACE} to "
+                "reconcile it; its health wait will time out (install the operator first)"
+                for c in policies
+            ]
+        return out
+
+    def _gpu_operator_running(self) -> bool:
+        if self.client.get("v1", "Namespace", GPU_OPERATOR_NAMESPACE) is None:
+            return False
+        deployments = self.client.list("apps/v1", "Deployment", label_selector="",
+                                       namespace=GPU_OPERATOR_NAMESPACE)  # fmt: skip
+        return bool(deployments)
 
     # -- apply ---------------------------------------------------------------------------------
 
     def apply(self, change: Change, wanted: Resource | None, live: Live) -> None:
         """Server-side apply (forced: aiplane owns what it declares); delete by uid."""
+        if self.stop is not None:
+            self.stop()  # after SIGINT/SIGTERM only the requests in flight finish
         ref = ObjectRef.of(change.address)
+        if change.action == "delete" and is_configured(ref.kind):
+            self._release(change, live)
+            return
         if change.action == "delete":
             uid = change.pin.uid if change.pin else None
             self.client.delete(ref.api_version, ref.kind, ref.name, ref.namespace or None, uid=uid)
@@ -402,8 +551,11 @@ class KubernetesProvider:
         obj = live.objects.get(change.address)
         if obj is not None and change.action == "update":
             body, _, _ = self.expected_drift(d, obj)
+        # aiplane owns what it declares (force), except on a configured object, whose other
+        # managers' fields it never takes unless imported.
+        force = not is_configured(ref.kind) or str(change.address) in self.imports
         encoded = self._encode(d) if body is d.body else None
-        self.client.apply(body, field_manager=FIELD_MANAGER, force=True, encoded=encoded)
+        self.client.apply(body, field_manager=self.manager(ref), force=force, encoded=encoded)
 
     def _encode(self, d: Desired) -> bytes:
         """The desired body's request bytes, built once per object."""
@@ -411,6 +563,19 @@ class KubernetesProvider:
         if got is None:
             got = self._encoded[d.ref.address] = encode(d.body)
         return got
+
+    def _release(self, change: Change, live: Live) -> None:
+        """A configured object leaves the stack: give its fields back; delete it only when no
+        other manager holds any of it (this stack created it)."""
+        obj = live.members.get(change.address)
+        if obj is None:
+            return
+        if other_managers(obj, self.stack_manager):
+            self.client.apply(release_body(obj), field_manager=self.stack_manager, force=False)
+            return
+        ref = ObjectRef.of(change.address)
+        uid = change.pin.uid if change.pin else None
+        self.client.delete(ref.api_version, ref.kind, ref.name, ref.namespace or None, uid=uid)
 
     def _delete_and_wait(self, change: Change, timeout: float = 120) -> None:
         r = ObjectRef.of(change.address)
@@ -424,14 +589,22 @@ class KubernetesProvider:
             time.sleep(0.5)
 
     def settle(self, changes: Sequence[Change], say: Say, *, health: bool) -> None:
-        """Wait for the changed objects to be healthy; then, after CRDs, re-read discovery (only
-        then: the health wait itself reads discovery, before the new kinds are served)."""
+        """Wait for the changed objects to be healthy; then re-read discovery after CRDs (only
+        an Established CRD is served: refreshing before the wait could cache it as missing)."""
         if health:
             refs = [ObjectRef.of(c.address) for c in changes if c.action != "delete"]
             wait_healthy(self.client, refs, say, selector=self.applyset.selector,
-                         cap=self.health_timeout)  # fmt: skip
+                         cap=self.health_timeout, stop=self.stop)  # fmt: skip
         if any(self.stage(c.address) == STAGES[0] for c in changes):
             self.client.refresh_discovery()
+
+    def unhealthy(self, addresses: Sequence[Address]) -> list[str]:
+        """Workloads among ``addresses`` that are not ready within their health timeout (the
+        engine's health gate)."""
+        refs = [ObjectRef.of(a) for a in addresses if a.provider == self.name]
+        gated = [r for r in refs if r.kind in GATED_KINDS]
+        wait = max((timeout_for(r.kind, self.health_timeout) for r in gated), default=0)
+        return unhealthy(self.client, gated, self.applyset.selector, timeout=wait)
 
     def inventory(self, wanted: Sequence[Resource]) -> Inventory:
         """The group-kinds and namespaces the ApplySet parent lists."""
@@ -439,10 +612,22 @@ class KubernetesProvider:
         return {
             GROUP_KINDS: tuple(sorted({r.group_kind for r in refs})),
             NAMESPACES: tuple(sorted({r.namespace for r in refs if r.namespace})),
+            CONFIGURED: tuple(sorted(_recorded(r) for r in refs if is_configured(r.kind))),
         }
 
     def close(self) -> None:
         """The client is shared; the command closes it."""
+
+
+def _recorded(ref: ObjectRef) -> str:
+    return "|".join((ref.api_version, ref.kind, ref.namespace, ref.name))
+
+
+def _recorded_ref(text: str) -> ObjectRef | None:
+    parts = text.split("|")
+    if len(parts) != 4:
+        return None
+    return ObjectRef(*parts)
 
 
 def _mismatches(body: Manifest, live: Manifest) -> list[Mismatch]:

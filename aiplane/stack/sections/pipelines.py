@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from aiplane.stack.sections.base import (
     EnvValue,
@@ -111,10 +111,18 @@ class Step(StackModel):
 class Tracking(StackModel):
     """Experiment tracking wired into every step's environment."""
 
-    mlflow_tracking_uri: str
-    """MLflow tracking server URL."""
+    registry: Name | None = None
+    """An mlflow registry of spec.registries: its URI and its credentials Secret."""
+    mlflow_tracking_uri: str | None = None
+    """MLflow tracking server URL (instead of registry)."""
     experiment: str
     """MLflow experiment name."""
+
+    @model_validator(mode="after")
+    def _one_server(self) -> Tracking:
+        if (self.registry is None) == (self.mlflow_tracking_uri is None):
+            raise ValueError("give exactly one of registry or mlflowTrackingUri")
+        return self
 
 
 class Schedule(StackModel):

@@ -7,6 +7,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
+from aiplane.stack.model_refs import is_registry_source, parse_ref
 from aiplane.stack.sections.base import (
     EnvValue,
     Name,
@@ -18,14 +19,18 @@ from aiplane.stack.sections.base import (
     shorthand,
 )
 
-_SOURCE = re.compile(r"^(hf|s3|gs|pvc|mlflow)://[^\s]+$")
+_SOURCE = re.compile(r"^(hf|s3|gs|pvc)://[^\s]+$")
 
 
 def _check_source(value: str) -> str:
+    if is_registry_source(value):
+        parse_ref(value)  # raises RefError (a ValueError) at the source's line
+        return value
     if not _SOURCE.match(value):
         raise ValueError(
             "not a model source; use hf://org/name, s3://bucket/path, gs://bucket/path, "
-            "pvc://claim/path or mlflow://name/<version> (or mlflow://name@alias)"
+            "pvc://claim/path, a registry reference (mlflow://name@alias, mlflow://name/<version>, "
+            "models:/name@alias), a SageMaker model package ARN or a W&B registry path"
         )
     return value
 
@@ -40,7 +45,11 @@ class ModelVersion(StackModel):
 
     name: str = Field(min_length=1, max_length=40, description="Version label, e.g. v2.1.")
     source: SourceUri
-    """Where the weights are: hf://, s3://, gs://, pvc:// or mlflow://."""
+    """Where the weights are: hf://, s3://, gs://, pvc://, or a registry reference
+    (mlflow://name@alias, mlflow://name/N, models:/..., a SageMaker package ARN, a W&B path)."""
+    registry: Name | None = None
+    """Registry of spec.registries resolving a registry reference (default: the default
+    registry of the reference's type)."""
     revision: str | None = Field(default=None, description="Git revision or tag of the weights.")
     digest: str | None = Field(default=None, description="Content digest, e.g. sha256:....")
 
@@ -63,6 +72,13 @@ class Deployment(StackModel):
     )
     replicas: PositiveInt | None = Field(
         default=None, description="Overrides the model's replicas."
+    )
+    promote_alias: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        max_length=255,
+        description="Registry alias that follows this stage: once the stage is healthy, apply "
+        "points the alias at the stage's version (which must be a pinned registry version).",
     )
 
 
@@ -99,6 +115,25 @@ class Architecture(ShorthandModel):
             raise ValueError("give exactly one of catalog, configJson, or the explicit facts")
         if any(x is not None for x in explicit) and any(x is None for x in explicit):
             raise ValueError("explicit architecture needs parametersB, layers, kvHeads and headDim")
+        return self
+
+
+class ModelCache(StackModel):
+    """The model cache volume (HF_HOME): an existing claim, or one aiplane creates."""
+
+    claim_name: Name | None = None
+    """An existing PersistentVolumeClaim to use."""
+    size: str | None = Field(default=None, pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi)$")
+    """Create a claim of this size, e.g. 300Gi (named <model>-cache)."""
+    storage_class: str | None = None
+    """StorageClass of the created claim (default: the cluster's default class)."""
+    access_mode: Literal["ReadWriteOnce", "ReadWriteMany"] = "ReadWriteOnce"
+    """Access mode of the created claim; ReadWriteMany lets replicas on several nodes share it."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelCache:
+        if (self.claim_name is None) == (self.size is None):
+            raise ValueError("give exactly one of claimName (existing) or size (created)")
         return self
 
 
@@ -139,6 +174,14 @@ class Serving(StackModel):
         default_factory=dict, description="More vllm serve flags: {--flag: value}."
     )
     api_key_secret: SecretRef | None = Field(default=None, description="Secret for VLLM_API_KEY.")
+    env: dict[str, EnvValue] = Field(default_factory=dict)
+    """Environment of the vLLM container, e.g. HF_TOKEN: {secretRef: {name, key}} for gated models; the model's env wins on a clash."""
+    service_account_name: Name | None = None
+    """ServiceAccount the pods run as (IRSA / workload identity for s3:// and gs:// sources)."""
+    cache: ModelCache | None = None
+    """Keep downloaded weights on a PersistentVolumeClaim (default: an emptyDir, refilled on every restart)."""
+    metrics: Literal["annotations", "podMonitor", "none"] = "annotations"
+    """Prometheus scraping of /metrics: prometheus.io annotations, or also a PodMonitor (Prometheus Operator; aiplane plan/apply leave it out where its CRD is not served), or none."""
 
 
 class Resources(ShorthandModel):

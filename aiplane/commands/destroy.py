@@ -1,0 +1,145 @@
+"""``aiplane destroy FILE``: delete everything the stack owns, shown first like any plan.
+
+Only ApplySet members are deleted (by uid, in reverse stage order: routes before the workloads
+they point at, CRDs last); the deletions are gated by ``--allow-delete`` and done under the stack
+lock; the labels the stack set on nodes are released; the ApplySet parent goes last, so a run
+stopped half-way can be resumed by running destroy again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from aiplane.errors import AiplaneError
+from aiplane.output.console import console
+from aiplane.output.progress import Progress
+from aiplane.providers import nodelabels as nodes
+from aiplane.providers.kubernetes.applyset import ApplySet
+from aiplane.providers.kubernetes.client import KubeClient
+from aiplane.secrets import Scrubber
+
+if TYPE_CHECKING:
+    from aiplane.commands.interrupt import StopSignal
+    from aiplane.commands.settings import Settings
+
+EXIT_OK, EXIT_ERROR, EXIT_BLOCKED = 0, 1, 3
+
+
+def destroy_main(
+    file: str,
+    *,
+    kubeconfig: str | None,
+    context: str | None,
+    yes: bool,
+    allow_delete: bool,
+    lock_timeout: float,
+    request_timeout: float,
+) -> int:
+    """Plan the deletion of the stack, show it, and (when allowed and confirmed) carry it out."""
+    from aiplane.commands import cluster as cmd
+    from aiplane.commands.interrupt import StopSignal
+    from aiplane.commands.settings import Settings
+    from aiplane.commands.stackfile import render_stack_file
+
+    err = console(stderr=True)
+    scrub = Scrubber()
+    stop = StopSignal()
+    try:
+        if not yes and not cmd.stdin_isatty():
+            err.print("destroy: stdin is not a terminal, so nobody can confirm; pass --yes",
+                      style="bold red")  # fmt: skip
+            return EXIT_ERROR
+        conf = Settings.from_env()
+        rendered = render_stack_file(file)
+        labels = [m for m in rendered.manifests if m.get("kind") == "NodeLabels"]
+        with stop, cmd.connect(kubeconfig, context, request_timeout) as client:
+            cmd.check_access(client, rendered, "apply", file, conf)
+            return _destroy(client, rendered.stack, file, labels, stop=stop, yes=yes,
+                            allow_delete=allow_delete, lock_timeout=lock_timeout,
+                            scrub=scrub, conf=conf)  # fmt: skip
+    except AiplaneError as exc:
+        return cmd.stopped_or_error(err, scrub, exc, stop)
+
+
+def _destroy(
+    client: KubeClient,
+    stack: str,
+    file: str,
+    labels: Sequence[Mapping[str, Any]],
+    *,
+    stop: StopSignal,
+    yes: bool,
+    allow_delete: bool,
+    lock_timeout: float,
+    scrub: Scrubber,
+    conf: Settings,
+) -> int:
+    from aiplane.commands import cluster as cmd
+    from aiplane.commands.apply import confirm
+    from aiplane.commands.plan import show
+    from aiplane.plan.engine import apply_plan, build_plan, prepare_all
+    from aiplane.providers.kubernetes.lock import default_holder
+
+    err = console(stderr=True)
+    out = console()
+    applyset = ApplySet(stack, conf.system_namespace)
+    parent = client.get("v1", "ConfigMap", applyset.name, applyset.namespace)
+    applyset.check_owner(parent)
+    run = cmd.open_run(client, stack, file, scrub, [], conf=conf, stop=stop)
+    lock = cmd.stack_lock(client, stack, default_holder(), f"destroy {file}", 600, err, conf)
+    if parent is not None:
+        lock.acquire(lock_timeout)
+    try:
+        wanted = prepare_all(run, [])  # nothing wanted: every member is a deletion
+        plan, lives = build_plan(run, wanted, mode="cluster", target=cmd.cluster_target(client))
+        releases = _label_releases(client, labels)
+        show(plan, plan.gates(allow_disruption=True, allow_delete=allow_delete), "human",
+                 scrub)  # fmt: skip
+        for node, keys in releases.items():
+            out.print(f"  - Node/{node}: labels {', '.join(sorted(keys))} released")
+        if parent is None and not releases:
+            out.print(f"stack {stack}: nothing to destroy (no ApplySet parent)")
+            return EXIT_OK
+        if plan.has_changes and not allow_delete:
+            err.print("destroy: refused; pass --allow-delete; nothing was changed",
+                      style="bold red")  # fmt: skip
+            return EXIT_BLOCKED
+        if not confirm(yes, err):
+            return EXIT_ERROR
+        with Progress(err) as say:
+            report = apply_plan(run, plan, wanted, lives, say=say, health=False)
+        for node, keys in releases.items():
+            stop.check(report)
+            _release(client, node, keys)
+        stop.check(report)
+        if parent is not None:
+            client.delete("v1", "ConfigMap", applyset.name, applyset.namespace)
+        out.print(f"stack {stack}: destroyed: {len(report.pruned)} deleted, labels released on "
+                  f"{len(releases)} node(s).")  # fmt: skip
+        return EXIT_OK
+    finally:
+        lock.release()
+
+
+def _label_releases(client: KubeClient, bodies: Sequence[Mapping[str, Any]]) -> dict[str, set[str]]:
+    """Per node, the label keys this stack's NodeLabels set and the node-label manager owns."""
+    out: dict[str, set[str]] = {}
+    for body in bodies:
+        keys = set(nodes.wanted_labels(body))
+        for node in nodes.list_nodes(client, body):
+            owned = nodes.owned_labels(node) & keys
+            if owned:
+                out.setdefault(node["metadata"]["name"], set()).update(owned)
+    return out
+
+
+def _release(client: KubeClient, name: str, keys: set[str]) -> None:
+    """Server-side apply the labels the manager keeps; the released ones are removed."""
+    node = client.get("v1", "Node", name)
+    if node is None:
+        return
+    current = node["metadata"].get("labels") or {}
+    keep = {k: current[k] for k in nodes.owned_labels(node) - keys if k in current}
+    patch = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": keep}}
+    client.apply(patch, field_manager=nodes.NODE_MANAGER, force=True)

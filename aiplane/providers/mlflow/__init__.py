@@ -1,0 +1,1 @@
+"""MLflow Model Registry: resolves ``mlflow://`` / ``models:/`` references and moves aliases."""
