@@ -24,6 +24,9 @@ app = typer.Typer(
 )
 
 _debug = False
+DETAIL_HELP = (
+    "Show every object's field diff (past 100 objects only destructive ones are shown by default)."
+)
 
 RequestTimeout = Annotated[
     str,
@@ -222,6 +225,7 @@ def plan(
     allow_namespace_delete: Annotated[
         bool, typer.Option(help="Accept deleting a Namespace (and all in it).")
     ] = False,
+    detail: Annotated[bool, typer.Option(help=DETAIL_HELP)] = False,
 ) -> None:
     """Show what apply would change in the live cluster (or against another revision)."""
 
@@ -245,6 +249,7 @@ def plan(
             request_timeout=parse_duration(request_timeout, "--request-timeout"),
             refresh=refresh,
             allow_namespace_delete=allow_namespace_delete,
+            detail=detail,
         )
 
     _run(body)
@@ -281,6 +286,7 @@ def apply(
         ),
     ] = None,
     request_timeout: RequestTimeout = "30s",
+    detail: Annotated[bool, typer.Option(help=DETAIL_HELP)] = False,
 ) -> None:
     """Apply a plan: server-side apply, staged, pruning only what this stack owns."""
 
@@ -292,6 +298,7 @@ def apply(
             wait=wait,
             timeout=None if timeout is None else parse_duration(timeout, "--timeout"),
             request_timeout=parse_duration(request_timeout, "--request-timeout"),
+            detail=detail,
         )
         return apply_main(
             target,

@@ -153,6 +153,7 @@ def run(args: argparse.Namespace, kubeconfig: Path, kubectl: str, work: Path) ->
     _, out = timed([*plan, str(work / "changed.json"), "--json"], env, (2,))
     n_changed = sum(1 for c in json.loads(out)["changes"] if c["action"] != "noop")
     result: dict[str, Any] = {
+        "load_before_plans": [round(x, 2) for x in os.getloadavg()],
         "objects": len(base),
         "changed_objects": n_changed,
         "apply_s": apply_s,
@@ -160,7 +161,7 @@ def run(args: argparse.Namespace, kubeconfig: Path, kubectl: str, work: Path) ->
         "plan_changed_s": median_of(args.runs, [*plan, str(work / "changed.json")], env, (2,)),
     }
     diff = [kubectl, "diff", "--server-side", "--force-conflicts", "--field-manager=aiplane"]
-    for conc in ("1", "16"):
+    for conc in args.kubectl_concurrency.split(","):
         for label, file in (("nochange", "kubectl-base.json"), ("changed", "kubectl-changed.json")):
             cmd = [*diff, f"--concurrency={conc}", "-f", str(work / file)]
             expect = (0,) if label == "nochange" else (1,)
@@ -169,17 +170,21 @@ def run(args: argparse.Namespace, kubeconfig: Path, kubectl: str, work: Path) ->
 
 
 def report(r: dict[str, Any]) -> None:
-    med = {k: statistics.median(v) for k, v in r.items() if isinstance(v, list)}
+    timings = {k: v for k, v in r.items() if isinstance(v, list) and not k.startswith("load")}
+    med = {k: statistics.median(v) for k, v in timings.items()}
     print(f"machine: {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
           f"Python {platform.python_version()}")  # fmt: skip
     print(f"objects: {r['objects']}; changed in the 10 % run: {r['changed_objects']}")
+    print(f"load average (1/5/15 min) before the plans: {r['load_before_plans']}, "
+          f"at the end: {[round(x, 2) for x in os.getloadavg()]}")  # fmt: skip
     print(f"initial apply (no health wait): {r['apply_s']:.1f} s")
-    for k, v in r.items():
+    for k, v in timings.items():
         if isinstance(v, list):
             print(f"{k}: median {med[k]:.2f} s (runs: {', '.join(f'{x:.2f}' for x in v)})")
     for label in ("nochange", "changed"):
         ours = med[f"plan_{label}_s"]
-        for conc in ("1", "16"):
+        for conc in (k.removeprefix("kubectl_c").split("_")[0] for k in med
+                     if k.startswith("kubectl_c") and k.endswith(f"_{label}_s")):  # fmt: skip
             theirs = med[f"kubectl_c{conc}_{label}_s"]
             print(f"ratio {label}, kubectl --concurrency={conc}: {theirs / ours:.1f}x")
     print(json.dumps(r))
@@ -191,6 +196,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--kubeconfig", type=Path)
     ap.add_argument("--kubectl", default="")
+    ap.add_argument("--kubectl-concurrency", default="1,16", help="kubectl diff --concurrency "
+                    "values to time, comma-separated (each run takes about a minute)")  # fmt: skip
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, files)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="aiplane-bench-"))

@@ -52,6 +52,7 @@ class ApplyControls:
     timeout: float | None = None  # None: per kind, capped by $AIPLANE_HEALTH_TIMEOUT
     request_timeout: float = REQUEST_TIMEOUT
     stop: StopSignal | None = None
+    detail: bool = False  # --detail: every field diff of a large plan
 
 
 def apply_main(
@@ -154,7 +155,7 @@ def _apply(
             allow_delete=allow_delete,
             allow_namespace_delete=allow_namespace_delete,
         )
-        show(plan, gates, "human", scrub)
+        show(plan, gates, "human", scrub, detail=controls.detail)
         if gates:
             err.print("apply: refused; nothing was changed", style="bold red")
             return EXIT_BLOCKED

@@ -67,14 +67,16 @@ if TYPE_CHECKING:
 Output = Literal["human", "json", "markdown"]
 
 
-def show(plan: Plan, gates: Sequence[Gate], output: Output, scrub: Scrubber) -> None:
-    """Print the plan to stdout in the chosen form."""
+def show(
+    plan: Plan, gates: Sequence[Gate], output: Output, scrub: Scrubber, *, detail: bool = False
+) -> None:
+    """Print the plan to stdout in the chosen form (``detail``: every diff of a large plan)."""
     if output == "json":
         sys.stdout.write(render_json(plan, gates, scrub) + "\n")
     elif output == "markdown":
         sys.stdout.write(render_markdown(plan, gates, scrub))
     else:
-        render_human(plan, gates, console(), scrub)
+        render_human(plan, gates, console(), scrub, detail=detail)
 
 
 def plan_exit(plan: Plan, gates: Sequence[Gate], detailed: bool) -> int:
@@ -100,6 +102,7 @@ def plan_main(
     request_timeout: float = REQUEST_TIMEOUT,
     refresh: bool = False,
     allow_namespace_delete: bool = False,
+    detail: bool = False,
 ) -> int:
     """``aiplane plan``: resolve, render, plan against the cluster (or ``--against``), show,
     save. ``refresh``: resolve every registry reference again (and update aiplane.lock)."""
@@ -126,7 +129,7 @@ def plan_main(
             allow_delete=allow_delete,
             allow_namespace_delete=allow_namespace_delete,
         )
-        show(plan, gates, output, scrub)
+        show(plan, gates, output, scrub, detail=detail)
         if out:
             Path(out).write_text(scrub(plan.dumps()) + "\n")
             err.print(f"plan: saved to {out}; apply it with `aiplane apply {out}`")

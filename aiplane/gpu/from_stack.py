@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from aiplane.gpu.catalog import get_gpu
-from aiplane.gpu.planner import plan_placement
 from aiplane.gpu.problem import (
     WHOLE_GPU,
     PlacementPlan,
@@ -65,6 +64,14 @@ def placement_for_stack(
     relative to the stack file. Solving can take seconds: a command solves once and passes the
     result on (to render and to the capacity summary)."""
     return _place(stack, time_limit_s)
+
+
+def plan_placement(problem: PlacementProblem, *, time_limit_s: float) -> PlacementPlan:
+    """``gpu.planner.plan_placement``, imported on first use: validate settles most stacks by
+    counting (``gpu.feasibility``) and must not pay for loading the planner and its solver."""
+    from aiplane.gpu.planner import plan_placement as solve
+
+    return solve(problem, time_limit_s=time_limit_s)
 
 
 def _place(stack: LoadedStack | Stack, time_limit_s: float) -> StackPlacement:

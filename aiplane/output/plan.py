@@ -14,11 +14,15 @@ from rich.console import Console
 from rich.text import Text
 
 from aiplane.output.field_lines import diff_lines
-from aiplane.output.review import review, review_order
+from aiplane.output.review import is_destructive, review, review_order
 from aiplane.output.summary import SYMBOL, SubjectLine, summarize
 from aiplane.plan.model import Change, Gate, Plan
 
 MARKDOWN_LIMIT = 65_536
+DETAIL_LIMIT = 100
+"""Past this many objects with a diff, the human plan shows per-field diffs of destructive
+changes only (the summary above still names every subject); ``detail=True`` (``--detail``) and
+the JSON plan show all. Formatting 5,000 object diffs took longer than planning them."""
 __all__ = ["diff_lines", "render_human", "render_json", "render_markdown", "summarize"]
 STYLE = {"create": "green", "update": "yellow", "replace": "magenta", "delete": "red"}
 Scrub = Callable[[str], str]
@@ -50,8 +54,13 @@ def _header_line(c: Change) -> str:
     return f"{sym} {c.address} ({', '.join(extras)}){why}{source}"
 
 
-def render_human(plan: Plan, gates: Sequence[Gate], console: Console, scrub: Scrub) -> None:
-    """Print the plan for a terminal (built as one Text: one print is much faster than many)."""
+def render_human(
+    plan: Plan, gates: Sequence[Gate], console: Console, scrub: Scrub, *, detail: bool = False
+) -> None:
+    """Print the plan for a terminal (built as one Text: one print is much faster than many).
+
+    Past ``DETAIL_LIMIT`` objects only destructive changes get their field diffs, unless
+    ``detail``."""
     out = Text()
 
     def say(text: str, style: str = "") -> None:
@@ -82,18 +91,31 @@ def render_human(plan: Plan, gates: Sequence[Gate], console: Console, scrub: Scr
                 tag = f" [{s.disruption}]" if s.disruption not in ("none", "in-place") else ""
                 src = f"  ({s.source})" if s.source else ""
                 say(f"  {s.symbol} {s.subject}: {s.text}{tag}{src}", STYLE[s.action])
-        say("\nChanges", "bold")
-        quiet = [c for c in plan.changes if not c.changing and c.expected_drift]
-        for c in [*review_order(plan.changes), *quiet]:
-            if c.changing or c.expected_drift:
-                say(f"  {_header_line(c)}", "bold " + STYLE.get(c.action, "dim"))
-                for style, text in diff_lines(c):
-                    say(f"      {text}", style)
+        _say_changes(plan, say, detail)
     say("\n" + totals(plan), "bold")
     for line in gate_lines(gates):
         say(f"blocked: {line}", "bold red")
     out.rstrip()
     console.print(out, soft_wrap=True)
+
+
+def _say_changes(plan: Plan, say: Callable[[str, str], None], detail: bool) -> None:
+    quiet = [c for c in plan.changes if not c.changing and c.expected_drift]
+    every = [*review_order(plan.changes), *quiet]
+    shown = (
+        every if detail or len(every) <= DETAIL_LIMIT else [c for c in every if is_destructive(c)]
+    )
+    say("\nChanges", "bold")
+    for c in shown:
+        say(f"  {_header_line(c)}", "bold " + STYLE.get(c.action, "dim"))
+        for style, text in diff_lines(c):
+            say(f"      {text}", style)
+    if len(shown) < len(every):
+        say(
+            f"  {len(every) - len(shown)} more object diff(s) not shown ({len(every)} objects "
+            f"differ, over {DETAIL_LIMIT}); rerun with --detail, or --json for the full plan",
+            "dim",
+        )
 
 
 def _say_capacity(plan: Plan, say: Callable[[str, str], None]) -> None:

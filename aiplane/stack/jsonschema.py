@@ -9,9 +9,10 @@ SCHEMA_ID = "https://aiplane.dev/schemas/stack.schema.json"
 
 
 def stack_json_schema() -> dict[str, Any]:
+    from aiplane.stack.docs import with_attribute_docs
     from aiplane.stack.models import Stack
 
-    schema = Stack.model_json_schema(by_alias=True, mode="validation")
+    schema = with_attribute_docs(Stack).model_json_schema(by_alias=True, mode="validation")
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
 
 

@@ -78,10 +78,11 @@ def _section(model: type[BaseModel]) -> list[str]:
 
 
 def stack_reference() -> str:
+    from aiplane.stack.docs import with_attribute_docs
     from aiplane.stack.models import Stack
 
     lines = [BEGIN, ""]
-    for model in _collect(Stack):
+    for model in _collect(with_attribute_docs(Stack)):
         lines += _section(model)
     return "\n".join([*lines, END])
 

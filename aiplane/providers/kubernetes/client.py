@@ -22,6 +22,7 @@ import httpx
 
 from aiplane.errors import AiplaneError
 from aiplane.providers.kubernetes.kubeconfig import ClusterConfig
+from aiplane.providers.kubernetes.throttle import MAX_PAUSE_S, Throttle, retry_after_s
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -34,6 +35,8 @@ _DISCOVERY_V2 = (
 _RETRY_STATUS = {429, 500, 502, 503, 504}
 # client-go's TLS handshake timeout; httpx's connect timeout covers TCP connect and handshake
 TLS_HANDSHAKE_TIMEOUT = 10.0
+THROTTLED_RETRIES = 10
+"""429s are retried this many times (as client-go does), after the server's Retry-After."""
 
 
 class ClusterUnreachable(AiplaneError):
@@ -121,6 +124,7 @@ class KubeClient:
             limits=limits,
             proxy=config.proxy_url or None,
         )
+        self.throttle = Throttle(concurrency)
         self._lock = threading.Lock()
         self._resources: dict[tuple[str, str], Resource] | None = None
 
@@ -145,21 +149,26 @@ class KubeClient:
         content_type: str = "application/json",
         accept: str | None = None,
     ) -> Any:
-        """Send one request with brief retries; return the decoded JSON body (or None on 404)."""
-        content = None if body is None else json.dumps(body, separators=(",", ":"))
+        """Send one request with brief retries; return the decoded JSON body (or None on 404).
+
+        ``body`` may be already encoded JSON (``bytes``): built once, sent as is. A 429 waits for
+        the server's Retry-After and narrows the concurrency (``throttle``)."""
+        content = body if isinstance(body, bytes) or body is None else encode(body)
         headers = {"Content-Type": content_type} if content is not None else {}
         if accept:
             headers["Accept"] = accept
         delay = 0.2
         deadline = time.monotonic() + self.timeout if self.timeout > 0 else None
-        for attempt in range(self.retries + 1):
+        attempt = throttled = 0
+        while True:
             left = None if deadline is None else deadline - time.monotonic()
             last = attempt == self.retries or (left is not None and left < delay + 0.1)
             try:
-                resp = self._http.request(
-                    method, path, params=params, content=content, headers=headers,
-                    timeout=self._timeout(left), extensions=self._extensions,
-                )  # fmt: skip
+                with self.throttle.slot():
+                    resp = self._http.request(
+                        method, path, params=params, content=content, headers=headers,
+                        timeout=self._timeout(left), extensions=self._extensions,
+                    )  # fmt: skip
             except httpx.TransportError as exc:
                 why = _transport_reason(exc)
                 if last or (deadline is not None and deadline - time.monotonic() < delay + 0.1):
@@ -167,7 +176,16 @@ class KubeClient:
                         f"{self.config.server}: cannot reach the API server: {why}"
                     ) from exc
             else:
+                if resp.status_code == 429 and throttled < THROTTLED_RETRIES:
+                    pause = retry_after_s(resp.headers.get("Retry-After"))
+                    if pause is None:  # no hint from the server: back off as for a 5xx
+                        pause, delay = min(delay, MAX_PAUSE_S), delay * 2.5
+                    if deadline is None or deadline - time.monotonic() > pause:
+                        throttled += 1
+                        self.throttle.overloaded(pause)
+                        continue
                 if resp.status_code < 400:
+                    self.throttle.succeeded()
                     return resp.json() if resp.content else None
                 if resp.status_code == 404 and method == "GET":
                     return None
@@ -181,7 +199,7 @@ class KubeClient:
                 )
             time.sleep(delay)
             delay *= 2.5
-        raise AssertionError("unreachable")  # pragma: no cover
+            attempt += 1
 
     def get_text(self, path: str, *, timeout: float = 5.0) -> str | None:
         """GET a non-JSON body (a pod's /metrics through the API server proxy); None when the
@@ -290,8 +308,10 @@ class KubeClient:
         field_manager: str = "aiplane",
         force: bool = True,
         dry_run: bool = False,
+        encoded: bytes | None = None,
     ) -> dict[str, Any]:
-        """Server-side apply ``obj`` (optionally with ``dryRun=All``); return the result."""
+        """Server-side apply ``obj`` (optionally with ``dryRun=All``); return the result.
+        ``encoded``: ``obj`` already encoded (``encode``), so a body sent twice is built once."""
         meta = obj.get("metadata", {})
         res = self.must_resource(str(obj.get("apiVersion")), str(obj.get("kind")))
         params = {"fieldManager": field_manager, "force": "true" if force else "false"}
@@ -299,8 +319,9 @@ class KubeClient:
             params["dryRun"] = "All"
         path = res.path(meta.get("namespace"), meta["name"])
         result: dict[str, Any] = self.request(
-            "PATCH", path, params=params, body=obj, content_type=APPLY_PATCH
-        )
+            "PATCH", path, params=params, body=obj if encoded is None else encoded,
+            content_type=APPLY_PATCH,
+        )  # fmt: skip
         return result
 
     def create(self, obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -357,6 +378,11 @@ class KubeClient:
                 return False
             raise
         return True
+
+
+def encode(body: Any) -> bytes:
+    """Compact JSON, the form every request body is sent in (encode once, send many)."""
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 def _read_aggregated(doc: Mapping[str, Any], found: dict[tuple[str, str], Resource]) -> None:

@@ -33,7 +33,7 @@ from aiplane.plan.model import (
 from aiplane.plan.state import Inventory
 from aiplane.providers.base import Live, PlanError, ProviderContext, Resource, Say, plan_each
 from aiplane.providers.kubernetes.applyset import ApplySet
-from aiplane.providers.kubernetes.client import ApiError, KubeClient
+from aiplane.providers.kubernetes.client import ApiError, KubeClient, encode
 from aiplane.providers.kubernetes.desired import Desired, Key, crd_scopes, key_of, prepare
 from aiplane.providers.kubernetes.diff import mask_diffs
 from aiplane.providers.kubernetes.drift import (
@@ -138,6 +138,7 @@ class KubernetesProvider:
         self.crds: dict[tuple[str, str], bool] = {}
         self.new_namespaces: set[str] = set()
         self.mig_refs: frozenset[str] = frozenset()  # MIG configs NodeLabels select
+        self._encoded: dict[Address, bytes] = {}  # a create is sent twice (dry run, then apply)
         self.stop: Callable[[], None] | None = None  # raises once SIGINT/SIGTERM came
 
     # -- prepare and read ----------------------------------------------------------------------
@@ -327,7 +328,8 @@ class KubernetesProvider:
     def _create(self, d: Desired) -> Change:
         estimate, reason = False, "new"
         try:
-            self.client.apply(d.body, field_manager=self.manager(d.ref), dry_run=True)
+            self.client.apply(d.body, field_manager=self.manager(d.ref), dry_run=True,
+                              encoded=self._encode(d))  # fmt: skip
         except ApiError as exc:
             if exc.status != 404:
                 raise
@@ -552,7 +554,15 @@ class KubernetesProvider:
         # aiplane owns what it declares (force), except on a configured object, whose other
         # managers' fields it never takes unless imported.
         force = not is_configured(ref.kind) or str(change.address) in self.imports
-        self.client.apply(body, field_manager=self.manager(ref), force=force)
+        encoded = self._encode(d) if body is d.body else None
+        self.client.apply(body, field_manager=self.manager(ref), force=force, encoded=encoded)
+
+    def _encode(self, d: Desired) -> bytes:
+        """The desired body's request bytes, built once per object."""
+        got = self._encoded.get(d.ref.address)
+        if got is None:
+            got = self._encoded[d.ref.address] = encode(d.body)
+        return got
 
     def _release(self, change: Change, live: Live) -> None:
         """A configured object leaves the stack: give its fields back; delete it only when no
