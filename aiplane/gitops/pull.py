@@ -24,6 +24,7 @@ from aiplane.providers.kubernetes.kinds import STAGES, stage_of
 from aiplane.providers.kubernetes.labels import NODE_LABELS_KIND, PART_OF
 from aiplane.providers.kubernetes.objects import Manifest, ObjectRef
 from aiplane.providers.kubernetes.offline import offline_scope
+from aiplane.providers.kubernetes.ownership import is_configured
 
 KUBERNETES_PROVIDERS = frozenset({"kubernetes", "node-labels"})
 
@@ -95,7 +96,12 @@ def pull_objects(
 def _without_applyset(body: Manifest, extra_labels: dict[str, str]) -> Manifest:
     meta = dict(body["metadata"])
     labels = {k: v for k, v in (meta.get("labels") or {}).items() if k != PART_OF}
-    meta["labels"] = {**labels, **extra_labels}
+    if not is_configured(str(body.get("kind"))):  # a shared, configured object gets no labels
+        labels.update(extra_labels)
+    if labels:
+        meta["labels"] = labels
+    else:
+        meta.pop("labels", None)
     return {**body, "metadata": meta}
 
 

@@ -267,3 +267,19 @@ def gpu_nodes(control_plane: Any, request: pytest.FixtureRequest) -> Iterator[Ca
     if created:
         control_plane.ensure_apiserver()
         control_plane.delete_nodes(created)
+
+
+@pytest.fixture(autouse=True)
+def cluster_scoped_cleanup(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Remove the cluster-scoped objects a test's stacks leave behind (PriorityClasses, the
+    GPU Operator's ConfigMaps, the ClusterPolicy aiplane configures): namespaces are per test, these
+    are not, and aiplane rightly refuses to adopt another stack's leftovers in the next test."""
+    yield
+    if "control_plane" not in request.fixturenames:
+        return
+    plane = request.getfixturevalue("control_plane")
+    managed = "app.kubernetes.io/managed-by=aiplane"
+    plane.kubectl("delete", "priorityclass", "-l", managed, "--wait=false", check=False)
+    plane.kubectl("delete", "configmap", "-n", "gpu-operator", "-l", managed, "--wait=false",
+                  check=False)  # fmt: skip
+    plane.kubectl("delete", "clusterpolicy", "--all", "--wait=false", check=False)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from aiplane.providers.kubernetes.ownership import is_configured
 from tests.gitops.argocd_like import (
     REPO,
     checkout,
@@ -44,7 +45,10 @@ def test_argocd_plugin_render_is_a_clean_object_stream(tmp_path: Path) -> None:
         assert not meta["name"].startswith("applyset-")
         assert "applyset.k8s.io/part-of" not in meta.get("labels", {})
         assert "aiplane.dev/source" not in meta.get("annotations", {})
-        assert meta["labels"]["aiplane.dev/stack"] == "seed"
+        if is_configured(d["kind"]):  # configured, not owned: no ownership labels at all
+            assert "aiplane.dev/stack" not in meta.get("labels", {})
+        else:
+            assert meta["labels"]["aiplane.dev/stack"] == "seed"
         assert meta["annotations"]["argocd.argoproj.io/sync-wave"] in "01234"
     waves = [int(d["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]) for d in docs]
     assert waves == sorted(waves)  # listed in apply order too
@@ -118,13 +122,16 @@ def test_parameters_choose_stacks_and_add_labels(tmp_path: Path) -> None:
     res = run_generate(source, env)
     assert res.returncode == 0, res.stderr.decode()
     docs = objects(res.stdout)
-    assert {d["metadata"]["labels"]["aiplane.dev/stack"] for d in docs} == {"laptop", "laptop2"}
+    owned = [d for d in docs if not is_configured(d["kind"])]
+    assert {d["metadata"]["labels"]["aiplane.dev/stack"] for d in owned} == {"laptop", "laptop2"}
     assert [d["kind"] for d in docs].count("ClusterPolicy") == 1  # the same one, once
-    assert all(d["metadata"]["labels"]["env"] == "prod" for d in docs)
+    assert all(d["metadata"]["labels"]["env"] == "prod" for d in owned)
     # the plugin's env var, and the plugin's default file name
     env = plugin_env(tmp_path, ARGOCD_ENV_AIPLANE_STACK="laptop.yaml")
     docs = objects(run_generate(source, env).stdout)
-    assert {d["metadata"]["labels"]["aiplane.dev/stack"] for d in docs} == {"laptop"}
+    assert {
+        d["metadata"]["labels"]["aiplane.dev/stack"] for d in docs if not is_configured(d["kind"])
+    } == {"laptop"}
     (source / "aiplane.yaml").write_text((source / "laptop.yaml").read_text())
     res = run_generate(source, plugin_env(tmp_path))
     assert res.returncode == 0 and objects(res.stdout)
@@ -148,7 +155,8 @@ def test_plain_offline_render_matches_what_apply_writes(tmp_path: Path) -> None:
     for d in desired:
         if d.ref.kind != "NodeLabels":
             body = yaml.safe_load(yaml.safe_dump(d.body))
-            del body["metadata"]["labels"]["applyset.k8s.io/part-of"]
+            if not is_configured(d.ref.kind):
+                del body["metadata"]["labels"]["applyset.k8s.io/part-of"]
             want[(d.ref.kind, d.ref.namespace, d.ref.name)] = body
     got = {(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]): o
            for o in objects(res.stdout)}  # fmt: skip

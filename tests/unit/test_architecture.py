@@ -48,7 +48,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
                        f"{KUBE}.objects", f"{KUBE}.diff", f"{KUBE}.labels"),
     "aiplane.gitops": ("aiplane.errors", "aiplane.check", "aiplane.render",
                        f"{KUBE}.applyset", f"{KUBE}.desired", f"{KUBE}.kinds", f"{KUBE}.labels",
-                       f"{KUBE}.objects", f"{KUBE}.offline"),
+                       f"{KUBE}.objects", f"{KUBE}.offline", f"{KUBE}.ownership"),
     "aiplane.commands": ("aiplane",),
     "aiplane.cli": ("aiplane.errors", "aiplane.commands", "aiplane.stack.jsonschema"),
     "aiplane.__main__": ("aiplane.cli",),

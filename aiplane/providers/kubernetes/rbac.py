@@ -95,6 +95,8 @@ def required(
             out.update(Permission(ns, group, res, v) for v in verbs)
     if node_labels:
         out.update(Permission("", "", "nodes", v) for v in ("get", "list", "patch"))
+    # preflight: a namespace the stack writes into but does not create must exist (one GET each)
+    out.update(Permission("", "", "namespaces", "get", ns) for ns in namespaces)
     out.update(_bookkeeping(purpose, system_namespace))
     return sorted(out)
 

@@ -157,12 +157,8 @@ def test_status_shows_every_section_with_what_the_cluster_has(
     node = gpu_nodes("H100", 1, labels={"aiplane.test/pool": stack.name}, gpus_per_node=4)[0]
     stack.write(_spec(stack.name))
     ok(stack.cli("apply", str(stack.file), "--yes"))
-    policy = next(
-        p["metadata"]["name"]
-        for p in stack.json("get", "clusterpolicy", "-l", f"aiplane.dev/stack={stack.name}")[
-            "items"
-        ]
-    )
+    # aiplane configures the one ClusterPolicy (its fields, not the object: no stack label)
+    policy = stack.json("get", "clusterpolicy", "cluster-policy")["metadata"]["name"]
     kubectl("patch", "clusterpolicy", policy, "--subresource=status", "--type=merge",
             "-p", '{"status":{"state":"ready"}}')  # fmt: skip
     kubectl("apply", "-f", "-", input=_dcgm_pod(stack.name, node))
