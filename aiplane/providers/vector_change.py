@@ -17,7 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from aiplane.providers.collection_def import CollectionDef
 
 Action = Literal["create", "update", "reindex", "replace", "delete"]
 
@@ -108,3 +111,30 @@ def _show(value: Any) -> str:
     if isinstance(value, dict):
         return json.dumps(value, sort_keys=True)
     return str(value)
+
+
+def planned_change(
+    provider: str,
+    want: CollectionDef,
+    live: dict[str, Any] | None,
+    action: Action,
+    fields: list[str],
+    *,
+    destructive: bool = False,
+    refused: str = "",
+) -> CollectionChange:
+    """A change of ``want`` (live state ``live``, None when absent) in ``provider``'s terms."""
+    return CollectionChange(
+        provider=provider,
+        store=want.store,
+        name=want.name,
+        action=action,
+        fields=tuple(fields),
+        rows=None if live is None else (live["rows"] or 0),
+        pin=pin_of(live),
+        source=want.source,
+        destructive=destructive,
+        refused=refused,
+        desired=want.desired,
+        live=live,
+    )

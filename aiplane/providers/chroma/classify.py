@@ -10,7 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from aiplane.providers.collection_def import CollectionDef
-from aiplane.providers.vector_change import Action, CollectionChange, Conflict, field_lines, pin_of
+from aiplane.providers.vector_change import (
+    Action,
+    CollectionChange,
+    Conflict,
+    field_lines,
+    pin_of,
+    planned_change,
+)
 
 IMMUTABLE = ("space", "max_neighbors", "ef_construction")
 
@@ -75,20 +82,8 @@ def _change(
     destructive: bool = False,
     refused: str = "",
 ) -> CollectionChange:
-    return CollectionChange(
-        provider="chroma",
-        store=want.store,
-        name=want.name,
-        action=action,
-        fields=tuple(fields),
-        rows=None if live is None else (live["rows"] or 0),
-        pin=pin_of(live),
-        source=want.source,
-        destructive=destructive,
-        refused=refused,
-        desired=want.desired,
-        live=live,
-    )
+    return planned_change("chroma", want, live, action, fields, destructive=destructive,
+                          refused=refused)  # fmt: skip
 
 
 def deletion(store: str, live: dict[str, Any]) -> CollectionChange:

@@ -21,6 +21,7 @@ from aiplane.providers.vector_change import (
     Conflict,
     field_lines,
     pin_of,
+    planned_change,
 )
 
 OwnershipConflict = Conflict
@@ -61,20 +62,8 @@ def _change(
     destructive: bool = False,
     refused: str = "",
 ) -> CollectionChange:
-    return CollectionChange(
-        provider="pgvector",
-        store=want.store,
-        name=want.name,
-        action=action,
-        fields=tuple(fields),
-        rows=None if live is None else (live["rows"] or 0),
-        pin=pin_of(live),
-        source=want.source,
-        destructive=destructive,
-        refused=refused,
-        desired=want.desired,
-        live=live,
-    )
+    return planned_change("pgvector", want, live, action, fields, destructive=destructive,
+                          refused=refused)  # fmt: skip
 
 
 def check_owner(want: CollectionDef, live: dict[str, Any]) -> None:
