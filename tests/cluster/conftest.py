@@ -269,17 +269,16 @@ def gpu_nodes(control_plane: Any, request: pytest.FixtureRequest) -> Iterator[Ca
         control_plane.delete_nodes(created)
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="module")
 def cluster_scoped_cleanup(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Remove the cluster-scoped objects a test's stacks leave behind (PriorityClasses, the
+    """Remove the cluster-scoped objects a module's stacks leave behind (PriorityClasses, the
     GPU Operator's ConfigMaps, the ClusterPolicy aiplane configures): namespaces are per test, these
-    are not, and aiplane rightly refuses to adopt another stack's leftovers in the next test."""
-    yield
-    if "control_plane" not in request.fixturenames:
-        return
+    are not, and aiplane rightly refuses to adopt another module's leftovers. Per module: the
+    collisions were across modules, and deleting between a module's own tests adds nothing."""
     plane = request.getfixturevalue("control_plane")
+    yield
     managed = "app.kubernetes.io/managed-by=aiplane"
-    plane.kubectl("delete", "priorityclass", "-l", managed, "--wait=false", check=False)
-    plane.kubectl("delete", "configmap", "-n", "gpu-operator", "-l", managed, "--wait=false",
+    plane.kubectl("delete", "priorityclass", "-l", managed, "--timeout=60s", check=False)
+    plane.kubectl("delete", "configmap", "-n", "gpu-operator", "-l", managed, "--timeout=60s",
                   check=False)  # fmt: skip
-    plane.kubectl("delete", "clusterpolicy", "--all", "--wait=false", check=False)
+    plane.kubectl("delete", "clusterpolicy", "--all", "--timeout=60s", check=False)
