@@ -7,11 +7,11 @@ a collection holding vectors of one dimension cannot take another: those are ``r
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from aiplane.providers.collection_def import CollectionDef
 from aiplane.providers.vector_change import (
-    Action,
     CollectionChange,
     Conflict,
     field_lines,
@@ -73,17 +73,8 @@ def check_owner(want: CollectionDef, live: dict[str, Any]) -> None:
         )
 
 
-def _change(
-    want: CollectionDef,
-    live: dict[str, Any] | None,
-    action: Action,
-    fields: list[str],
-    *,
-    destructive: bool = False,
-    refused: str = "",
-) -> CollectionChange:
-    return planned_change("chroma", want, live, action, fields, destructive=destructive,
-                          refused=refused)  # fmt: skip
+# One provider's collection changes (the shared builder, with this provider's name).
+_change = partial(planned_change, "chroma")
 
 
 def deletion(store: str, live: dict[str, Any]) -> CollectionChange:

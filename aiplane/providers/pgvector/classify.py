@@ -12,11 +12,11 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from aiplane.providers.collection_def import CollectionDef
 from aiplane.providers.vector_change import (
-    Action,
     CollectionChange,
     Conflict,
     field_lines,
@@ -53,17 +53,8 @@ def classify(want: CollectionDef, live: dict[str, Any] | None) -> CollectionChan
     return None
 
 
-def _change(
-    want: CollectionDef,
-    live: dict[str, Any] | None,
-    action: Action,
-    fields: list[str],
-    *,
-    destructive: bool = False,
-    refused: str = "",
-) -> CollectionChange:
-    return planned_change("pgvector", want, live, action, fields, destructive=destructive,
-                          refused=refused)  # fmt: skip
+# One provider's collection changes (the shared builder, with this provider's name).
+_change = partial(planned_change, "pgvector")
 
 
 def check_owner(want: CollectionDef, live: dict[str, Any]) -> None:
