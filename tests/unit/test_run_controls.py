@@ -35,6 +35,9 @@ def test_durations() -> None:
 
 
 def test_first_signal_sets_the_flag_second_interrupts() -> None:
+    # A session fixture (the local cluster's teardown) may own SIGTERM already; StopSignal
+    # must hand back whatever was there, not assume the default.
+    before = signal.getsignal(signal.SIGTERM)
     with StopSignal() as stop:
         stop.check()  # nothing asked yet
         os.kill(os.getpid(), signal.SIGTERM)
@@ -45,7 +48,7 @@ def test_first_signal_sets_the_flag_second_interrupts() -> None:
         assert "stopped by SIGTERM" in str(info.value)
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored
+    assert signal.getsignal(signal.SIGTERM) is before  # restored
 
 
 def _silent_listener() -> tuple[socket.socket, list[socket.socket]]:
