@@ -1,5 +1,5 @@
 """The CLI layer: one module per verb. Handlers print, prompt and return exit codes.
 
-``aiplane/cli.py`` wires typer options to these handlers; nothing below this package prints to the
+``aiplane/cli.py`` wires command-line options to these handlers; nothing below this package prints to the
 terminal or reads ``AIPLANE_*`` settings (``settings``).
 """

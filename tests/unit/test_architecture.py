@@ -6,7 +6,7 @@ Layers, lowest first: errors; stack (models, loader, stack-only checks); engines
 gateway checks); registry (resolves references before render: data sources and the lock); plan
 (provider-neutral core) and secrets;
 providers (backends; Kubernetes' label contract and kind table are what render may use); render;
-output; commands (print, prompt, exit codes); cli (typer wiring).
+output; commands (print, prompt, exit codes); cli (argparse wiring).
 """
 
 from __future__ import annotations

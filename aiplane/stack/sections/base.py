@@ -57,6 +57,7 @@ class StackModel(BaseModel):
         frozen=True,
         str_strip_whitespace=False,
         allow_inf_nan=False,
+        defer_build=True,
         # Attribute docstrings are field descriptions for the JSON Schema and the reference only;
         # reading them at import parses every class's source (~65 ms of each command), so
         # ``stack.docs.with_attribute_docs`` adds them when a schema is generated.
