@@ -1,8 +1,13 @@
 """Check, before anything is written, that the credentials may do what the plan needs.
 
-One SelfSubjectAccessReview per permission (``rbac.required``), sent concurrently; every missing
-permission is reported in one run, so a namespace admin fixes the Role once instead of meeting
-one 403 per attempt.
+Every missing permission (``rbac.required``) is reported in one run, so a namespace admin fixes
+the Role once instead of meeting one 403 per attempt. The namespaced permissions are first
+matched against one SelfSubjectRulesReview per namespace (the rules the credentials hold there):
+a stack of five kinds in ten namespaces needs 200 permissions, and one access review each cost
+a plan about 0.3 s on a local API server. What those rules do not show as allowed is asked with
+one SelfSubjectAccessReview each: cluster-scoped permissions, and every permission in a namespace
+whose rules review is refused or incomplete (an authorizer besides RBAC, such as a webhook, may
+deny what the rules allow). A permission is only ever reported missing by an access review.
 """
 
 from __future__ import annotations
@@ -11,10 +16,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiplane.errors import AiplaneError
-from aiplane.providers.kubernetes.client import KubeClient
+from aiplane.providers.kubernetes.client import ApiError, KubeClient
 from aiplane.providers.kubernetes.rbac import Permission, Purpose, required
 
 SSAR_PATH = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+SSRR_PATH = "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews"
+Rules = list[Mapping[str, Any]]
 
 
 class MissingPermissions(AiplaneError):
@@ -46,6 +53,37 @@ def allowed(client: KubeClient, perm: Permission) -> bool:
     return bool((doc.get("status") or {}).get("allowed"))
 
 
+def namespace_rules(client: KubeClient, namespace: str) -> Rules:
+    """The resource rules the credentials hold in ``namespace`` (empty when the server will not
+    say: the access reviews then decide)."""
+    body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview",
+            "spec": {"namespace": namespace}}  # fmt: skip
+    try:
+        doc = client.request("POST", SSRR_PATH, body=body) or {}
+    except ApiError:
+        return []
+    status = doc.get("status") or {}
+    if status.get("incomplete"):  # another authorizer (a webhook) may deny what RBAC allows
+        return []
+    return [r for r in status.get("resourceRules") or [] if isinstance(r, Mapping)]
+
+
+def granted(rules: Rules, perm: Permission) -> bool:
+    """Whether one of ``rules`` grants ``perm`` (RBAC's matching, wildcards included)."""
+    return any(
+        _has(rule, "verbs", perm.verb)
+        and _has(rule, "apiGroups", perm.group)
+        and _has(rule, "resources", perm.resource)
+        and (not rule.get("resourceNames") or perm.name in rule["resourceNames"])
+        for rule in rules
+    )
+
+
+def _has(rule: Mapping[str, Any], field: str, value: str) -> bool:
+    values = rule.get(field) or ()
+    return value in values or "*" in values
+
+
 def check_access(
     client: KubeClient,
     manifests: Sequence[Mapping[str, Any]],
@@ -61,8 +99,12 @@ def check_access(
         return None if res is None else (res.plural, res.namespaced)
 
     perms = required(manifests, purpose, system_namespace=system_namespace, resolve=resolve)
-    answers = client.map(lambda p: allowed(client, p), perms)
-    missing = [p for p, ok in zip(perms, answers, strict=True) if not ok]
+    spaces = sorted({p.namespace for p in perms if p.namespace})
+    rules = dict(zip(spaces, client.map(lambda ns: namespace_rules(client, ns), spaces),
+                     strict=True))  # fmt: skip
+    unsure = [p for p in perms if not (p.namespace and granted(rules[p.namespace], p))]
+    answers = client.map(lambda p: allowed(client, p), unsure)
+    missing = [p for p, ok in zip(unsure, answers, strict=True) if not ok]
     if missing:
         who = f"context {client.config.context}"
         raise MissingPermissions(
