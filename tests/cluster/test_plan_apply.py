@@ -463,6 +463,22 @@ def test_object_of_another_applyset_is_not_taken_over(cli: Cli, namespace: str, 
     assert "aiplane never adopts it" in out
 
 
+def test_foreign_objects_among_many_new_ones_are_found(cli: Cli, namespace: str, kubectl: Any):
+    """Many missing objects of one kind in one namespace are looked up by one LIST of names
+    (``scoped_reads.unlisted_objects``): a foreign object among them must still be refused."""
+    kubectl("-n", namespace, "create", "configmap", "cm-05")
+    items = [
+        {"apiVersion": "v1", "kind": "ConfigMap",
+         "metadata": {"name": f"cm-{i:02d}", "namespace": namespace}, "data": {"k": "v"}}
+        for i in range(12)
+    ]  # fmt: skip
+    out = " ".join(ok(cli.plan(cli.write(namespace, items)), 1).split())
+    assert f"ConfigMap/{namespace}/cm-05: exists and is not managed by this stack" in out
+    del items[5]
+    out = ok(cli.apply(cli.write(namespace, items)))
+    assert "11 applied" in out, out
+
+
 GPU_STACK = """apiVersion: aiplane.dev/v1alpha1
 kind: Stack
 metadata: {{name: {name}, namespace: {name}}}

@@ -203,3 +203,42 @@ def test_unreachable_server_is_a_clear_error() -> None:
     dead = KubeClient(ClusterConfig("http://127.0.0.1:9", "test"), retries=0)
     with dead, pytest.raises(ClusterUnreachable, match="cannot reach the API server"):
         dead.get("v1", "Namespace", "ml")
+
+
+def _desired(name: str, namespace: str = "ml") -> Any:
+    from aiplane.providers.kubernetes.desired import Desired
+    from aiplane.providers.kubernetes.objects import ObjectRef
+
+    return Desired(ObjectRef("v1", "ConfigMap", namespace, name), {}, "", "", "")
+
+
+def test_many_unlisted_objects_of_one_kind_are_read_by_one_names_list(server: Server) -> None:
+    """A first apply: the names in the namespace come first (metadata only); only the ones that
+    exist (another owner's) are read, and a few missing objects are each read directly."""
+    from aiplane.providers.kubernetes.scoped_reads import NAMES_LIST_FROM, unlisted_objects
+
+    foreign = {"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "cm-3", "namespace": "ml"}}  # fmt: skip
+
+    def answer(s: Seen) -> Reply:
+        if s.path == "/api/v1/namespaces/ml/configmaps":
+            return 200, {"items": [{"metadata": {"name": "cm-3"}}, {"metadata": {"name": "x"}}]}
+        if s.path == "/api/v1/namespaces/ml/configmaps/cm-3":
+            return 200, foreign
+        if s.path == "/api/v1/namespaces/other/configmaps/solo":
+            return 200, {**foreign, "metadata": {"name": "solo", "namespace": "other"}}
+        return 404, {"reason": "NotFound"}
+
+    server.answer = answer
+    many = [_desired(f"cm-{i}") for i in range(NAMES_LIST_FROM)]
+    few = [_desired("solo", "other"), _desired("gone", "other")]
+    with client(server) as kube:
+        found = unlisted_objects(kube, [*many, *few])
+    assert found[3] == foreign and found[8] is not None and found[8]["metadata"]["name"] == "solo"
+    assert [i for i, obj in enumerate(found) if obj is None] == [0, 1, 2, 4, 5, 6, 7, 9]
+    paths = sorted(s.path for s in server.calls("GET"))
+    assert paths == ["/api/v1/namespaces/ml/configmaps", "/api/v1/namespaces/ml/configmaps/cm-3",
+                     "/api/v1/namespaces/other/configmaps/gone",
+                     "/api/v1/namespaces/other/configmaps/solo"]  # fmt: skip
+    names_list = next(s for s in server.calls("GET") if s.path.endswith("/configmaps"))
+    assert names_list.headers["accept"].startswith("application/json;as=PartialObjectMetadataList")

@@ -75,7 +75,7 @@ from aiplane.providers.kubernetes.ownership import (
     unowned_note,
 )
 from aiplane.providers.kubernetes.preflight import preflight
-from aiplane.providers.kubernetes.scoped_reads import scoped_lists
+from aiplane.providers.kubernetes.scoped_reads import scoped_lists, unlisted_objects
 from aiplane.secrets import Scrubber
 
 FIELD_MANAGER = "aiplane"
@@ -208,7 +208,7 @@ class KubernetesProvider:
                 live.objects[d.ref.address] = members[d.key]
             elif self.client.resource(d.ref.api_version, d.ref.kind):
                 missing.append(d)
-        for d, got in zip(missing, self.client.map(self._get, missing), strict=True):
+        for d, got in zip(missing, unlisted_objects(self.client, missing), strict=True):
             if got is not None:
                 live.objects[d.ref.address] = got
         self._read_configured(recorded, live)
@@ -246,10 +246,6 @@ class KubernetesProvider:
                 "nothing was planned or applied",
                 problems,
             )
-
-    def _get(self, d: Desired) -> Manifest | None:
-        r = d.ref
-        return self.client.get(r.api_version, r.kind, r.name, r.namespace or None)
 
     def _resolve_group_kind(self, gk: str) -> tuple[str, str] | None:
         kind, _, group = gk.partition(".")
