@@ -4,8 +4,9 @@ It covers what plan and apply need: discovery (kinds to plurals and scope, cache
 label selector, server-side apply (optionally as a dry run), create, replace, delete and patch.
 Requests are retried briefly on transport errors and 429/5xx; a cluster that stays unreachable
 raises ``ClusterUnreachable``. Concurrency is a thread pool over a pool of HTTP/1.1 keep-alive
-connections: httpx's synchronous HTTP/2 connection is not safe to share between threads (it failed
-with "deque mutated during iteration" under load), so ``http2`` is off unless asked for.
+connections (``transport``, on ``http.client``, when the connection is direct): httpx's synchronous
+HTTP/2 connection is not safe to share between threads (it failed with "deque mutated during
+iteration" under load), so ``http2`` is off unless asked for.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import httpx
 from aiplane.errors import AiplaneError
 from aiplane.providers.kubernetes.kubeconfig import ClusterConfig
 from aiplane.providers.kubernetes.throttle import MAX_PAUSE_S, Throttle, retry_after_s
+from aiplane.providers.kubernetes.transport import LeanTransport
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -114,6 +116,7 @@ class KubeClient:
         self._extensions = (
             {"sni_hostname": config.tls_server_name} if config.tls_server_name else {}
         )
+        direct = not (http2 or config.proxy_url or config.tls_server_name)
         self._http = httpx.Client(
             base_url=config.server,
             headers=headers,
@@ -123,6 +126,7 @@ class KubeClient:
             timeout=self._timeout(timeout or None),
             limits=limits,
             proxy=config.proxy_url or None,
+            transport=LeanTransport(config.server, ctx, keep=concurrency) if direct else None,
         )
         self.throttle = Throttle(concurrency)
         self._lock = threading.Lock()
