@@ -7,7 +7,9 @@ Prints a Markdown table; the figures in docs/benchmarks.md come from this script
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -38,15 +40,20 @@ def import_time_us() -> tuple[int, list[tuple[int, str]]]:
     return total, top
 
 
-def wall_ms(argv: list[str], runs: int) -> float:
-    samples = []
+def wall_ms(argv: list[str], runs: int) -> tuple[float, float]:
+    """Median wall and CPU (user + sys) milliseconds of ``python -m aiplane ARGV``, after one
+    unmeasured run (it writes the bytecode caches a fresh checkout lacks)."""
+    cmd = [sys.executable, "-m", "aiplane", *argv]
+    subprocess.run(cmd, capture_output=True, cwd=ROOT, check=False)
+    walls, cpus = [], []
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "aiplane", *argv], capture_output=True, cwd=ROOT, check=False
-        )
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
+        subprocess.run(cmd, capture_output=True, cwd=ROOT, check=False)
+        walls.append((time.perf_counter() - start) * 1000)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append((after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def main() -> None:
@@ -55,20 +62,29 @@ def main() -> None:
     args = parser.parse_args()
     totals = [import_time_us()[0] for _ in range(args.runs)]
     _, top = import_time_us()
-    baseline = wall_ms(["--version"], args.runs)
-    print(f"| measurement | median of {args.runs} runs |")
-    print("|---|---|")
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"| measurement | median of {args.runs} runs | CPU (user + sys) |")
+    print("|---|---|---|")
     print(
-        f"| `import aiplane.cli` (cumulative, -X importtime) | {statistics.median(totals) / 1000:.1f} ms |"
+        f"| `import aiplane.cli` (cumulative, -X importtime) | "
+        f"{statistics.median(totals) / 1000:.1f} ms | |"
     )
+    bare = [sys.executable, "-c", "pass"]
     for argv in (
         ["--version"],
         ["--help"],
         ["validate", "stacks/seed.yaml"],
         ["validate", "stacks/production.yaml"],
     ):
-        ms = baseline if argv == ["--version"] else wall_ms(argv, args.runs)
-        print(f"| `aiplane {' '.join(argv)}` wall time | {ms:.0f} ms |")
+        wall, cpu = wall_ms(argv, args.runs)
+        print(f"| `aiplane {' '.join(argv)}` wall time | {wall:.0f} ms | {cpu:.0f} ms |")
+    samples = []
+    for _ in range(args.runs):
+        start = time.perf_counter()
+        subprocess.run(bare, check=True)
+        samples.append((time.perf_counter() - start) * 1000)
+    print(f"| `python -c pass` wall time | {statistics.median(samples):.0f} ms | |")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print()
     print(
         "Costliest direct imports of aiplane.cli (cumulative µs): "
