@@ -22,6 +22,7 @@ import importlib.util
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -113,12 +114,21 @@ def write_kubectl_input(path: Path, items: list[dict[str, Any]]) -> None:
                                 "items": [d.body for d in desired]}))  # fmt: skip
 
 
+CPU: dict[str, list[float]] = {}
+"""CPU seconds (user + sys) of each timed command, by its command line (file names only)."""
+
+
 def timed(cmd: list[str], env: dict[str, str], ok: tuple[int, ...]) -> tuple[float, str]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, cwd=REPO)
     took = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if res.returncode not in ok:
         raise SystemExit(f"{' '.join(cmd[:4])}: exit {res.returncode}\n{res.stderr[-3000:]}")
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    key = " ".join(Path(a).name if "/" in a else a for a in cmd)
+    CPU.setdefault(key, []).append(round(cpu, 2))
     return took, res.stdout
 
 
@@ -187,6 +197,8 @@ def report(r: dict[str, Any]) -> None:
                      if k.startswith("kubectl_c") and k.endswith(f"_{label}_s")):  # fmt: skip
             theirs = med[f"kubectl_c{conc}_{label}_s"]
             print(f"ratio {label}, kubectl --concurrency={conc}: {theirs / ours:.1f}x")
+    print("client CPU s (user + sys) per command: "
+          + "; ".join(f"{k}: {v}" for k, v in CPU.items()))  # fmt: skip
     print(json.dumps(r))
 
 
