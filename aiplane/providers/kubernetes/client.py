@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import httpx
 
@@ -158,6 +159,10 @@ class KubeClient:
         ``body`` may be already encoded JSON (``bytes``): built once, sent as is. A 429 waits for
         the server's Retry-After and narrows the concurrency (``throttle``)."""
         content = body if isinstance(body, bytes) or body is None else encode(body)
+        # One absolute URL, parsed once: httpx parses a relative path, its join with the base
+        # URL and the merged query each again (a third of the client's CPU per request).
+        query = f"?{urlencode(params)}" if params else ""
+        url = httpx.URL(f"{self.config.server}{path}{query}")
         headers = {"Content-Type": content_type} if content is not None else {}
         if accept:
             headers["Accept"] = accept
@@ -170,7 +175,7 @@ class KubeClient:
             try:
                 with self.throttle.slot():
                     resp = self._http.request(
-                        method, path, params=params, content=content, headers=headers,
+                        method, url, content=content, headers=headers,
                         timeout=self._timeout(left), extensions=self._extensions,
                     )  # fmt: skip
             except httpx.TransportError as exc:
