@@ -43,7 +43,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
                        "aiplane.gateway",
                        "aiplane.providers.base", "aiplane.plan.address", f"{KUBE}.labels",
                        f"{KUBE}.kind_table",
-                       f"{KUBE}.objects"),
+                       # the shared-document format (render combines stacks' copies with it)
+                       f"{KUBE}.objects", f"{KUBE}.shared_doc"),
     "aiplane.output": ("aiplane.errors", "aiplane.plan", "aiplane.gpu", "aiplane.secrets",
                        f"{KUBE}.objects", f"{KUBE}.diff", f"{KUBE}.labels"),
     "aiplane.gitops": ("aiplane.errors", "aiplane.check", "aiplane.render",
