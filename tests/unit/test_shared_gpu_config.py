@@ -20,7 +20,7 @@ from aiplane.providers.kubernetes.shared_doc import (
     removed_entries,
     with_precondition,
 )
-from aiplane.providers.nodelabels import classify, conflicts, release_change, release_address
+from aiplane.providers.nodelabels import classify, conflicts, release_address, release_change
 from aiplane.render.output_dir import StackOutput, refuse_conflicts
 
 SPEC = MergeSpec("config.yaml", "mig-configs")
@@ -98,7 +98,7 @@ def test_a_bad_merge_annotation_or_document_is_refused() -> None:
     bad = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "m"},
            "data": {"config.yaml": "mig-configs: [1, 2]"}}  # fmt: skip
     with pytest.raises(
-        AiplaneError, match="ConfigMap/gpu-operator/mig: data.config.yaml has no map"
+        AiplaneError, match=r"ConfigMap/gpu-operator/mig: data\.config\.yaml has no map"
     ):
         merge_into(SPEC, doc_cm({}), bad, "a")
 
