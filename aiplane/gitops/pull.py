@@ -24,6 +24,7 @@ from aiplane.providers.kubernetes.kinds import STAGES, stage_of
 from aiplane.providers.kubernetes.labels import NODE_LABELS_KIND, PART_OF
 from aiplane.providers.kubernetes.objects import Manifest, ObjectRef
 from aiplane.providers.kubernetes.offline import offline_scope
+from aiplane.providers.kubernetes.shared_doc import merge_into
 
 KUBERNETES_PROVIDERS = frozenset({"kubernetes", "node-labels"})
 
@@ -92,7 +93,10 @@ def pull_objects(
                 "stacks share the GPU cluster, a GitOps controller would replace the others' "
                 "entries: apply the GPU pools with `aiplane apply`, which merges them"
             )
-        body = _without_applyset(d.create_body, extra_labels, d.configured)
+        body = d.create_body
+        if d.merge is not None:  # record its entries as `aiplane apply` does (see shared_doc)
+            body = merge_into(d.merge, body, None, stack).body
+        body = _without_applyset(body, extra_labels, d.configured)
         objects.append(PullObject(d.ref, body, stage_of(d.ref)))
     objects.sort(key=lambda o: o.stage)  # stable: render order within a stage
     return objects, notes

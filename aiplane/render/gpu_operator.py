@@ -60,7 +60,8 @@ MIG_CONFIGS = "mig-configs"
 # the policy (an operator installed by Helm keeps its own values for these).
 POLICY_CREATE_DEFAULTS = (
     "spec.operator", "spec.daemonsets", "spec.driver", "spec.toolkit", "spec.dcgm",
-    "spec.nodeStatusExporter", "spec.dcgmExporter", "spec.gfd", "spec.devicePlugin.enabled",
+    "spec.nodeStatusExporter", "spec.dcgmExporter", "spec.gfd",
+    "+spec.devicePlugin.enabled",  # required, and every GPU stack needs the device plugin
 )  # fmt: skip
 MIG_CONFIG_LABEL = "nvidia.com/mig.config"
 DEVICE_PLUGIN_LABEL = "nvidia.com/device-plugin.config"

@@ -47,7 +47,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
                        f"{KUBE}.objects", f"{KUBE}.shared_doc"),
     "aiplane.output": ("aiplane.errors", "aiplane.plan", "aiplane.gpu", "aiplane.secrets",
                        f"{KUBE}.objects", f"{KUBE}.diff", f"{KUBE}.labels"),
-    "aiplane.gitops": ("aiplane.errors", "aiplane.check", "aiplane.render",
+    "aiplane.gitops": ("aiplane.errors", "aiplane.check", "aiplane.render", f"{KUBE}.shared_doc",
                        f"{KUBE}.applyset", f"{KUBE}.desired", f"{KUBE}.kinds", f"{KUBE}.labels",
                        f"{KUBE}.objects", f"{KUBE}.offline", f"{KUBE}.ownership"),
     "aiplane.commands": ("aiplane",),

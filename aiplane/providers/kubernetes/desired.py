@@ -163,7 +163,9 @@ def without_annotations(body: Manifest, keys: Mapping[str, str]) -> Manifest:
 
 
 def split_defaults(body: Manifest, paths: Sequence[str]) -> tuple[Manifest, Manifest | None]:
-    """(``body`` without ``paths``, the identity plus ``paths``); (body, None) for no paths."""
+    """(``body`` without ``paths``, the identity plus ``paths``); (body, None) for no paths.
+    A path written ``+a.b`` is copied, not moved: the schema needs it at create and the stack
+    owns it too."""
     if not paths:
         return body, None
     kept = copy.deepcopy(body)
@@ -174,7 +176,8 @@ def split_defaults(body: Manifest, paths: Sequence[str]) -> tuple[Manifest, Mani
         "metadata": {k: meta[k] for k in ("name", "namespace") if meta.get(k)},
     }
     for path in paths:
-        *parents, leaf = path.split(".")
+        copy_only = path.startswith("+")  # also this stack's: sent at create, and kept
+        *parents, leaf = path.lstrip("+").split(".")
         source, target = kept, defaults
         for part in parents:
             if not isinstance(source.get(part), dict):
@@ -182,7 +185,9 @@ def split_defaults(body: Manifest, paths: Sequence[str]) -> tuple[Manifest, Mani
             source = source[part]
             target = target.setdefault(part, {})
         else:
-            if leaf in source:
+            if leaf in source and copy_only:
+                target[leaf] = copy.deepcopy(source[leaf])
+            elif leaf in source:
                 target[leaf] = source.pop(leaf)
                 _drop_empty(kept, parents)
     return kept, defaults

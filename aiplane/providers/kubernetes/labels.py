@@ -42,4 +42,5 @@ the object in annotation ``MAP.aiplane.dev/STACK``."""
 CREATE_DEFAULTS_ANN = "aiplane.dev/create-defaults"
 """Annotation (render only): comma-separated paths (``spec.driver,...``) that are sent only when
 the object does not exist yet, under a field manager no stack owns: values the schema requires
-but no stack means to set on an object someone else installed."""
+but no stack means to set on an object someone else installed. A path written ``+PATH`` is
+required at create and set by the stack as well: it is sent in both requests."""
