@@ -146,3 +146,48 @@ def test_a_second_stack_asking_for_another_mig_config_on_a_node_is_refused(
         kubectl("delete", "clusterpolicy", "cluster-policy", "--ignore-not-found")
         kubectl("-n", "gpu-operator", "delete", "configmap", MIG_CM, PLUGIN_CM,
                 "--ignore-not-found")  # fmt: skip
+
+
+def test_a_rendered_policy_joins_a_helm_installed_one_without_touching_its_values(
+    cli: Cli, namespace: str, kubectl: Any
+) -> None:
+    """On a cluster whose GPU Operator Helm installed (drivers preinstalled: driver.enabled
+    false, DCGM on), the stack sets only what it means: MIG and the device-plugin config. The
+    values the schema requires (create-only defaults) are never sent to an existing policy."""
+    from test_plan_apply_support import _sample_policy_spec
+
+    kubectl("create", "namespace", "gpu-operator", check=False)
+    spec = _sample_policy_spec()
+    spec["driver"]["enabled"], spec["dcgm"]["enabled"] = False, True
+    spec["mig"] = {"strategy": "mixed"}
+    spec["migManager"].pop("config", None)
+    spec["devicePlugin"].pop("config", None)
+    helm = {"apiVersion": "nvidia.com/v1", "kind": "ClusterPolicy",
+            "metadata": {"name": "cluster-policy", "labels": {"app.kubernetes.io/managed-by": "Helm"},
+                         "annotations": {"meta.helm.sh/release-name": "gpu-operator"}},
+            "spec": spec}  # fmt: skip
+    kubectl("apply", "--server-side", "--field-manager=helm", "-f", "-", input=json.dumps(helm))
+    stack = f"{namespace[:40].rstrip('-')}-seed"
+    try:
+        file = cli.write(stack, gpu_config("seed.yaml"), "seed.json")
+        apply(cli, file)
+        res = cli.run("plan", file, "--detailed-exitcode")
+        assert res.returncode == 0, res.stdout + res.stderr
+        live = get(kubectl, "clusterpolicy", "cluster-policy")
+        assert live["spec"]["driver"]["enabled"] is False and live["spec"]["dcgm"]["enabled"]
+        assert live["spec"]["migManager"]["config"]["name"] == MIG_CM
+        assert live["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "Helm"}
+        assert "aiplane-defaults" not in {e["manager"] for e in live["metadata"]["managedFields"]}
+
+        apply(cli, cli.write(stack, [], "seed-empty.json"), "--allow-delete")
+        live = get(kubectl, "clusterpolicy", "cluster-policy")
+        assert live, "Helm's ClusterPolicy must stay"
+        assert "config" not in live["spec"]["migManager"]  # the stack's fields are released
+        assert (
+            live["spec"]["driver"]["enabled"] is False
+            and live["spec"]["mig"]["strategy"] == "mixed"
+        )
+    finally:
+        kubectl("delete", "clusterpolicy", "cluster-policy", "--ignore-not-found")
+        kubectl("-n", "gpu-operator", "delete", "configmap", MIG_CM, PLUGIN_CM,
+                "--ignore-not-found")  # fmt: skip
