@@ -11,6 +11,7 @@ values), which `render` and `plan` report (tests/unit/test_shared_gpu_config.py)
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -191,3 +192,25 @@ def test_a_rendered_policy_joins_a_helm_installed_one_without_touching_its_value
         kubectl("delete", "clusterpolicy", "cluster-policy", "--ignore-not-found")
         kubectl("-n", "gpu-operator", "delete", "configmap", MIG_CM, PLUGIN_CM,
                 "--ignore-not-found")  # fmt: skip
+
+
+def test_apply_does_not_wait_for_a_policy_no_operator_reconciles(
+    cli: Cli, namespace: str, kubectl: Any
+) -> None:
+    kubectl("create", "namespace", "gpu-operator", check=False)
+    stack = f"{namespace[:40].rstrip('-')}-lone"
+    policy = [m for m in gpu_config("laptop.yaml") if m["kind"] == "ClusterPolicy"]
+    file = cli.write(stack, policy, "lone.json")
+    try:
+        out = " ".join(ok(cli.run("plan", file, "--detailed-exitcode"), 2).split())
+        assert "no GPU Operator runs in namespace gpu-operator" in out
+        started = time.monotonic()
+        res = cli.run("apply", file, "--yes", env={"AIPLANE_HEALTH_TIMEOUT": "900"})
+        elapsed = time.monotonic() - started
+        out = " ".join((res.stdout + res.stderr).split())
+        assert res.returncode == 0, out
+        assert "ClusterPolicy: not waiting: no GPU Operator runs" in out
+        assert elapsed < 120, f"apply waited {elapsed:.0f} s for a policy nothing reconciles"
+        apply(cli, cli.write(stack, [], "lone-empty.json"), "--allow-delete")
+    finally:
+        kubectl("delete", "clusterpolicy", "cluster-policy", "--ignore-not-found")

@@ -500,7 +500,7 @@ class KubernetesProvider:
         if policies and not self._gpu_operator_running():
             out += [
                 f"{c.address}: no GPU Operator runs in namespace {GPU_OPERATOR_NAMESPACE} to "
-                "reconcile it; its health wait will time out (install the operator first)"
+                "reconcile it; apply will not wait for it (install the operator first)"
                 for c in policies
             ]
         return out
@@ -566,6 +566,11 @@ class KubernetesProvider:
         an Established CRD is served: refreshing before the wait could cache it as missing)."""
         if health:
             refs = [ObjectRef.of(c.address) for c in changes if c.action != "delete"]
+            if any(r.kind == "ClusterPolicy" for r in refs) and not self._gpu_operator_running():
+                # nothing would ever mark it ready: waiting would only burn the timeout
+                say(f"ClusterPolicy: not waiting: no GPU Operator runs in namespace "
+                    f"{GPU_OPERATOR_NAMESPACE} (install it to reconcile the policy)")  # fmt: skip
+                refs = [r for r in refs if r.kind != "ClusterPolicy"]
             wait_healthy(self.client, refs, say, selector=self.applyset.selector,
                          cap=self.health_timeout, stop=self.stop)  # fmt: skip
         if any(self.stage(c.address) == STAGES[0] for c in changes):
