@@ -34,7 +34,7 @@ from aiplane.providers.base import Live, PlanError, ProviderContext, Resource, S
 from aiplane.providers.kubernetes.applyset import ApplySet
 from aiplane.providers.kubernetes.client import ApiError, KubeClient, encode
 from aiplane.providers.kubernetes.configured import ConfiguredObjects
-from aiplane.providers.kubernetes.desired import Desired, Key, crd_scopes, key_of, prepare
+from aiplane.providers.kubernetes.desired import Desired, crd_scopes, key_of, prepare
 from aiplane.providers.kubernetes.diff import mask_diffs
 from aiplane.providers.kubernetes.drift import (
     DriftRule,
@@ -53,6 +53,14 @@ from aiplane.providers.kubernetes.kinds import (
     mig_refs_of,
 )
 from aiplane.providers.kubernetes.labels import PART_OF, SOURCE_ANN, SUBJECT_ANN
+from aiplane.providers.kubernetes.live_read import (
+    CONFIGURED,
+    GROUP_KINDS,
+    NAMESPACES,
+    check_preflight,
+    read_live,
+    recorded_configured,
+)
 from aiplane.providers.kubernetes.objects import (
     Manifest,
     ObjectRef,
@@ -71,8 +79,6 @@ from aiplane.providers.kubernetes.ownership import (
     stack_field_manager,
     unowned_note,
 )
-from aiplane.providers.kubernetes.preflight import preflight
-from aiplane.providers.kubernetes.scoped_reads import scoped_lists
 from aiplane.providers.kubernetes.shared_doc import MergeSpec
 from aiplane.secrets import Scrubber
 
@@ -82,9 +88,7 @@ DELETE_NOTES = {
     "PersistentVolumeClaim": "; the volume's data (e.g. a model cache) may be lost",
     "CustomResourceDefinition": "; deleting a CRD deletes all its custom resources",
 }
-GROUP_KINDS, NAMESPACES = "group-kinds", "namespaces"
 GPU_OPERATOR_NAMESPACE = "gpu-operator"
-CONFIGURED = "configured"  # inventory: objects whose fields (only) this stack owns
 
 
 def make_provider(context: ProviderContext) -> KubernetesProvider:
@@ -188,84 +192,16 @@ class KubernetesProvider:
         return None if res is None else res.namespaced
 
     def read(self, wanted: Sequence[Resource], recorded: Inventory) -> Live:
-        """LIST every kind the stack uses or used (by label), then GET the objects not found."""
+        """Preflight, then the stack's objects as they are (``live_read``)."""
         desired = [self.desired[r.address] for r in wanted]
-        self._preflight(desired)
-        kinds: dict[str, tuple[str, str]] = {}
-        for d in desired:
-            if self.client.resource(d.ref.api_version, d.ref.kind):
-                kinds.setdefault(d.ref.group_kind, (d.ref.api_version, d.ref.kind))
-        for gk in recorded.get(GROUP_KINDS, ()):
-            found = self._resolve_group_kind(gk)
-            if found:
-                kinds.setdefault(gk, found)
-        lists = self.client.map(  # per namespace: reads stay inside the stack's namespaces
-            lambda k: self.client.list(k[0], k[1], label_selector=self.applyset.selector,
-                                       namespace=k[2]),
-            scoped_lists(self.client, kinds.values(), desired, recorded.get(NAMESPACES, ())),
-        )  # fmt: skip
-        members: dict[Key, Manifest] = {}
-        for items in lists:
-            for obj in items:
-                members[key_of(ref_of(obj))] = obj
-        live = Live(members={ref_of(obj).address: obj for obj in members.values()})
-        missing = []
-        for d in desired:
-            if d.key in members:
-                live.objects[d.ref.address] = members[d.key]
-            elif self.client.resource(d.ref.api_version, d.ref.kind):
-                missing.append(d)
-        for d, got in zip(missing, self.client.map(self._get, missing), strict=True):
-            if got is not None:
-                live.objects[d.ref.address] = got
-        self._read_configured(recorded, live)
+        check_preflight(self.client, desired, crds=self.crds, created=self.new_namespaces,
+                        stack_file=self.stack_file)  # fmt: skip
+        live = read_live(self.client, self.applyset.selector, desired, recorded, self.configured)
         self.last_read = live
         for obj in [*live.objects.values(), *live.members.values()]:
             if obj.get("kind") == "Secret":
                 self.scrub.learn_secret(obj)
         return live
-
-    def _read_configured(self, recorded: Inventory, live: Live) -> None:
-        """Configured objects carry no ApplySet label: find the recorded ones by name."""
-        for text in recorded.get(CONFIGURED, ()):
-            ref, merge = _recorded_ref(text)
-            if ref is None or not self.client.resource(ref.api_version, ref.kind):
-                continue
-            self.configured.setdefault(ref.address, merge)
-            obj = live.objects.get(ref.address)
-            if obj is None:
-                obj = self.client.get(ref.api_version, ref.kind, ref.name, ref.namespace or None)
-            if obj is not None:
-                live.members[ref.address] = obj
-
-    def _preflight(self, desired: Sequence[Desired]) -> None:
-        """Refuse, before any write, a stack whose APIs or namespaces the cluster lacks."""
-        problems = preflight(
-            [(d.ref.api_version, d.ref.kind, d.ref.namespace, d.source) for d in desired],
-            served=lambda api, kind: self.client.resource(api, kind) is not None,
-            crds=self.crds,
-            created_namespaces=self.new_namespaces,
-            namespace_exists=lambda ns: self.client.get("v1", "Namespace", ns) is not None,
-            stack_file=self.stack_file or "<stack>",
-        )
-        if problems:
-            raise PlanError(
-                f"preflight: the cluster lacks {len(problems)} thing(s) this stack needs; "
-                "nothing was planned or applied",
-                problems,
-            )
-
-    def _get(self, d: Desired) -> Manifest | None:
-        r = d.ref
-        return self.client.get(r.api_version, r.kind, r.name, r.namespace or None)
-
-    def _resolve_group_kind(self, gk: str) -> tuple[str, str] | None:
-        kind, _, group = gk.partition(".")
-        for version in self.client.group_versions(group):
-            api_version = f"{group}/{version}" if group else version
-            if self.client.resource(api_version, kind):
-                return api_version, kind
-        return None
 
     # -- plan ----------------------------------------------------------------------------------
 
@@ -592,7 +528,7 @@ class KubernetesProvider:
             NAMESPACES: tuple(sorted({r.namespace for r in refs if r.namespace})),
             CONFIGURED: tuple(
                 sorted(
-                    _recorded(d.ref, d.merge)
+                    recorded_configured(d.ref, d.merge)
                     for r in wanted
                     if (d := self.desired[r.address]).configured
                 )
@@ -601,22 +537,6 @@ class KubernetesProvider:
 
     def close(self) -> None:
         """The client is shared; the command closes it."""
-
-
-def _recorded(ref: ObjectRef, merge: MergeSpec | None) -> str:
-    """A configured object in the inventory (its shared document too: prune needs it)."""
-    parts = [ref.api_version, ref.kind, ref.namespace, ref.name]
-    if merge is not None:
-        parts.append(f"{merge.key}:{merge.entries}")
-    return "|".join(parts)
-
-
-def _recorded_ref(text: str) -> tuple[ObjectRef | None, MergeSpec | None]:
-    parts = text.split("|")
-    if len(parts) not in (4, 5):
-        return None, None
-    merge = MergeSpec.parse(parts[4]) if len(parts) == 5 else None
-    return ObjectRef(*parts[:4]), merge
 
 
 def _mismatches(body: Manifest, live: Manifest) -> list[Mismatch]:
