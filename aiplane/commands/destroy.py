@@ -8,15 +8,14 @@ stopped half-way can be resumed by running destroy again.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiplane.errors import AiplaneError
 from aiplane.output.console import console
 from aiplane.output.progress import Progress
-from aiplane.providers import nodelabels as nodes
 from aiplane.providers.kubernetes.applyset import ApplySet
 from aiplane.providers.kubernetes.client import KubeClient
+from aiplane.providers.kubernetes.objects import NODE_LABELS_PROVIDER
 from aiplane.secrets import Scrubber
 
 if TYPE_CHECKING:
@@ -52,10 +51,9 @@ def destroy_main(
             return EXIT_ERROR
         conf = Settings.from_env()
         rendered = render_stack_file(file)
-        labels = [m for m in rendered.manifests if m.get("kind") == "NodeLabels"]
         with stop, cmd.connect(kubeconfig, context, request_timeout) as client:
             cmd.check_access(client, rendered, "apply", file, conf)
-            return _destroy(client, rendered.stack, file, labels, stop=stop, yes=yes,
+            return _destroy(client, rendered.stack, file, stop=stop, yes=yes,
                             allow_delete=allow_delete, lock_timeout=lock_timeout,
                             scrub=scrub, conf=conf)  # fmt: skip
     except AiplaneError as exc:
@@ -66,7 +64,6 @@ def _destroy(
     client: KubeClient,
     stack: str,
     file: str,
-    labels: Sequence[Mapping[str, Any]],
     *,
     stop: StopSignal,
     yes: bool,
@@ -93,12 +90,10 @@ def _destroy(
     try:
         wanted = prepare_all(run, [])  # nothing wanted: every member is a deletion
         plan, lives = build_plan(run, wanted, mode="cluster", target=cmd.cluster_target(client))
-        releases = _label_releases(client, labels)
         show(plan, plan.gates(allow_disruption=True, allow_delete=allow_delete), "human",
                  scrub)  # fmt: skip
-        for node, keys in releases.items():
-            out.print(f"  - Node/{node}: labels {', '.join(sorted(keys))} released")
-        if parent is None and not releases:
+        releases = [c for c in plan.changes if c.address.provider == NODE_LABELS_PROVIDER]
+        if parent is None and not plan.has_changes:
             out.print(f"stack {stack}: nothing to destroy (no ApplySet parent)")
             return EXIT_OK
         if plan.has_changes and not allow_delete:
@@ -109,37 +104,12 @@ def _destroy(
             return EXIT_ERROR
         with Progress(err) as say:
             report = apply_plan(run, plan, wanted, lives, say=say, health=False)
-        for node, keys in releases.items():
-            stop.check(report)
-            _release(client, node, keys)
         stop.check(report)
         if parent is not None:
             client.delete("v1", "ConfigMap", applyset.name, applyset.namespace)
-        out.print(f"stack {stack}: destroyed: {len(report.pruned)} deleted, labels released on "
+        deleted = len(report.pruned) - len(releases)
+        out.print(f"stack {stack}: destroyed: {deleted} deleted, labels released on "
                   f"{len(releases)} node(s).")  # fmt: skip
         return EXIT_OK
     finally:
         lock.release()
-
-
-def _label_releases(client: KubeClient, bodies: Sequence[Mapping[str, Any]]) -> dict[str, set[str]]:
-    """Per node, the label keys this stack's NodeLabels set and the node-label manager owns."""
-    out: dict[str, set[str]] = {}
-    for body in bodies:
-        keys = set(nodes.wanted_labels(body))
-        for node in nodes.list_nodes(client, body):
-            owned = nodes.owned_labels(node) & keys
-            if owned:
-                out.setdefault(node["metadata"]["name"], set()).update(owned)
-    return out
-
-
-def _release(client: KubeClient, name: str, keys: set[str]) -> None:
-    """Server-side apply the labels the manager keeps; the released ones are removed."""
-    node = client.get("v1", "Node", name)
-    if node is None:
-        return
-    current = node["metadata"].get("labels") or {}
-    keep = {k: current[k] for k in nodes.owned_labels(node) - keys if k in current}
-    patch = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": keep}}
-    client.apply(patch, field_manager=nodes.NODE_MANAGER, force=True)

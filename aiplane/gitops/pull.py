@@ -24,7 +24,7 @@ from aiplane.providers.kubernetes.kinds import STAGES, stage_of
 from aiplane.providers.kubernetes.labels import NODE_LABELS_KIND, PART_OF
 from aiplane.providers.kubernetes.objects import Manifest, ObjectRef
 from aiplane.providers.kubernetes.offline import offline_scope
-from aiplane.providers.kubernetes.ownership import is_configured
+from aiplane.providers.kubernetes.shared_doc import merge_into
 
 KUBERNETES_PROVIDERS = frozenset({"kubernetes", "node-labels"})
 
@@ -87,16 +87,25 @@ def pull_objects(
         if d.ref.kind == NODE_LABELS_KIND:
             notes.append(_node_labels_note(d.ref, d.body))
             continue
-        body = _without_applyset(d.body, extra_labels)
+        if d.merge is not None:
+            notes.append(
+                f"{d.ref}: holds this stack's {d.merge.entries} entries only; where several "
+                "stacks share the GPU cluster, a GitOps controller would replace the others' "
+                "entries: apply the GPU pools with `aiplane apply`, which merges them"
+            )
+        body = d.create_body
+        if d.merge is not None:  # record its entries as `aiplane apply` does (see shared_doc)
+            body = merge_into(d.merge, body, None, stack).body
+        body = _without_applyset(body, extra_labels, d.configured)
         objects.append(PullObject(d.ref, body, stage_of(d.ref)))
     objects.sort(key=lambda o: o.stage)  # stable: render order within a stage
     return objects, notes
 
 
-def _without_applyset(body: Manifest, extra_labels: dict[str, str]) -> Manifest:
+def _without_applyset(body: Manifest, extra_labels: dict[str, str], configured: bool) -> Manifest:
     meta = dict(body["metadata"])
     labels = {k: v for k, v in (meta.get("labels") or {}).items() if k != PART_OF}
-    if not is_configured(str(body.get("kind"))):  # a shared, configured object gets no labels
+    if not configured:  # a shared, configured object gets no labels
         labels.update(extra_labels)
     if labels:
         meta["labels"] = labels

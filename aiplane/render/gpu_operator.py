@@ -33,7 +33,14 @@ import yaml
 from aiplane.errors import StackError
 from aiplane.gpu.catalog import GpuSpec, get_gpu, gpu_names
 from aiplane.gpu.layouts import check_layout
-from aiplane.providers.kubernetes.labels import NODE_LABELS_API, NODE_LABELS_KIND
+from aiplane.providers.kubernetes.labels import (
+    CREATE_DEFAULTS_ANN,
+    MERGE_ANN,
+    NODE_LABELS_API,
+    NODE_LABELS_KIND,
+    OWNERSHIP_ANN,
+    OWNERSHIP_FIELDS,
+)
 from aiplane.render.common import GPU_OPERATOR_NAMESPACE, Context, Obj
 from aiplane.render.placement import (
     NODE_GROUP_LABEL,
@@ -47,6 +54,15 @@ from aiplane.stack.models import GpuPool
 MIG_CONFIGMAP = "aiplane-mig-parted-config"
 DEVICE_PLUGIN_CONFIGMAP = "aiplane-device-plugin-config"
 DEFAULT_DEVICE_PLUGIN_CONFIG = "aiplane-default"
+MIG_CONFIG_KEY = "config.yaml"
+MIG_CONFIGS = "mig-configs"
+# What the ClusterPolicy CRD requires but no stack means to own: sent only when aiplane creates
+# the policy (an operator installed by Helm keeps its own values for these).
+POLICY_CREATE_DEFAULTS = (
+    "spec.operator", "spec.daemonsets", "spec.driver", "spec.toolkit", "spec.dcgm",
+    "spec.nodeStatusExporter", "spec.dcgmExporter", "spec.gfd",
+    "+spec.devicePlugin.enabled",  # required, and every GPU stack needs the device plugin
+)  # fmt: skip
 MIG_CONFIG_LABEL = "nvidia.com/mig.config"
 DEVICE_PLUGIN_LABEL = "nvidia.com/device-plugin.config"
 _POOLS = ("spec", "gpuPools")
@@ -85,35 +101,52 @@ def cluster_mig_strategy(ctx: Context) -> str:
     return strategies.pop()
 
 
+def shared_meta(
+    ctx: Context, name: str, subject: str, *, namespace: str | None,
+    annotations: dict[str, str] | None = None,
+) -> Obj:  # fmt: skip
+    """``metadata`` of an object several stacks (or the operator's installer) share: no labels
+    that would claim it for this stack, and the mark that makes each stack own only its fields."""
+    meta = ctx.meta(name, _POOLS, subject, namespace=namespace,
+                    annotations={**(annotations or {}), OWNERSHIP_ANN: OWNERSHIP_FIELDS})  # fmt: skip
+    del meta["labels"]  # the stack's own labels too: another stack's would differ
+    return meta
+
+
 def _cluster_policy(ctx: Context, strategy: str, has_mig: bool, has_sharing: bool) -> Obj:
     names = ", ".join(p.name for p in ctx.loaded.stack.spec.gpu_pools)
-    mig_manager: Obj = {"enabled": has_mig}
-    if has_mig:
-        mig_manager["config"] = {"name": MIG_CONFIGMAP, "default": "all-disabled"}
     device_plugin: Obj = {"enabled": True}
     if has_sharing:
         device_plugin["config"] = {
             "name": DEVICE_PLUGIN_CONFIGMAP,
             "default": DEFAULT_DEVICE_PLUGIN_CONFIG,
         }
+    spec: Obj = {
+        # The CRD requires these keys; the values are the operator's usual defaults.
+        "operator": {"defaultRuntime": "containerd", "runtimeClass": "nvidia"},
+        "daemonsets": {"updateStrategy": "RollingUpdate"},
+        "driver": {"enabled": True},
+        "toolkit": {"enabled": True},
+        "dcgm": {"enabled": False},
+        "nodeStatusExporter": {"enabled": False},
+        "devicePlugin": device_plugin,
+        "dcgmExporter": {"enabled": True},
+        "gfd": {"enabled": True},
+    }
+    if has_mig:  # a stack without MIG pools has no say in MIG (other stacks may need it)
+        spec["mig"] = {"strategy": strategy}
+        spec["migManager"] = {
+            "enabled": True,
+            "config": {"name": MIG_CONFIGMAP, "default": "all-disabled"},
+        }
+    defaults = {CREATE_DEFAULTS_ANN: ",".join(POLICY_CREATE_DEFAULTS)}
     return {
         "apiVersion": "nvidia.com/v1",
         "kind": "ClusterPolicy",
-        "metadata": ctx.meta("cluster-policy", _POOLS, f"gpu pools {names}", namespace=None),
-        "spec": {
-            # The CRD requires these keys; the values are the operator's usual defaults.
-            "operator": {"defaultRuntime": "containerd", "runtimeClass": "nvidia"},
-            "daemonsets": {"updateStrategy": "RollingUpdate"},
-            "driver": {"enabled": True},
-            "toolkit": {"enabled": True},
-            "dcgm": {"enabled": False},
-            "nodeStatusExporter": {"enabled": False},
-            "mig": {"strategy": strategy},
-            "migManager": mig_manager,
-            "devicePlugin": device_plugin,
-            "dcgmExporter": {"enabled": True},
-            "gfd": {"enabled": True},
-        },
+        "metadata": shared_meta(
+            ctx, "cluster-policy", f"gpu pools {names}", namespace=None, annotations=defaults
+        ),
+        "spec": spec,
     }
 
 
@@ -234,15 +267,22 @@ def _mig_configmap(ctx: Context, pools: list[tuple[int, GpuPool]]) -> Obj:
                 configs[group.config] = _auto_entries(gpu, pool, group)
         else:
             configs[pool.mig_config_name()] = mig_entries(ctx, index, pool)
-    document = {"version": "v1", "mig-configs": configs}
+    document = {"version": "v1", MIG_CONFIGS: configs}
     names = ", ".join(p.name for _, p in pools)
+    merge = {MERGE_ANN: f"{MIG_CONFIG_KEY}:{MIG_CONFIGS}"}  # other stacks' configs live here too
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": ctx.meta(
-            MIG_CONFIGMAP, _POOLS, f"gpu pools {names}", namespace=GPU_OPERATOR_NAMESPACE
+        "metadata": shared_meta(
+            ctx,
+            MIG_CONFIGMAP,
+            f"gpu pools {names}",
+            namespace=GPU_OPERATOR_NAMESPACE,
+            annotations=merge,
         ),
-        "data": {"config.yaml": yaml.safe_dump(document, sort_keys=True, default_flow_style=False)},
+        "data": {
+            MIG_CONFIG_KEY: yaml.safe_dump(document, sort_keys=True, default_flow_style=False)
+        },
     }
 
 
@@ -302,8 +342,8 @@ def _device_plugin_configmap(ctx: Context, shared: dict[str, tuple[str, dict[str
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": ctx.meta(
-            DEVICE_PLUGIN_CONFIGMAP, _POOLS, f"gpu pools {names}", namespace=GPU_OPERATOR_NAMESPACE
+        "metadata": shared_meta(
+            ctx, DEVICE_PLUGIN_CONFIGMAP, f"gpu pools {names}", namespace=GPU_OPERATOR_NAMESPACE
         ),
         "data": data,
     }

@@ -6,9 +6,12 @@
 * ``-o DIR`` is complete and self-consistent: ``DIR/.aiplane-render`` records every file aiplane
   wrote, so files of objects that are gone are removed, and only those; a directory that is
   not empty and holds no such record is refused (it is someone else's).
-* Several stacks go to one subdirectory each; an object two stacks both render (a cluster
-  singleton such as the GPU Operator's ClusterPolicy) with different content is refused,
-  naming both stacks, instead of one silently replacing the other.
+* Several stacks go to one subdirectory each. An object several stacks share by design (marked
+  ``aiplane.dev/ownership: fields``: the GPU Operator's ClusterPolicy and ConfigMaps) is
+  combined: each stack's copy becomes the union of all of them (a shared mig-parted document
+  gets every stack's entries), and a field or entry two stacks set differently is refused, naming
+  both. Any other object two stacks render with different content is refused too, instead of
+  one silently replacing the other.
 """
 
 from __future__ import annotations
@@ -20,7 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from aiplane.errors import AiplaneError, Diagnostic
-from aiplane.providers.kubernetes.labels import RENDER_RECORD
+from aiplane.providers.kubernetes.labels import (
+    MERGE_ANN,
+    OWNERSHIP_ANN,
+    OWNERSHIP_FIELDS,
+    RENDER_RECORD,
+)
+from aiplane.providers.kubernetes.shared_doc import MergeSpec
 
 MANIFEST = RENDER_RECORD
 NODE_LABEL_SCRIPT = "node-labels.sh"
@@ -53,8 +62,9 @@ def identity(obj: Mapping[str, Any]) -> str:
 
 
 def refuse_conflicts(outputs: Sequence[StackOutput]) -> None:
-    """Raise when two stacks share a name or render one object with different content."""
-    problems: list[Diagnostic] = []
+    """Raise when two stacks share a name or render one object with different content (shared
+    objects are combined first: see the module docstring)."""
+    problems = _combine_shared(outputs)
     by_name: dict[str, StackOutput] = {}
     for out in outputs:
         other = by_name.setdefault(out.name, out)
@@ -78,6 +88,71 @@ def refuse_conflicts(outputs: Sequence[StackOutput]) -> None:
                 )
     if problems:
         raise AiplaneError(f"{len(problems)} conflict(s) between stacks", problems)
+
+
+def _combine_shared(outputs: Sequence[StackOutput]) -> list[Diagnostic]:
+    """Give every stack the union of a shared object's copies; a clash is a diagnostic."""
+    copies: dict[str, list[tuple[StackOutput, int]]] = {}
+    for out in outputs:
+        for index, obj in enumerate(out.objects):
+            anns = (obj.get("metadata") or {}).get("annotations") or {}
+            if anns.get(OWNERSHIP_ANN) == OWNERSHIP_FIELDS:
+                copies.setdefault(identity(obj), []).append((out, index))
+    problems: list[Diagnostic] = []
+    for ident, where in copies.items():
+        if len(where) < 2:
+            continue
+        first_out, first_index = where[0]
+        combined = first_out.objects[first_index]
+        for out, index in where[1:]:
+            combined, clashes = _union(combined, out.objects[index])
+            problems += [
+                Diagnostic(
+                    f"{ident}: {clash} is set differently by stack {first_out.name} and "
+                    f"stack {out.name}",
+                    out.file,
+                    hint="the GPU Operator's configuration is one per cluster: agree on it",
+                )
+                for clash in clashes
+            ]
+        for out, index in where:
+            out.objects[index] = combined
+    return problems
+
+
+def _union(a: Obj, b: Obj) -> tuple[Obj, list[str]]:
+    """Two stacks' copies of one shared object as one, and the paths that clash."""
+    spec = MergeSpec.parse(((a.get("metadata") or {}).get("annotations") or {}).get(MERGE_ANN, ""))
+    clashes: list[str] = []
+    merged = _deep_union(_content(a), _content(b), "", clashes, skip=spec.key if spec else None)
+    if spec is not None:
+        entries = dict(spec.document(a, identity(a)).get(spec.entries) or {})
+        for name, value in (spec.document(b, identity(b)).get(spec.entries) or {}).items():
+            if entries.setdefault(name, value) != value:
+                clashes.append(f"{spec.entries} entry {name}")
+        doc = {**spec.document(a, identity(a)), spec.entries: entries}
+        merged["data"] = {**merged.get("data", {}), spec.key: spec.dump(doc)}
+    merged["metadata"] = {**merged["metadata"], "annotations": _annotations(a)}
+    return merged, clashes
+
+
+def _deep_union(a: Any, b: Any, path: str, clashes: list[str], skip: str | None) -> Any:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = dict(a)
+        for key, value in b.items():
+            where = f"{path}.{key}" if path else str(key)
+            if key in out and where != f"data.{skip}":
+                out[key] = _deep_union(out[key], value, where, clashes, skip)
+            else:
+                out.setdefault(key, value)
+        return out
+    if a != b:
+        clashes.append(f"field {path}")
+    return a
+
+
+def _annotations(obj: Mapping[str, Any]) -> dict[str, str]:
+    return dict((obj.get("metadata") or {}).get("annotations") or {})
 
 
 def _content(obj: Mapping[str, Any]) -> Any:

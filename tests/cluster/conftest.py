@@ -281,4 +281,8 @@ def cluster_scoped_cleanup(request: pytest.FixtureRequest) -> Iterator[None]:
     plane.kubectl("delete", "priorityclass", "-l", managed, "--timeout=60s", check=False)
     plane.kubectl("delete", "configmap", "-n", "gpu-operator", "-l", managed, "--timeout=60s",
                   check=False)  # fmt: skip
+    # the GPU Operator's ConfigMaps are shared by stacks: no ownership labels, found by name
+    plane.kubectl("delete", "configmap", "-n", "gpu-operator", "aiplane-mig-parted-config",
+                  "aiplane-device-plugin-config", "--ignore-not-found", "--timeout=60s",
+                  check=False)  # fmt: skip
     plane.kubectl("delete", "clusterpolicy", "--all", "--timeout=60s", check=False)

@@ -43,10 +43,11 @@ ALLOWED: dict[str, tuple[str, ...]] = {
                        "aiplane.gateway",
                        "aiplane.providers.base", "aiplane.plan.address", f"{KUBE}.labels",
                        f"{KUBE}.kind_table",
-                       f"{KUBE}.objects"),
+                       # the shared-document format (render combines stacks' copies with it)
+                       f"{KUBE}.objects", f"{KUBE}.shared_doc"),
     "aiplane.output": ("aiplane.errors", "aiplane.plan", "aiplane.gpu", "aiplane.secrets",
                        f"{KUBE}.objects", f"{KUBE}.diff", f"{KUBE}.labels"),
-    "aiplane.gitops": ("aiplane.errors", "aiplane.check", "aiplane.render",
+    "aiplane.gitops": ("aiplane.errors", "aiplane.check", "aiplane.render", f"{KUBE}.shared_doc",
                        f"{KUBE}.applyset", f"{KUBE}.desired", f"{KUBE}.kinds", f"{KUBE}.labels",
                        f"{KUBE}.objects", f"{KUBE}.offline", f"{KUBE}.ownership"),
     "aiplane.commands": ("aiplane",),

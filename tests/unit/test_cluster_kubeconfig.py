@@ -18,7 +18,9 @@ from aiplane.providers.kubernetes.drift import (
 from aiplane.providers.kubernetes.exec_auth import ExecPluginError
 from aiplane.providers.kubernetes.kubeconfig import KubeconfigError, load_kubeconfig
 from aiplane.providers.kubernetes.lock import _holder_gone, default_holder
-from aiplane.providers.nodelabels import NODE_MANAGER, node_diffs, owned_labels, selector_of
+from aiplane.providers.nodelabels import node_diffs, owned_labels, selector_of
+
+NODE_MANAGER = "aiplane-stack-seed"
 
 CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
@@ -170,8 +172,8 @@ def test_node_labels_helpers() -> None:
             ],
         }
     }
-    assert owned_labels(node) == {"nvidia.com/mig.config", "old"}  # fmt: skip
-    diffs = node_diffs(node, {"nvidia.com/mig.config": "all-3g.40gb"})
+    assert owned_labels(node, NODE_MANAGER) == {"nvidia.com/mig.config", "old"}  # fmt: skip
+    diffs = node_diffs(node, {"nvidia.com/mig.config": "all-3g.40gb"}, NODE_MANAGER)
     assert [(d.path, d.before, d.after) for d in diffs] == [
         ("nodes[n1].labels.nvidia.com/mig.config", "all-1g.10gb", "all-3g.40gb"),
         ("nodes[n1].labels.old", "x", None),

@@ -273,10 +273,16 @@ def test_hnsw_collection_is_a_pgvector_resource() -> None:
 
 
 def test_every_object_is_labelled_and_located() -> None:
+    shared = 0
     for obj in seed():
         meta = obj["metadata"]
-        assert meta["labels"]["app.kubernetes.io/managed-by"] == "aiplane"
-        assert meta["labels"]["aiplane.dev/stack"] == "seed"
+        if meta["annotations"].get("aiplane.dev/ownership") == "fields":
+            # shared with other stacks (the GPU Operator's objects): no labels that claim it
+            assert "labels" not in meta, meta["name"]
+            shared += 1
+        else:
+            assert meta["labels"]["app.kubernetes.io/managed-by"] == "aiplane"
+            assert meta["labels"]["aiplane.dev/stack"] == "seed"
         assert "stacks/seed.yaml#L" in meta["annotations"]["aiplane.dev/source"]
         assert meta["annotations"]["aiplane.dev/subject"]
         gpu_operator = (
@@ -286,6 +292,7 @@ def test_every_object_is_labelled_and_located() -> None:
         )
         if "namespace" in meta and not gpu_operator:
             assert meta["namespace"] == "ai-platform"
+    assert shared == 3  # ClusterPolicy and the two GPU Operator ConfigMaps
     assert seed()[0]["kind"] == "Namespace"
 
 

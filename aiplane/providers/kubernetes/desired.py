@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from aiplane.errors import AiplaneError, Diagnostic
 from aiplane.providers.kubernetes.applyset import ApplySet
-from aiplane.providers.kubernetes.labels import MANAGED_BY, SOURCE_ANN, STACK_LABEL, SUBJECT_ANN
+from aiplane.providers.kubernetes.labels import (
+    CREATE_DEFAULTS_ANN,
+    MANAGED_BY,
+    MERGE_ANN,
+    OWNERSHIP_ANN,
+    OWNERSHIP_FIELDS,
+    SOURCE_ANN,
+    STACK_LABEL,
+    SUBJECT_ANN,
+)
 from aiplane.providers.kubernetes.objects import (
     Manifest,
     ObjectRef,
@@ -18,6 +28,7 @@ from aiplane.providers.kubernetes.objects import (
     with_labels,
 )
 from aiplane.providers.kubernetes.ownership import is_configured, without_ownership_labels
+from aiplane.providers.kubernetes.shared_doc import MergeSpec
 
 Key = tuple[str, str, str, str]  # group, kind, namespace, name
 
@@ -36,10 +47,23 @@ class Desired:
     source: str
     subject: str
     digest: str
+    configured: bool = False
+    """Only this stack's fields are its own (see ``ownership``)."""
+    merge: MergeSpec | None = None
+    """A shared document several stacks fill (see ``shared_doc``)."""
+    create_defaults: Manifest | None = None
+    """Sent only to create the object, under a manager no stack owns (``CREATE_DEFAULTS_ANN``)."""
 
     @property
     def key(self) -> Key:
         return key_of(self.ref)
+
+    @property
+    def create_body(self) -> Manifest:
+        """What creating the object sends in all: the defaults and this stack's fields."""
+        if self.create_defaults is None:
+            return self.body
+        return deep_merged(self.create_defaults, self.body)
 
 
 Scope = Callable[[str, str], bool | None]  # (apiVersion, kind) -> namespaced? (None: unknown)
@@ -81,12 +105,19 @@ def prepare(
             continue
         seen[key_of(ref)] = source
         subject = annotation(body, SUBJECT_ANN)
-        if is_configured(ref.kind):  # another tool's object: no ownership labels
+        marks = {k: annotation(body, k) for k in (OWNERSHIP_ANN, MERGE_ANN, CREATE_DEFAULTS_ANN)}
+        body = without_annotations(body, marks)
+        configured = is_configured(ref.kind) or marks[OWNERSHIP_ANN] == OWNERSHIP_FIELDS
+        if configured:  # shared with other stacks or tools: no ownership labels
             body = without_ownership_labels(body)
         else:
             labels = {MANAGED_BY: "aiplane", STACK_LABEL: applyset.stack}
             body = with_labels(body, {**labels, **applyset.member_labels()})
-        out.append(Desired(ref, body, source, subject, desired_digest(body)))
+        digest = desired_digest(body)
+        paths = [p for p in marks[CREATE_DEFAULTS_ANN].split(",") if p] if configured else []
+        body, defaults = split_defaults(body, paths)
+        merge = MergeSpec.parse(marks[MERGE_ANN]) if configured else None
+        out.append(Desired(ref, body, source, subject, digest, configured, merge, defaults))
     if problems:
         raise AiplaneError(f"{len(problems)} rendered object(s) are invalid", problems)
     return out
@@ -117,3 +148,68 @@ def without_source(body: Manifest) -> Manifest:
     if not rest:
         del meta["annotations"]
     return {**body, "metadata": meta}
+
+
+def without_annotations(body: Manifest, keys: Mapping[str, str]) -> Manifest:
+    """``body`` without the render-only annotations ``keys`` (they steer aiplane, not the API)."""
+    anns = (body.get("metadata") or {}).get("annotations") or {}
+    if not any(k in anns for k in keys):
+        return body
+    rest = {k: v for k, v in anns.items() if k not in keys}
+    meta = {**body["metadata"], "annotations": rest}
+    if not rest:
+        del meta["annotations"]
+    return {**body, "metadata": meta}
+
+
+def split_defaults(body: Manifest, paths: Sequence[str]) -> tuple[Manifest, Manifest | None]:
+    """(``body`` without ``paths``, the identity plus ``paths``); (body, None) for no paths.
+    A path written ``+a.b`` is copied, not moved: the schema needs it at create and the stack
+    owns it too."""
+    if not paths:
+        return body, None
+    kept = copy.deepcopy(body)
+    meta = body.get("metadata") or {}
+    defaults: Manifest = {
+        "apiVersion": body.get("apiVersion"),
+        "kind": body.get("kind"),
+        "metadata": {k: meta[k] for k in ("name", "namespace") if meta.get(k)},
+    }
+    for path in paths:
+        copy_only = path.startswith("+")  # also this stack's: sent at create, and kept
+        *parents, leaf = path.lstrip("+").split(".")
+        source, target = kept, defaults
+        for part in parents:
+            if not isinstance(source.get(part), dict):
+                break
+            source = source[part]
+            target = target.setdefault(part, {})
+        else:
+            if leaf in source and copy_only:
+                target[leaf] = copy.deepcopy(source[leaf])
+            elif leaf in source:
+                target[leaf] = source.pop(leaf)
+                _drop_empty(kept, parents)
+    return kept, defaults
+
+
+def _drop_empty(body: Manifest, parents: Sequence[str]) -> None:
+    """Remove maps left empty along ``parents`` (an empty map would claim the field)."""
+    for depth in range(len(parents), 0, -1):
+        node: Any = body
+        for part in parents[: depth - 1]:
+            node = node[part]
+        if node.get(parents[depth - 1]) == {}:
+            del node[parents[depth - 1]]
+
+
+def deep_merged(base: Mapping[str, Any], top: Mapping[str, Any]) -> Manifest:
+    """``base`` with ``top`` laid over it, maps merged key by key."""
+    out = dict(base)
+    for key, value in top.items():
+        below = out.get(key)
+        if isinstance(below, Mapping) and isinstance(value, Mapping):
+            out[key] = deep_merged(below, value)
+        else:
+            out[key] = value
+    return out

@@ -29,3 +29,18 @@ RENDER_RECORD = ".aiplane-render"
 NODE_LABELS_KIND = "NodeLabels"
 NODE_LABELS_API = "aiplane.dev/v1alpha1"
 """The pseudo-kind render emits for labels on existing nodes (the node-labels provider)."""
+OWNERSHIP_ANN = "aiplane.dev/ownership"
+"""Annotation (render only; stripped before apply): ``fields`` on an object that other stacks or
+another tool share. Each stack owns only the fields it sets, under its own field manager; the
+object gets no ownership labels and is never deleted while anyone else holds part of it."""
+OWNERSHIP_FIELDS = "fields"
+MERGE_ANN = "aiplane.dev/merge-entries"
+"""Annotation (render only): ``KEY:MAP`` on a shared ConfigMap whose data key ``KEY`` holds one
+YAML document, with map ``MAP`` gathering named entries from every stack (the GPU Operator reads
+one mig-parted file, so stacks cannot each own a key). Which entries a stack set is recorded on
+the object in annotation ``MAP.aiplane.dev/STACK``."""
+CREATE_DEFAULTS_ANN = "aiplane.dev/create-defaults"
+"""Annotation (render only): comma-separated paths (``spec.driver,...``) that are sent only when
+the object does not exist yet, under a field manager no stack owns: values the schema requires
+but no stack means to set on an object someone else installed. A path written ``+PATH`` is
+required at create and set by the stack as well: it is sent in both requests."""

@@ -25,6 +25,8 @@ HELM_NAMESPACE_ANN = "meta.helm.sh/release-namespace"
 CONFIGURED_KINDS: frozenset[str] = frozenset({"ClusterPolicy"})
 """Kinds another tool installs; aiplane owns only its fields (see the module docstring)."""
 STACK_MANAGER_PREFIX = "aiplane-stack-"
+DEFAULTS_MANAGER = "aiplane-defaults"
+"""The field manager of values sent only to create a configured object (no stack owns them)."""
 
 
 def stack_field_manager(stack: str) -> str:

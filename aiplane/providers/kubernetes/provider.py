@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from aiplane.errors import AiplaneError
@@ -34,7 +33,8 @@ from aiplane.plan.state import Inventory
 from aiplane.providers.base import Live, PlanError, ProviderContext, Resource, Say, plan_each
 from aiplane.providers.kubernetes.applyset import ApplySet
 from aiplane.providers.kubernetes.client import ApiError, KubeClient, encode
-from aiplane.providers.kubernetes.desired import Desired, Key, crd_scopes, key_of, prepare
+from aiplane.providers.kubernetes.configured import ConfiguredObjects
+from aiplane.providers.kubernetes.desired import Desired, crd_scopes, key_of, prepare
 from aiplane.providers.kubernetes.diff import mask_diffs
 from aiplane.providers.kubernetes.drift import (
     DriftRule,
@@ -53,6 +53,14 @@ from aiplane.providers.kubernetes.kinds import (
     mig_refs_of,
 )
 from aiplane.providers.kubernetes.labels import PART_OF, SOURCE_ANN, SUBJECT_ANN
+from aiplane.providers.kubernetes.live_read import (
+    CONFIGURED,
+    GROUP_KINDS,
+    NAMESPACES,
+    check_preflight,
+    read_live,
+    recorded_configured,
+)
 from aiplane.providers.kubernetes.objects import (
     Manifest,
     ObjectRef,
@@ -64,18 +72,14 @@ from aiplane.providers.kubernetes.objects import (
 )
 from aiplane.providers.kubernetes.ownership import (
     NAMESPACE_CONTENT_KINDS,
-    conflict_message,
     current_manager,
     is_configured,
     not_adopted,
-    other_managers,
-    release_body,
     rendered_for,
     stack_field_manager,
     unowned_note,
 )
-from aiplane.providers.kubernetes.preflight import preflight
-from aiplane.providers.kubernetes.scoped_reads import scoped_lists, unlisted_objects
+from aiplane.providers.kubernetes.shared_doc import MergeSpec
 from aiplane.secrets import Scrubber
 
 FIELD_MANAGER = "aiplane"
@@ -84,9 +88,7 @@ DELETE_NOTES = {
     "PersistentVolumeClaim": "; the volume's data (e.g. a model cache) may be lost",
     "CustomResourceDefinition": "; deleting a CRD deletes all its custom resources",
 }
-GROUP_KINDS, NAMESPACES = "group-kinds", "namespaces"
 GPU_OPERATOR_NAMESPACE = "gpu-operator"
-CONFIGURED = "configured"  # inventory: objects whose fields (only) this stack owns
 
 
 def make_provider(context: ProviderContext) -> KubernetesProvider:
@@ -132,6 +134,9 @@ class KubernetesProvider:
         self.health_timeout = health_timeout  # caps every per-kind timeout when > 0
         self.imports = imports  # addresses `aiplane import` may adopt (all others: refused)
         self.stack_manager = stack_field_manager(applyset.stack)
+        self.shared = ConfiguredObjects(client, applyset.stack, self.stack_manager, stack_file,
+                                        imports)  # fmt: skip
+        self.configured: dict[Address, MergeSpec | None] = {}  # address -> its shared document
         self.last_read = Live()  # what ``read`` found last (plan warnings look at health)
         self.concurrency = client.concurrency
         self.desired: dict[Address, Desired] = {}
@@ -164,6 +169,8 @@ class KubernetesProvider:
         out = []
         for r, d in zip(resources, desired, strict=True):
             self.desired[d.ref.address] = d
+            if d.configured:
+                self.configured[d.ref.address] = d.merge
             out.append(Resource(d.ref.address, d.body, r.source or d.source, d.subject, d.digest))
         return out
 
@@ -174,86 +181,27 @@ class KubernetesProvider:
 
     def manager(self, ref: ObjectRef) -> str:
         """The field manager aiplane applies ``ref`` with (per stack on configured objects)."""
-        return self.stack_manager if is_configured(ref.kind) else FIELD_MANAGER
+        return self.stack_manager if self.is_configured(ref) else FIELD_MANAGER
+
+    def is_configured(self, ref: ObjectRef) -> bool:
+        """Whether this stack only configures ``ref`` (rendered so, or recorded so)."""
+        return ref.address in self.configured or is_configured(ref.kind)
 
     def _namespaced(self, api_version: str, kind: str) -> bool | None:
         res = self.client.resource(api_version, kind)
         return None if res is None else res.namespaced
 
     def read(self, wanted: Sequence[Resource], recorded: Inventory) -> Live:
-        """LIST every kind the stack uses or used (by label), then GET the objects not found."""
+        """Preflight, then the stack's objects as they are (``live_read``)."""
         desired = [self.desired[r.address] for r in wanted]
-        self._preflight(desired)
-        kinds: dict[str, tuple[str, str]] = {}
-        for d in desired:
-            if self.client.resource(d.ref.api_version, d.ref.kind):
-                kinds.setdefault(d.ref.group_kind, (d.ref.api_version, d.ref.kind))
-        for gk in recorded.get(GROUP_KINDS, ()):
-            found = self._resolve_group_kind(gk)
-            if found:
-                kinds.setdefault(gk, found)
-        lists = self.client.map(  # per namespace: reads stay inside the stack's namespaces
-            lambda k: self.client.list(k[0], k[1], label_selector=self.applyset.selector,
-                                       namespace=k[2]),
-            scoped_lists(self.client, kinds.values(), desired, recorded.get(NAMESPACES, ())),
-        )  # fmt: skip
-        members: dict[Key, Manifest] = {}
-        for items in lists:
-            for obj in items:
-                members[key_of(ref_of(obj))] = obj
-        live = Live(members={ref_of(obj).address: obj for obj in members.values()})
-        missing = []
-        for d in desired:
-            if d.key in members:
-                live.objects[d.ref.address] = members[d.key]
-            elif self.client.resource(d.ref.api_version, d.ref.kind):
-                missing.append(d)
-        for d, got in zip(missing, unlisted_objects(self.client, missing), strict=True):
-            if got is not None:
-                live.objects[d.ref.address] = got
-        self._read_configured(recorded, live)
+        check_preflight(self.client, desired, crds=self.crds, created=self.new_namespaces,
+                        stack_file=self.stack_file)  # fmt: skip
+        live = read_live(self.client, self.applyset.selector, desired, recorded, self.configured)
         self.last_read = live
         for obj in [*live.objects.values(), *live.members.values()]:
             if obj.get("kind") == "Secret":
                 self.scrub.learn_secret(obj)
         return live
-
-    def _read_configured(self, recorded: Inventory, live: Live) -> None:
-        """Configured objects carry no ApplySet label: find the recorded ones by name."""
-        for text in recorded.get(CONFIGURED, ()):
-            ref = _recorded_ref(text)
-            if ref is None or not self.client.resource(ref.api_version, ref.kind):
-                continue
-            obj = live.objects.get(ref.address)
-            if obj is None:
-                obj = self.client.get(ref.api_version, ref.kind, ref.name, ref.namespace or None)
-            if obj is not None:
-                live.members[ref.address] = obj
-
-    def _preflight(self, desired: Sequence[Desired]) -> None:
-        """Refuse, before any write, a stack whose APIs or namespaces the cluster lacks."""
-        problems = preflight(
-            [(d.ref.api_version, d.ref.kind, d.ref.namespace, d.source) for d in desired],
-            served=lambda api, kind: self.client.resource(api, kind) is not None,
-            crds=self.crds,
-            created_namespaces=self.new_namespaces,
-            namespace_exists=lambda ns: self.client.get("v1", "Namespace", ns) is not None,
-            stack_file=self.stack_file or "<stack>",
-        )
-        if problems:
-            raise PlanError(
-                f"preflight: the cluster lacks {len(problems)} thing(s) this stack needs; "
-                "nothing was planned or applied",
-                problems,
-            )
-
-    def _resolve_group_kind(self, gk: str) -> tuple[str, str] | None:
-        kind, _, group = gk.partition(".")
-        for version in self.client.group_versions(group):
-            api_version = f"{group}/{version}" if group else version
-            if self.client.resource(api_version, kind):
-                return api_version, kind
-        return None
 
     # -- plan ----------------------------------------------------------------------------------
 
@@ -278,7 +226,7 @@ class KubernetesProvider:
     def _plan_locally(self, d: Desired, live: Live) -> Change | None:
         """The no-request no-op, when the fast path proves it; None when a request is needed."""
         obj = live.objects.get(d.ref.address)
-        if obj is None or label(obj, PART_OF) != self.applyset.id or is_configured(d.ref.kind):
+        if obj is None or label(obj, PART_OF) != self.applyset.id or d.configured:
             return None
         owned = owned_fields(obj, self.manager(d.ref), d.ref.api_version)
         if owned is None or not compare(d.body, obj, owned).exact:
@@ -324,8 +272,12 @@ class KubernetesProvider:
     def _create(self, d: Desired) -> Change:
         estimate, reason = False, "new"
         try:
-            self.client.apply(d.body, field_manager=self.manager(d.ref), dry_run=True,
-                              encoded=self._encode(d))  # fmt: skip
+            if d.configured:
+                self.client.apply(self.shared.create_body(d), field_manager=self.stack_manager,
+                                  dry_run=True)  # fmt: skip
+            else:
+                self.client.apply(d.body, field_manager=FIELD_MANAGER, dry_run=True,
+                                  encoded=self._encode(d))  # fmt: skip
         except ApiError as exc:
             if exc.status != 404:
                 raise
@@ -338,7 +290,7 @@ class KubernetesProvider:
                             estimate=estimate)  # fmt: skip
 
     def _update(self, d: Desired, live: Manifest) -> Change:
-        if is_configured(d.ref.kind):
+        if d.configured:
             return self._configure(d, live)
         pin = self.pin(live)
         foreign = label(live, PART_OF)
@@ -380,28 +332,9 @@ class KubernetesProvider:
         return self._decide(d, diffs=diffs, **seen)
 
     def _configure(self, d: Desired, live: Manifest) -> Change:
-        """An object another tool installed: dry-run this stack's fields without force, so a
-        field another manager set differently is a conflict named by its owner (``import``
-        forces: it takes those fields over)."""
-        force = str(d.ref.address) in self.imports
-        try:
-            result = self.client.apply(d.body, field_manager=self.stack_manager, dry_run=True,
-                                       force=force)  # fmt: skip
-        except ApiError as exc:
-            if exc.status != 409:
-                raise
-            raise PlanError(
-                f"{conflict_message(str(exc), exc.causes)} (take the fields over with "
-                f"`aiplane import {self.stack_file} {d.ref.address}`)"
-            ) from exc
-        diffs = mask_diffs(
-            d.ref, diff_values(strip_server_fields(live), strip_server_fields(result))
-        )
-        if owned_fields(live, self.stack_manager, d.ref.api_version) is None:
-            # Equal values are no diff, but until this stack applies it holds none of them: a
-            # stack that shares the fields must say so, or removing the other stack drops them.
-            diffs = (*diffs, FieldDiff("metadata.managedFields", None, self.stack_manager))
-        note = " (this stack's fields only; the object stays another tool's)"
+        """An object shared with other stacks or tools: this stack's fields only
+        (``configured``)."""
+        diffs, note = self.shared.plan_update(d, live)
         return self._decide(d, exists=True, pin=self.pin(live), diffs=diffs, note=note)
 
     def _replace(self, d: Desired, live: Manifest, reason: str, seen: dict[str, Any]) -> Change:
@@ -438,12 +371,14 @@ class KubernetesProvider:
             (key_of(ref), address, ref, obj)
             for address, obj in live.members.items()
             if address not in same and (ref := ObjectRef.of(address)) and key_of(ref) not in keep
-            and (is_configured(ref.kind) or label(obj, PART_OF) == self.applyset.id)
+            and (self.is_configured(ref) or label(obj, PART_OF) == self.applyset.id)
         ]  # fmt: skip
         out = []
         for _key, address, ref, obj in sorted(gone, key=lambda g: g[0]):
-            if is_configured(ref.kind):
-                out.append(self._release_change(address, obj))
+            if self.is_configured(ref):
+                out.append(self.shared.release_change(
+                    address, obj, self.configured.get(address), self.classify(ref),
+                    self.pin(obj)))  # fmt: skip
                 continue
             out.append(
                 decide(
@@ -469,17 +404,6 @@ class KubernetesProvider:
                 found += self.client.list(api_version, kind, label_selector="",
                                           namespace=ref.name)  # fmt: skip
         return unowned_note(found, self.applyset.id)
-
-    def _release_change(self, address: Address, obj: Manifest) -> Change:
-        others = other_managers(obj, self.stack_manager)
-        if not others:
-            note = "; no other manager holds it, so it is deleted"
-            return decide(address, wanted=False, exists=True, pin=self.pin(obj), note=note,
-                          classify=self.classify(ref_of(obj)))  # fmt: skip
-        change = decide(address, wanted=False, exists=True, pin=self.pin(obj),
-                        note=f"; releases this stack's fields, the object stays "
-                        f"({', '.join(others)})")  # fmt: skip
-        return replace(change, disruption="in-place")
 
     def pin_now(self, address: Address, live: Live) -> Pin | None:
         """The object's pin now, with its content fingerprint (None: it does not exist)."""
@@ -512,7 +436,7 @@ class KubernetesProvider:
         if policies and not self._gpu_operator_running():
             out += [
                 f"{c.address}: no GPU Operator runs in namespace {GPU_OPERATOR_NAMESPACE} to "
-                "reconcile it; its health wait will time out (install the operator first)"
+                "reconcile it; apply will not wait for it (install the operator first)"
                 for c in policies
             ]
         return out
@@ -531,8 +455,10 @@ class KubernetesProvider:
         if self.stop is not None:
             self.stop()  # after SIGINT/SIGTERM only the requests in flight finish
         ref = ObjectRef.of(change.address)
-        if change.action == "delete" and is_configured(ref.kind):
-            self._release(change, live)
+        if change.action == "delete" and self.is_configured(ref):
+            obj = live.members.get(change.address)
+            if obj is not None:
+                self.shared.release(change, obj, self.configured.get(change.address))
             return
         if change.action == "delete":
             uid = change.pin.uid if change.pin else None
@@ -543,15 +469,15 @@ class KubernetesProvider:
         d = self.desired[change.address]
         if change.action == "replace":
             self._delete_and_wait(change)
-        body = d.body
         obj = live.objects.get(change.address)
+        if d.configured:
+            self.shared.write(d, obj if change.action == "update" else None)
+            return
+        body = d.body
         if obj is not None and change.action == "update":
             body, _, _ = self.expected_drift(d, obj)
-        # aiplane owns what it declares (force), except on a configured object, whose other
-        # managers' fields it never takes unless imported.
-        force = not is_configured(ref.kind) or str(change.address) in self.imports
-        encoded = self._encode(d) if body is d.body else None
-        self.client.apply(body, field_manager=self.manager(ref), force=force, encoded=encoded)
+        encoded = self._encode(d) if body is d.body else None  # aiplane owns what it declares
+        self.client.apply(body, field_manager=FIELD_MANAGER, force=True, encoded=encoded)
 
     def _encode(self, d: Desired) -> bytes:
         """The desired body's request bytes, built once per object."""
@@ -559,19 +485,6 @@ class KubernetesProvider:
         if got is None:
             got = self._encoded[d.ref.address] = encode(d.body)
         return got
-
-    def _release(self, change: Change, live: Live) -> None:
-        """A configured object leaves the stack: give its fields back; delete it only when no
-        other manager holds any of it (this stack created it)."""
-        obj = live.members.get(change.address)
-        if obj is None:
-            return
-        if other_managers(obj, self.stack_manager):
-            self.client.apply(release_body(obj), field_manager=self.stack_manager, force=False)
-            return
-        ref = ObjectRef.of(change.address)
-        uid = change.pin.uid if change.pin else None
-        self.client.delete(ref.api_version, ref.kind, ref.name, ref.namespace or None, uid=uid)
 
     def _delete_and_wait(self, change: Change, timeout: float = 120) -> None:
         r = ObjectRef.of(change.address)
@@ -589,6 +502,11 @@ class KubernetesProvider:
         an Established CRD is served: refreshing before the wait could cache it as missing)."""
         if health:
             refs = [ObjectRef.of(c.address) for c in changes if c.action != "delete"]
+            if any(r.kind == "ClusterPolicy" for r in refs) and not self._gpu_operator_running():
+                # nothing would ever mark it ready: waiting would only burn the timeout
+                say(f"ClusterPolicy: not waiting: no GPU Operator runs in namespace "
+                    f"{GPU_OPERATOR_NAMESPACE} (install it to reconcile the policy)")  # fmt: skip
+                refs = [r for r in refs if r.kind != "ClusterPolicy"]
             wait_healthy(self.client, refs, say, selector=self.applyset.selector,
                          cap=self.health_timeout, stop=self.stop)  # fmt: skip
         if any(self.stage(c.address) == STAGES[0] for c in changes):
@@ -608,22 +526,17 @@ class KubernetesProvider:
         return {
             GROUP_KINDS: tuple(sorted({r.group_kind for r in refs})),
             NAMESPACES: tuple(sorted({r.namespace for r in refs if r.namespace})),
-            CONFIGURED: tuple(sorted(_recorded(r) for r in refs if is_configured(r.kind))),
+            CONFIGURED: tuple(
+                sorted(
+                    recorded_configured(d.ref, d.merge)
+                    for r in wanted
+                    if (d := self.desired[r.address]).configured
+                )
+            ),
         }
 
     def close(self) -> None:
         """The client is shared; the command closes it."""
-
-
-def _recorded(ref: ObjectRef) -> str:
-    return "|".join((ref.api_version, ref.kind, ref.namespace, ref.name))
-
-
-def _recorded_ref(text: str) -> ObjectRef | None:
-    parts = text.split("|")
-    if len(parts) != 4:
-        return None
-    return ObjectRef(*parts)
 
 
 def _mismatches(body: Manifest, live: Manifest) -> list[Mismatch]:
