@@ -17,6 +17,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# An installed package has its bytecode compiled; with PYTHONDONTWRITEBYTECODE set (as in some
+# shells here) every module edited since the last cache write would be compiled on each start.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def import_time_us() -> tuple[int, list[tuple[int, str]]]:
@@ -27,6 +30,7 @@ def import_time_us() -> tuple[int, list[tuple[int, str]]]:
         text=True,
         cwd=ROOT,
         check=True,
+        env=ENV,
     )
     rows: list[tuple[int, str]] = []
     for line in result.stderr.splitlines():
@@ -44,12 +48,12 @@ def wall_ms(argv: list[str], runs: int) -> tuple[float, float]:
     """Median wall and CPU (user + sys) milliseconds of ``python -m aiplane ARGV``, after one
     unmeasured run (it writes the bytecode caches a fresh checkout lacks)."""
     cmd = [sys.executable, "-m", "aiplane", *argv]
-    subprocess.run(cmd, capture_output=True, cwd=ROOT, check=False)
+    subprocess.run(cmd, capture_output=True, cwd=ROOT, check=False, env=ENV)
     walls, cpus = [], []
     for _ in range(runs):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        subprocess.run(cmd, capture_output=True, cwd=ROOT, check=False)
+        subprocess.run(cmd, capture_output=True, cwd=ROOT, check=False, env=ENV)
         walls.append((time.perf_counter() - start) * 1000)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpus.append((after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000)
@@ -81,7 +85,7 @@ def main() -> None:
     samples = []
     for _ in range(args.runs):
         start = time.perf_counter()
-        subprocess.run(bare, check=True)
+        subprocess.run(bare, check=True, env=ENV)
         samples.append((time.perf_counter() - start) * 1000)
     print(f"| `python -c pass` wall time | {statistics.median(samples):.0f} ms | |")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
