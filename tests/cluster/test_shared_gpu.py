@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,16 @@ MIG = "nvidia.com/mig.config"
 @pytest.fixture
 def cli(kubeconfig: Path, tmp_path: Path) -> Cli:
     return Cli(kubeconfig, tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def gpu_operator(kubectl: Any) -> Iterator[None]:
+    """The GPU Operator's namespace exists (the stacks write into it); the shared GPU objects
+    are gone after each test, whatever it left."""
+    kubectl("create", "namespace", "gpu-operator", check=False)
+    yield
+    kubectl("delete", "clusterpolicy", "cluster-policy", "--ignore-not-found")
+    kubectl("-n", "gpu-operator", "delete", "configmap", MIG_CM, PLUGIN_CM, "--ignore-not-found")
 
 
 def gpu_config(example: str) -> list[dict[str, Any]]:
@@ -70,7 +81,6 @@ def apply(cli: Cli, file: str, *extra: str) -> str:
 def test_two_example_stacks_share_the_gpu_cluster(
     cli: Cli, namespace: str, kubectl: Any, gpu_nodes: Any
 ) -> None:
-    kubectl("create", "namespace", "gpu-operator", check=False)
     (seed_node,) = gpu_nodes("A100-80GB", 1, labels={"node.kubernetes.io/instance-type":
                                                      "a2-ultragpu-2g"})  # fmt: skip
     (prod_node,) = gpu_nodes("A100-80GB", 1, labels={"node.kubernetes.io/instance-type":
@@ -79,74 +89,63 @@ def test_two_example_stacks_share_the_gpu_cluster(
     seed, prod = f"{base}-seed", f"{base}-prod"
     seed_file = cli.write(seed, gpu_config("seed.yaml"), "seed.json")
     prod_file = cli.write(prod, gpu_config("production.yaml"), "prod.json")
-    try:
-        apply(cli, seed_file)
-        apply(cli, prod_file)
-        for file in (seed_file, prod_file):
-            res = cli.run("plan", file, "--detailed-exitcode")
-            assert res.returncode == 0, res.stdout + res.stderr
-        assert {"all-disabled", "seed-a100", "aiplane-a100-mig"} <= mig_entries(kubectl)
-        assert {"inference-sharing", "small-models", "aiplane-default"} <= plugin_keys(kubectl)
-        assert node_label(kubectl, seed_node) == "seed-a100"
-        assert node_label(kubectl, prod_node) == "aiplane-a100-mig"
-        policy = get(kubectl, "clusterpolicy", "cluster-policy")
-        managers = {e["manager"] for e in policy["metadata"]["managedFields"]}
-        assert {f"aiplane-stack-{seed}", f"aiplane-stack-{prod}", "aiplane-defaults"} <= managers
-        assert "labels" not in policy["metadata"]  # neither stack claims the whole object
-
-        # The seed stack goes: its MIG config, device-plugin key and node labels with it; the
-        # production stack's GPU configuration stays whole and still plans empty.
-        prod_entries = mig_entries(kubectl) - {"seed-a100"}
-        out = apply(cli, cli.write(seed, [], "seed-empty.json"), "--allow-delete")
-        assert "releases this stack's mig-configs entries (seed-a100)" in " ".join(out.split())
-        assert mig_entries(kubectl) == prod_entries
-        assert "inference-sharing" not in plugin_keys(kubectl)
-        assert {"small-models", "aiplane-default"} <= plugin_keys(kubectl)
-        assert node_label(kubectl, seed_node) is None
-        assert node_label(kubectl, prod_node) == "aiplane-a100-mig"
-        policy = get(kubectl, "clusterpolicy", "cluster-policy")
-        assert policy["spec"]["mig"]["strategy"] == "mixed"
-        assert policy["spec"]["migManager"]["config"]["name"] == MIG_CM
-        res = cli.run("plan", prod_file, "--detailed-exitcode")
+    apply(cli, seed_file)
+    apply(cli, prod_file)
+    for file in (seed_file, prod_file):
+        res = cli.run("plan", file, "--detailed-exitcode")
         assert res.returncode == 0, res.stdout + res.stderr
+    assert {"all-disabled", "seed-a100", "aiplane-a100-mig"} <= mig_entries(kubectl)
+    assert {"inference-sharing", "small-models", "aiplane-default"} <= plugin_keys(kubectl)
+    assert node_label(kubectl, seed_node) == "seed-a100"
+    assert node_label(kubectl, prod_node) == "aiplane-a100-mig"
+    policy = get(kubectl, "clusterpolicy", "cluster-policy")
+    managers = {e["manager"] for e in policy["metadata"]["managedFields"]}
+    assert {f"aiplane-stack-{seed}", f"aiplane-stack-{prod}", "aiplane-defaults"} <= managers
+    assert "labels" not in policy["metadata"]  # neither stack claims the whole object
 
-        # The last stack goes: nobody else holds any part of the shared objects, so they go.
-        apply(cli, cli.write(prod, [], "prod-empty.json"), "--allow-delete")
-        assert not get(kubectl, "configmap", "-n", "gpu-operator", MIG_CM)
-        assert not get(kubectl, "configmap", "-n", "gpu-operator", PLUGIN_CM)
-        assert not get(kubectl, "clusterpolicy", "cluster-policy")
-        assert node_label(kubectl, prod_node) is None
-    finally:
-        kubectl("delete", "clusterpolicy", "cluster-policy", "--ignore-not-found")
-        kubectl("-n", "gpu-operator", "delete", "configmap", MIG_CM, PLUGIN_CM,
-                "--ignore-not-found")  # fmt: skip
+    # The seed stack goes: its MIG config, device-plugin key and node labels with it; the
+    # production stack's GPU configuration stays whole and still plans empty.
+    prod_entries = mig_entries(kubectl) - {"seed-a100"}
+    out = apply(cli, cli.write(seed, [], "seed-empty.json"), "--allow-delete")
+    assert "releases this stack's mig-configs entries (seed-a100)" in " ".join(out.split())
+    assert mig_entries(kubectl) == prod_entries
+    assert "inference-sharing" not in plugin_keys(kubectl)
+    assert {"small-models", "aiplane-default"} <= plugin_keys(kubectl)
+    assert node_label(kubectl, seed_node) is None
+    assert node_label(kubectl, prod_node) == "aiplane-a100-mig"
+    policy = get(kubectl, "clusterpolicy", "cluster-policy")
+    assert policy["spec"]["mig"]["strategy"] == "mixed"
+    assert policy["spec"]["migManager"]["config"]["name"] == MIG_CM
+    res = cli.run("plan", prod_file, "--detailed-exitcode")
+    assert res.returncode == 0, res.stdout + res.stderr
+
+    # The last stack goes: nobody else holds any part of the shared objects, so they go.
+    apply(cli, cli.write(prod, [], "prod-empty.json"), "--allow-delete")
+    assert not get(kubectl, "configmap", "-n", "gpu-operator", MIG_CM)
+    assert not get(kubectl, "configmap", "-n", "gpu-operator", PLUGIN_CM)
+    assert not get(kubectl, "clusterpolicy", "cluster-policy")
+    assert node_label(kubectl, prod_node) is None
 
 
 def test_a_second_stack_asking_for_another_mig_config_on_a_node_is_refused(
     cli: Cli, namespace: str, kubectl: Any, gpu_nodes: Any
 ) -> None:
-    kubectl("create", "namespace", "gpu-operator", check=False)
     (node,) = gpu_nodes("A100-80GB", 1, labels={"node.kubernetes.io/instance-type":
                                                 "a2-ultragpu-2g"})  # fmt: skip
     base = namespace[:40].rstrip("-")
     first, second = f"{base}-one", f"{base}-two"
     items = gpu_config("seed.yaml")
-    try:
-        apply(cli, cli.write(first, items, "one.json"))
-        other = json.loads(json.dumps(items))
-        for m in other:
-            if m["kind"] == "NodeLabels":
-                m["spec"]["labels"][MIG] = "all-disabled"
-        res = cli.run("plan", cli.write(second, other, "two.json"), "--detailed-exitcode")
-        out = " ".join((res.stdout + res.stderr).split())
-        assert res.returncode == 1, out
-        assert f"label {MIG} on node {node} is set to seed-a100 by stack {first}" in out
-        assert node_label(kubectl, node) == "seed-a100"
-        apply(cli, cli.write(first, [], "one-empty.json"), "--allow-delete")
-    finally:
-        kubectl("delete", "clusterpolicy", "cluster-policy", "--ignore-not-found")
-        kubectl("-n", "gpu-operator", "delete", "configmap", MIG_CM, PLUGIN_CM,
-                "--ignore-not-found")  # fmt: skip
+    apply(cli, cli.write(first, items, "one.json"))
+    other = json.loads(json.dumps(items))
+    for m in other:
+        if m["kind"] == "NodeLabels":
+            m["spec"]["labels"][MIG] = "all-disabled"
+    res = cli.run("plan", cli.write(second, other, "two.json"), "--detailed-exitcode")
+    out = " ".join((res.stdout + res.stderr).split())
+    assert res.returncode == 1, out
+    assert f"label {MIG} on node {node} is set to seed-a100 by stack {first}" in out
+    assert node_label(kubectl, node) == "seed-a100"
+    apply(cli, cli.write(first, [], "one-empty.json"), "--allow-delete")
 
 
 def test_a_rendered_policy_joins_a_helm_installed_one_without_touching_its_values(
@@ -157,7 +156,6 @@ def test_a_rendered_policy_joins_a_helm_installed_one_without_touching_its_value
     values the schema requires (create-only defaults) are never sent to an existing policy."""
     from test_plan_apply_support import _sample_policy_spec
 
-    kubectl("create", "namespace", "gpu-operator", check=False)
     spec = _sample_policy_spec()
     spec["driver"]["enabled"], spec["dcgm"]["enabled"] = False, True
     spec["mig"] = {"strategy": "mixed"}
@@ -169,48 +167,36 @@ def test_a_rendered_policy_joins_a_helm_installed_one_without_touching_its_value
             "spec": spec}  # fmt: skip
     kubectl("apply", "--server-side", "--field-manager=helm", "-f", "-", input=json.dumps(helm))
     stack = f"{namespace[:40].rstrip('-')}-seed"
-    try:
-        file = cli.write(stack, gpu_config("seed.yaml"), "seed.json")
-        apply(cli, file)
-        res = cli.run("plan", file, "--detailed-exitcode")
-        assert res.returncode == 0, res.stdout + res.stderr
-        live = get(kubectl, "clusterpolicy", "cluster-policy")
-        assert live["spec"]["driver"]["enabled"] is False and live["spec"]["dcgm"]["enabled"]
-        assert live["spec"]["migManager"]["config"]["name"] == MIG_CM
-        assert live["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "Helm"}
-        assert "aiplane-defaults" not in {e["manager"] for e in live["metadata"]["managedFields"]}
+    file = cli.write(stack, gpu_config("seed.yaml"), "seed.json")
+    apply(cli, file)
+    res = cli.run("plan", file, "--detailed-exitcode")
+    assert res.returncode == 0, res.stdout + res.stderr
+    live = get(kubectl, "clusterpolicy", "cluster-policy")
+    assert live["spec"]["driver"]["enabled"] is False and live["spec"]["dcgm"]["enabled"]
+    assert live["spec"]["migManager"]["config"]["name"] == MIG_CM
+    assert live["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "Helm"}
+    assert "aiplane-defaults" not in {e["manager"] for e in live["metadata"]["managedFields"]}
 
-        apply(cli, cli.write(stack, [], "seed-empty.json"), "--allow-delete")
-        live = get(kubectl, "clusterpolicy", "cluster-policy")
-        assert live, "Helm's ClusterPolicy must stay"
-        assert "config" not in live["spec"]["migManager"]  # the stack's fields are released
-        assert (
-            live["spec"]["driver"]["enabled"] is False
-            and live["spec"]["mig"]["strategy"] == "mixed"
-        )
-    finally:
-        kubectl("delete", "clusterpolicy", "cluster-policy", "--ignore-not-found")
-        kubectl("-n", "gpu-operator", "delete", "configmap", MIG_CM, PLUGIN_CM,
-                "--ignore-not-found")  # fmt: skip
+    apply(cli, cli.write(stack, [], "seed-empty.json"), "--allow-delete")
+    live = get(kubectl, "clusterpolicy", "cluster-policy")
+    assert live, "Helm's ClusterPolicy must stay"
+    assert "config" not in live["spec"]["migManager"]  # the stack's fields are released
+    assert live["spec"]["driver"]["enabled"] is False and live["spec"]["mig"]["strategy"] == "mixed"
 
 
 def test_apply_does_not_wait_for_a_policy_no_operator_reconciles(
     cli: Cli, namespace: str, kubectl: Any
 ) -> None:
-    kubectl("create", "namespace", "gpu-operator", check=False)
     stack = f"{namespace[:40].rstrip('-')}-lone"
     policy = [m for m in gpu_config("laptop.yaml") if m["kind"] == "ClusterPolicy"]
     file = cli.write(stack, policy, "lone.json")
-    try:
-        out = " ".join(ok(cli.run("plan", file, "--detailed-exitcode"), 2).split())
-        assert "no GPU Operator runs in namespace gpu-operator" in out
-        started = time.monotonic()
-        res = cli.run("apply", file, "--yes", env={"AIPLANE_HEALTH_TIMEOUT": "900"})
-        elapsed = time.monotonic() - started
-        out = " ".join((res.stdout + res.stderr).split())
-        assert res.returncode == 0, out
-        assert "ClusterPolicy: not waiting: no GPU Operator runs" in out
-        assert elapsed < 120, f"apply waited {elapsed:.0f} s for a policy nothing reconciles"
-        apply(cli, cli.write(stack, [], "lone-empty.json"), "--allow-delete")
-    finally:
-        kubectl("delete", "clusterpolicy", "cluster-policy", "--ignore-not-found")
+    out = " ".join(ok(cli.run("plan", file, "--detailed-exitcode"), 2).split())
+    assert "no GPU Operator runs in namespace gpu-operator" in out
+    started = time.monotonic()
+    res = cli.run("apply", file, "--yes", env={"AIPLANE_HEALTH_TIMEOUT": "900"})
+    elapsed = time.monotonic() - started
+    out = " ".join((res.stdout + res.stderr).split())
+    assert res.returncode == 0, out
+    assert "ClusterPolicy: not waiting: no GPU Operator runs" in out
+    assert elapsed < 120, f"apply waited {elapsed:.0f} s for a policy nothing reconciles"
+    apply(cli, cli.write(stack, [], "lone-empty.json"), "--allow-delete")
