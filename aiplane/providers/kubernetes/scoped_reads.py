@@ -4,10 +4,10 @@ a namespaced kind, so a namespace admin can plan (``rbac`` documents the permiss
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from aiplane.providers.kubernetes.client import KubeClient
 from aiplane.providers.kubernetes.desired import Desired
+from aiplane.providers.kubernetes.objects import Manifest
 
 ListCall = tuple[str, str, str | None]  # apiVersion, kind, namespace (None: cluster-scoped)
 
@@ -35,7 +35,6 @@ NAMES_LIST_FROM = 8
 the names there is cheaper than a GET each (a first apply of 1,000 models sent 5,000 GETs that
 all answered 404)."""
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
-Manifest = dict[str, Any]
 
 
 def unlisted_objects(client: KubeClient, missing: Sequence[Desired]) -> list[Manifest | None]:
