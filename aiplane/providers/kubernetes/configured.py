@@ -28,7 +28,8 @@ from aiplane.providers.kubernetes.client import ApiError, KubeClient
 from aiplane.providers.kubernetes.desired import Desired
 from aiplane.providers.kubernetes.diff import mask_diffs
 from aiplane.providers.kubernetes.fastpath import owned_fields
-from aiplane.providers.kubernetes.objects import Manifest, ObjectRef, strip_server_fields
+from aiplane.providers.kubernetes.labels import PART_OF
+from aiplane.providers.kubernetes.objects import Manifest, ObjectRef, label, strip_server_fields
 from aiplane.providers.kubernetes.ownership import (
     DEFAULTS_MANAGER,
     STACK_MANAGER_PREFIX,
@@ -57,10 +58,11 @@ class ConfiguredObjects:
 
     def __init__(
         self, client: KubeClient, stack: str, manager: str, stack_file: str,
-        imports: frozenset[str],
+        imports: frozenset[str], applyset_id: str = "",
     ) -> None:  # fmt: skip
         self.client = client
         self.stack = stack
+        self.applyset_id = applyset_id
         self.manager = manager
         self.stack_file = stack_file
         self.imports = imports
@@ -116,10 +118,14 @@ class ConfiguredObjects:
         force = str(d.ref.address) in self.imports
         if d.merge is None:
             return d.body, force
-        merged = merge_into(d.merge, d.body, live, self.stack)
+        merged = merge_into(d.merge, d.body, live, self.stack, claim_unrecorded=self._legacy(live))
         if merged.conflicts:
             raise PlanError("; ".join(merged.conflicts) + " (give this stack's entry another name)")
         return with_precondition(merged.body, live), True
+
+    def _legacy(self, live: Manifest | None) -> bool:
+        """Written whole by this stack's ApplySet (before shared documents recorded entries)."""
+        return live is not None and label(live, PART_OF) == self.applyset_id
 
     def _note(self, d: Desired, live: Manifest) -> str:
         if d.merge is None:

@@ -135,7 +135,7 @@ class KubernetesProvider:
         self.imports = imports  # addresses `aiplane import` may adopt (all others: refused)
         self.stack_manager = stack_field_manager(applyset.stack)
         self.shared = ConfiguredObjects(client, applyset.stack, self.stack_manager, stack_file,
-                                        imports)  # fmt: skip
+                                        imports, applyset.id)  # fmt: skip
         self.configured: dict[Address, MergeSpec | None] = {}  # address -> its shared document
         self.last_read = Live()  # what ``read`` found last (plan warnings look at health)
         self.concurrency = client.concurrency
