@@ -15,7 +15,14 @@ from typing import Any
 from aiplane.errors import Diagnostic
 from aiplane.providers.base import Resolution, Resource
 from aiplane.providers.kubernetes.kind_table import facts
-from aiplane.providers.kubernetes.labels import MANAGED_BY, SOURCE_ANN, STACK_LABEL, SUBJECT_ANN
+from aiplane.providers.kubernetes.labels import (
+    MANAGED_BY,
+    OWNERSHIP_ANN,
+    OWNERSHIP_FIELDS,
+    SOURCE_ANN,
+    STACK_LABEL,
+    SUBJECT_ANN,
+)
 from aiplane.stack.check_registries import version_registry
 from aiplane.stack.loader import LoadedStack
 from aiplane.stack.model_refs import resolution_key
@@ -90,6 +97,17 @@ class Context:
             SUBJECT: subject,
         }
         return out
+
+    def shared_meta(
+        self, name: str, path: Path, subject: str, *, namespace: str | None,
+        annotations: dict[str, str] | None = None,
+    ) -> Obj:  # fmt: skip
+        """``metadata`` of an object other stacks (or another tool) share: no labels that would
+        claim it for this stack, and the mark that makes each stack own only its fields."""
+        meta = self.meta(name, path, subject, namespace=namespace,
+                         annotations={**(annotations or {}), OWNERSHIP_ANN: OWNERSHIP_FIELDS})  # fmt: skip
+        del meta["labels"]  # the stack's own labels too: another stack's would differ
+        return meta
 
 
 def k8s_name(*parts: str, limit: int = 63) -> str:

@@ -38,8 +38,6 @@ from aiplane.providers.kubernetes.labels import (
     MERGE_ANN,
     NODE_LABELS_API,
     NODE_LABELS_KIND,
-    OWNERSHIP_ANN,
-    OWNERSHIP_FIELDS,
 )
 from aiplane.render.common import GPU_OPERATOR_NAMESPACE, Context, Obj
 from aiplane.render.placement import (
@@ -101,18 +99,6 @@ def cluster_mig_strategy(ctx: Context) -> str:
     return strategies.pop()
 
 
-def shared_meta(
-    ctx: Context, name: str, subject: str, *, namespace: str | None,
-    annotations: dict[str, str] | None = None,
-) -> Obj:  # fmt: skip
-    """``metadata`` of an object several stacks (or the operator's installer) share: no labels
-    that would claim it for this stack, and the mark that makes each stack own only its fields."""
-    meta = ctx.meta(name, _POOLS, subject, namespace=namespace,
-                    annotations={**(annotations or {}), OWNERSHIP_ANN: OWNERSHIP_FIELDS})  # fmt: skip
-    del meta["labels"]  # the stack's own labels too: another stack's would differ
-    return meta
-
-
 def _cluster_policy(ctx: Context, strategy: str, has_mig: bool, has_sharing: bool) -> Obj:
     names = ", ".join(p.name for p in ctx.loaded.stack.spec.gpu_pools)
     device_plugin: Obj = {"enabled": True}
@@ -143,8 +129,8 @@ def _cluster_policy(ctx: Context, strategy: str, has_mig: bool, has_sharing: boo
     return {
         "apiVersion": "nvidia.com/v1",
         "kind": "ClusterPolicy",
-        "metadata": shared_meta(
-            ctx, "cluster-policy", f"gpu pools {names}", namespace=None, annotations=defaults
+        "metadata": ctx.shared_meta(
+            "cluster-policy", _POOLS, f"gpu pools {names}", namespace=None, annotations=defaults
         ),
         "spec": spec,
     }
@@ -273,9 +259,9 @@ def _mig_configmap(ctx: Context, pools: list[tuple[int, GpuPool]]) -> Obj:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": shared_meta(
-            ctx,
+        "metadata": ctx.shared_meta(
             MIG_CONFIGMAP,
+            _POOLS,
             f"gpu pools {names}",
             namespace=GPU_OPERATOR_NAMESPACE,
             annotations=merge,
@@ -342,8 +328,8 @@ def _device_plugin_configmap(ctx: Context, shared: dict[str, tuple[str, dict[str
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": shared_meta(
-            ctx, DEVICE_PLUGIN_CONFIGMAP, f"gpu pools {names}", namespace=GPU_OPERATOR_NAMESPACE
+        "metadata": ctx.shared_meta(
+            DEVICE_PLUGIN_CONFIGMAP, _POOLS, f"gpu pools {names}", namespace=GPU_OPERATOR_NAMESPACE
         ),
         "data": data,
     }

@@ -91,7 +91,8 @@ def _priority_class(ctx: Context, index: int) -> Obj:
     obj: Obj = {
         "apiVersion": API,
         "kind": "WorkloadPriorityClass",
-        "metadata": ctx.meta(
+        # cluster-wide like the PriorityClass of the same name: shared by field between stacks
+        "metadata": ctx.shared_meta(
             cls.name,
             ("spec", "priorities", "classes", index),
             f"priority {cls.name}",

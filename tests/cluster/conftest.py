@@ -41,6 +41,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -279,6 +280,8 @@ def cluster_scoped_cleanup(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     managed = "app.kubernetes.io/managed-by=aiplane"
     plane.kubectl("delete", "priorityclass", "-l", managed, "--timeout=60s", check=False)
+    for kind in ("priorityclass", "workloadpriorityclass"):
+        _delete_shared_by_stacks(plane, kind)
     plane.kubectl("delete", "configmap", "-n", "gpu-operator", "-l", managed, "--timeout=60s",
                   check=False)  # fmt: skip
     # the GPU Operator's ConfigMaps are shared by stacks: no ownership labels, found by name
@@ -286,3 +289,18 @@ def cluster_scoped_cleanup(request: pytest.FixtureRequest) -> Iterator[None]:
                   "aiplane-device-plugin-config", "--ignore-not-found", "--timeout=60s",
                   check=False)  # fmt: skip
     plane.kubectl("delete", "clusterpolicy", "--all", "--timeout=60s", check=False)
+
+
+def _delete_shared_by_stacks(plane: Any, kind: str) -> None:
+    """Objects stacks share by field carry no labels: find them by their stack field managers."""
+    res = plane.kubectl("get", kind, "-o", "json", "--show-managed-fields", check=False)
+    if res.returncode != 0:
+        return
+    names = [
+        item["metadata"]["name"]
+        for item in json.loads(res.stdout).get("items", [])
+        if any(str(e.get("manager", "")).startswith("aiplane-")
+               for e in item["metadata"].get("managedFields") or [])
+    ]  # fmt: skip
+    if names:
+        plane.kubectl("delete", kind, *names, "--timeout=60s", check=False)

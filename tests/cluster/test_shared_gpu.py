@@ -200,3 +200,29 @@ def test_apply_does_not_wait_for_a_policy_no_operator_reconciles(
     assert "ClusterPolicy: not waiting: no GPU Operator runs" in out
     assert elapsed < 120, f"apply waited {elapsed:.0f} s for a policy nothing reconciles"
     apply(cli, cli.write(stack, [], "lone-empty.json"), "--allow-delete")
+
+
+def test_a_shared_priority_class_changes_value_only_when_no_other_stack_holds_it(
+    cli: Cli, namespace: str, kubectl: Any
+) -> None:
+    name = f"{namespace[:40].rstrip('-')}-prio"
+
+    def klass(value: int) -> dict[str, Any]:
+        return {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                "metadata": {"name": name, "annotations": {"aiplane.dev/ownership": "fields"}},
+                "value": value, "preemptionPolicy": "Never"}  # fmt: skip
+
+    first, second = f"{name}-a", f"{name}-b"
+    try:
+        apply(cli, cli.write(first, [klass(10)], "a.json"))
+        apply(cli, cli.write(second, [klass(10)], "b.json"))
+        res = cli.run("plan", cli.write(second, [klass(20)], "b2.json"), "--detailed-exitcode")
+        out = " ".join((res.stdout + res.stderr).split())
+        assert res.returncode == 1, out
+        assert f"cannot be replaced while stack {first} also set(s) it" in out
+        apply(cli, cli.write(first, [], "a-empty.json"), "--allow-delete")
+        assert get(kubectl, "priorityclass", name)["value"] == 10  # the other stack holds it
+        apply(cli, cli.write(second, [klass(20)], "b3.json"), "--allow-delete")
+        assert get(kubectl, "priorityclass", name)["value"] == 20  # replaced: its only holder
+    finally:
+        kubectl("delete", "priorityclass", name, "--ignore-not-found")

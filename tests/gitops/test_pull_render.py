@@ -8,11 +8,11 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from aiplane.providers.kubernetes.ownership import is_configured
 from tests.gitops.argocd_like import (
     REPO,
     checkout,
@@ -22,6 +22,14 @@ from tests.gitops.argocd_like import (
     plugin_env,
     run_generate,
 )
+
+GPU_NS = "gpu-operator"
+
+
+def is_shared(doc: dict[str, Any]) -> bool:
+    """Objects stacks share by field (the GPU Operator's, priority classes): no ownership labels."""
+    kind, ns = doc["kind"], doc["metadata"].get("namespace")
+    return kind in ("ClusterPolicy", "PriorityClass", "WorkloadPriorityClass") or ns == GPU_NS
 
 
 def test_sandbox_has_only_loopback(tmp_path: Path) -> None:
@@ -45,7 +53,7 @@ def test_argocd_plugin_render_is_a_clean_object_stream(tmp_path: Path) -> None:
         assert not meta["name"].startswith("applyset-")
         assert "applyset.k8s.io/part-of" not in meta.get("labels", {})
         assert "aiplane.dev/source" not in meta.get("annotations", {})
-        if is_configured(d["kind"]):  # configured, not owned: no ownership labels at all
+        if is_shared(d):  # shared with other stacks: no ownership labels at all
             assert "aiplane.dev/stack" not in meta.get("labels", {})
         else:
             assert meta["labels"]["aiplane.dev/stack"] == "seed"
@@ -122,16 +130,16 @@ def test_parameters_choose_stacks_and_add_labels(tmp_path: Path) -> None:
     res = run_generate(source, env)
     assert res.returncode == 0, res.stderr.decode()
     docs = objects(res.stdout)
-    owned = [d for d in docs if not is_configured(d["kind"])]
+    owned = [d for d in docs if not is_shared(d)]
     assert {d["metadata"]["labels"]["aiplane.dev/stack"] for d in owned} == {"laptop", "laptop2"}
     assert [d["kind"] for d in docs].count("ClusterPolicy") == 1  # the same one, once
     assert all(d["metadata"]["labels"]["env"] == "prod" for d in owned)
     # the plugin's env var, and the plugin's default file name
     env = plugin_env(tmp_path, ARGOCD_ENV_AIPLANE_STACK="laptop.yaml")
     docs = objects(run_generate(source, env).stdout)
-    assert {
-        d["metadata"]["labels"]["aiplane.dev/stack"] for d in docs if not is_configured(d["kind"])
-    } == {"laptop"}
+    assert {d["metadata"]["labels"]["aiplane.dev/stack"] for d in docs if not is_shared(d)} == {
+        "laptop"
+    }
     (source / "aiplane.yaml").write_text((source / "laptop.yaml").read_text())
     res = run_generate(source, plugin_env(tmp_path))
     assert res.returncode == 0 and objects(res.stdout)
@@ -143,6 +151,7 @@ def test_plain_offline_render_matches_what_apply_writes(tmp_path: Path) -> None:
     from aiplane.providers.kubernetes.applyset import ApplySet
     from aiplane.providers.kubernetes.desired import prepare
     from aiplane.providers.kubernetes.offline import offline_scope
+    from aiplane.providers.kubernetes.shared_doc import merge_into
 
     res = subprocess.run(no_network([sys.executable, "-m", "aiplane", "render", "--offline",
                                      str(REPO / "stacks/seed.yaml")]),
@@ -154,8 +163,11 @@ def test_plain_offline_render_matches_what_apply_writes(tmp_path: Path) -> None:
     want = {}
     for d in desired:
         if d.ref.kind != "NodeLabels":
-            body = yaml.safe_load(yaml.safe_dump(d.body))
-            if not is_configured(d.ref.kind):
+            body = d.create_body  # a shared object is created whole, and records its entries
+            if d.merge is not None:
+                body = merge_into(d.merge, body, None, stack).body
+            body = yaml.safe_load(yaml.safe_dump(body))
+            if not d.configured:
                 del body["metadata"]["labels"]["applyset.k8s.io/part-of"]
             want[(d.ref.kind, d.ref.namespace, d.ref.name)] = body
     got = {(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]): o

@@ -292,7 +292,7 @@ def test_every_object_is_labelled_and_located() -> None:
         )
         if "namespace" in meta and not gpu_operator:
             assert meta["namespace"] == "ai-platform"
-    assert shared == 3  # ClusterPolicy and the two GPU Operator ConfigMaps
+    assert shared == 6  # ClusterPolicy, the two GPU Operator ConfigMaps, 3 PriorityClasses
     assert seed()[0]["kind"] == "Namespace"
 
 

@@ -212,3 +212,12 @@ def test_plan_labels_refuses_a_conflict() -> None:
     r = Resource(release_address("x"), body, "", "", "d")
     with pytest.raises(PlanError, match="is set to b-pool by stack b"):
         plan_labels(r.address, r, [node], "aiplane-stack-a")
+
+
+def test_a_document_an_earlier_version_wrote_whole_is_claimed_by_its_stack() -> None:
+    legacy = doc_cm({"all-disabled": OFF, "a-pool": A1, "a-old": A1})  # no entry records at all
+    wanted = doc_cm({"all-disabled": OFF, "a-pool": B1})
+    assert merge_into(SPEC, wanted, legacy, "a").conflicts  # without the claim: someone else's
+    merged = merge_into(SPEC, wanted, legacy, "a", claim_unrecorded=True)
+    assert not merged.conflicts
+    assert entries_of(merged.body) == {"all-disabled": OFF, "a-pool": B1}

@@ -28,7 +28,8 @@ from aiplane.providers.kubernetes.client import ApiError, KubeClient
 from aiplane.providers.kubernetes.desired import Desired
 from aiplane.providers.kubernetes.diff import mask_diffs
 from aiplane.providers.kubernetes.fastpath import owned_fields
-from aiplane.providers.kubernetes.objects import Manifest, ObjectRef, strip_server_fields
+from aiplane.providers.kubernetes.labels import PART_OF
+from aiplane.providers.kubernetes.objects import Manifest, ObjectRef, label, strip_server_fields
 from aiplane.providers.kubernetes.ownership import (
     DEFAULTS_MANAGER,
     STACK_MANAGER_PREFIX,
@@ -48,15 +49,20 @@ from aiplane.providers.kubernetes.shared_doc import (
 ONLY_FIELDS = " (this stack's fields only; the object stays another tool's)"
 
 
+class MustReplace(Exception):
+    """An immutable field changes on a configured object that nobody else holds: replace it."""
+
+
 class ConfiguredObjects:
     """Plan and write one stack's part of shared objects."""
 
     def __init__(
         self, client: KubeClient, stack: str, manager: str, stack_file: str,
-        imports: frozenset[str],
+        imports: frozenset[str], applyset_id: str = "",
     ) -> None:  # fmt: skip
         self.client = client
         self.stack = stack
+        self.applyset_id = applyset_id
         self.manager = manager
         self.stack_file = stack_file
         self.imports = imports
@@ -78,6 +84,8 @@ class ConfiguredObjects:
             result = self.client.apply(body, field_manager=self.manager, dry_run=True,
                                        force=force)  # fmt: skip
         except ApiError as exc:
+            if exc.immutable:
+                self.check_replaceable(d, live, str(exc))
             if exc.status != 409:
                 raise
             raise PlanError(
@@ -93,16 +101,31 @@ class ConfiguredObjects:
             diffs = (*diffs, FieldDiff("metadata.managedFields", None, self.manager))
         return diffs, self._note(d, live)
 
+    def check_replaceable(self, d: Desired, live: Manifest, reason: str) -> None:
+        """An immutable field changes: raise ``MustReplace`` when nobody else holds the object,
+        else a ``PlanError`` (replacing it would delete what others rely on)."""
+        kept = self.kept_by(live, d.merge)
+        if not kept:
+            raise MustReplace(reason)
+        raise PlanError(
+            f"{reason}; it cannot be replaced while {', '.join(kept)} also set(s) it: "
+            "agree on the value"
+        )
+
     def _body(self, d: Desired, live: Manifest | None) -> tuple[Manifest, bool]:
         """The body this stack applies over ``live``, and whether it is forced (an import takes
         fields over; a shared document's key is one field, its entries are checked here)."""
         force = str(d.ref.address) in self.imports
         if d.merge is None:
             return d.body, force
-        merged = merge_into(d.merge, d.body, live, self.stack)
+        merged = merge_into(d.merge, d.body, live, self.stack, claim_unrecorded=self._legacy(live))
         if merged.conflicts:
             raise PlanError("; ".join(merged.conflicts) + " (give this stack's entry another name)")
         return with_precondition(merged.body, live), True
+
+    def _legacy(self, live: Manifest | None) -> bool:
+        """Written whole by this stack's ApplySet (before shared documents recorded entries)."""
+        return live is not None and label(live, PART_OF) == self.applyset_id
 
     def _note(self, d: Desired, live: Manifest) -> str:
         if d.merge is None:
@@ -116,7 +139,7 @@ class ConfiguredObjects:
         pin: Pin,
     ) -> Change:  # fmt: skip
         """The change of a configured object this stack no longer renders."""
-        kept = self._kept_by(obj, merge)
+        kept = self.kept_by(obj, merge)
         if not kept:
             note = "; nobody else holds any of it, so it is deleted"
             return decide(address, wanted=False, exists=True, pin=pin, note=note,
@@ -129,7 +152,7 @@ class ConfiguredObjects:
         change = decide(address, wanted=False, exists=True, pin=pin, note=note)
         return replace(change, disruption="in-place")
 
-    def _kept_by(self, obj: Manifest, merge: MergeSpec | None) -> list[str]:
+    def kept_by(self, obj: Manifest, merge: MergeSpec | None) -> list[str]:
         """Who still holds part of ``obj`` once this stack leaves (empty: it can go)."""
         managers = [m for m in other_managers(obj, self.manager) if m != DEFAULTS_MANAGER]
         if merge is None:
@@ -152,7 +175,7 @@ class ConfiguredObjects:
     def release(self, change: Change, obj: Mapping[str, Any], merge: MergeSpec | None) -> None:
         """Give this stack's part back; delete the object when nobody else holds any of it."""
         ref = ObjectRef.of(change.address)
-        if not self._kept_by(dict(obj), merge):
+        if not self.kept_by(dict(obj), merge):
             uid = change.pin.uid if change.pin else None
             self.client.delete(ref.api_version, ref.kind, ref.name, ref.namespace or None, uid=uid)
             return

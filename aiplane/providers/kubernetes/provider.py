@@ -33,7 +33,7 @@ from aiplane.plan.state import Inventory
 from aiplane.providers.base import Live, PlanError, ProviderContext, Resource, Say, plan_each
 from aiplane.providers.kubernetes.applyset import ApplySet
 from aiplane.providers.kubernetes.client import ApiError, KubeClient, encode
-from aiplane.providers.kubernetes.configured import ConfiguredObjects
+from aiplane.providers.kubernetes.configured import ConfiguredObjects, MustReplace
 from aiplane.providers.kubernetes.desired import Desired, crd_scopes, key_of, prepare
 from aiplane.providers.kubernetes.diff import mask_diffs
 from aiplane.providers.kubernetes.drift import (
@@ -135,7 +135,7 @@ class KubernetesProvider:
         self.imports = imports  # addresses `aiplane import` may adopt (all others: refused)
         self.stack_manager = stack_field_manager(applyset.stack)
         self.shared = ConfiguredObjects(client, applyset.stack, self.stack_manager, stack_file,
-                                        imports)  # fmt: skip
+                                        imports, applyset.id)  # fmt: skip
         self.configured: dict[Address, MergeSpec | None] = {}  # address -> its shared document
         self.last_read = Live()  # what ``read`` found last (plan warnings look at health)
         self.concurrency = client.concurrency
@@ -334,7 +334,15 @@ class KubernetesProvider:
     def _configure(self, d: Desired, live: Manifest) -> Change:
         """An object shared with other stacks or tools: this stack's fields only
         (``configured``)."""
-        diffs, note = self.shared.plan_update(d, live)
+        try:
+            client_diffs = [FieldDiff(m.path, m.live, m.desired) for m in _mismatches(d.body, live)]
+            reason = immutable_reason(d.ref, d.body, live, client_diffs)
+            if reason:
+                self.shared.check_replaceable(d, live, reason)
+            diffs, note = self.shared.plan_update(d, live)
+        except MustReplace as exc:
+            seen = {"exists": True, "pin": self.pin(live), "note": ""}
+            return self._replace(d, live, self.scrub(str(exc)), seen)
         return self._decide(d, exists=True, pin=self.pin(live), diffs=diffs, note=note)
 
     def _replace(self, d: Desired, live: Manifest, reason: str, seen: dict[str, Any]) -> Change:

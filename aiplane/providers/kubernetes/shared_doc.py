@@ -85,16 +85,23 @@ class Merged:
 
 
 def merge_into(
-    spec: MergeSpec, desired: Mapping[str, Any], live: Mapping[str, Any] | None, stack: str
-) -> Merged:
-    """The body ``stack`` applies: the live entries of others kept, its own replaced."""
+    spec: MergeSpec, desired: Mapping[str, Any], live: Mapping[str, Any] | None, stack: str,
+    *, claim_unrecorded: bool = False,
+) -> Merged:  # fmt: skip
+    """The body ``stack`` applies: the live entries of others kept, its own replaced.
+    ``claim_unrecorded``: the document was this stack's alone before entries were recorded (an
+    earlier aiplane wrote it whole), so the entries nobody recorded are this stack's."""
     what = _name(desired)
     mine_doc = spec.document(desired, what)
     mine: dict[str, Any] = dict(mine_doc.get(spec.entries) or {})
     owners = spec.owners(live)
     others = {s: names for s, names in owners.items() if s != stack}
     live_entries = dict(spec.document(live, what).get(spec.entries) or {})
-    entries = _kept(live_entries, owners.get(stack, frozenset()), others)
+    previous = owners.get(stack, frozenset())
+    if claim_unrecorded:
+        recorded = set().union(*owners.values()) if owners else set()
+        previous = previous | frozenset(n for n in live_entries if n not in recorded)
+    entries = _kept(live_entries, previous, others)
     conflicts = []
     for name, value in sorted(mine.items()):
         if name in entries and entries[name] != value:
