@@ -22,6 +22,7 @@ from aiplane.commands.cluster import (
     cluster_target,
     connect,
     ensure_system_namespace,
+    fewer_gc_passes,
     open_run,
     served_only,
     stack_lock,
@@ -73,6 +74,7 @@ def apply_main(
     released, the report printed, and the exit code is 130/143."""
     from aiplane.commands.interrupt import StopSignal
 
+    fewer_gc_passes()
     err = console(stderr=True)
     scrub = Scrubber()
     stop = StopSignal()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -40,6 +41,17 @@ def print_error(console: Console, scrub: Scrubber, exc: AiplaneError) -> int:
         for line in report.lines():
             console.print(f"  {scrub(line)}", highlight=False, markup=False)
     return EXIT_ERROR
+
+
+GC_YOUNG_THRESHOLD = 100_000
+
+
+def fewer_gc_passes() -> None:
+    """For commands that decode and compare thousands of objects (plan, apply, destroy): at the
+    default threshold (a young-generation collection every 700 allocations) the cyclic collector
+    walks them over and over, a quarter of a 5,000-object plan's CPU and growing faster than the
+    objects. Reference counting frees them as before; only cycles wait a little longer."""
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def connect(

@@ -41,6 +41,7 @@ from aiplane.commands.cluster import (
     cluster_target,
     connect,
     ensure_system_namespace,
+    fewer_gc_passes,
     open_run,
     print_error,
     served_only,
@@ -106,6 +107,7 @@ def plan_main(
 ) -> int:
     """``aiplane plan``: resolve, render, plan against the cluster (or ``--against``), show,
     save. ``refresh``: resolve every registry reference again (and update aiplane.lock)."""
+    fewer_gc_passes()
     err = console(stderr=True)
     scrub = Scrubber()
     try:
