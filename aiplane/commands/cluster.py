@@ -47,9 +47,9 @@ GC_YOUNG_THRESHOLD = 100_000
 
 
 def fewer_gc_passes() -> None:
-    """For commands that decode and compare thousands of objects (plan, apply, destroy): at the
-    default threshold (a young-generation collection every 700 allocations) the cyclic collector
-    walks them over and over, a quarter of a 5,000-object plan's CPU and growing faster than the
+    """For commands that decode and compare thousands of objects (plan, apply): at the default
+    threshold (a young-generation collection every 700 allocations) the cyclic collector walks
+    them over and over, about a tenth of a 5,000-object plan's CPU and growing faster than the
     objects. Reference counting frees them as before; only cycles wait a little longer."""
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
