@@ -249,6 +249,11 @@ def _unschedulable(stack: Stack) -> bool:
 
 
 def _pending(stack: Stack) -> bool:
+    """The Workload waits for quota, and its ClusterQueue's status counts it (Kueue writes that
+    status a moment after the Workload's condition)."""
     workload = stack.workload_of("crunch")
     time.sleep(0.2)
-    return workload is not None and condition(workload, "QuotaReserved").get("status") == "False"
+    if workload is None or condition(workload, "QuotaReserved").get("status") != "False":
+        return False
+    queue = stack.json("get", "clusterqueue", f"{stack.name}-train")
+    return int((queue.get("status") or {}).get("pendingWorkloads", 0)) == 1
