@@ -62,6 +62,9 @@ def _problem(kind: str, reading: Reading, accepts: set[str]) -> tuple[str, str] 
         if reading == "yaml11" or not takes_numbers:
             return f"YAML reads this unquoted value as {kind}, not as the text written", "quote it"
         return None
+    if accepts & {"int", "float"} and "bool" not in accepts and kind == "a boolean":
+        # pydantic would take true/yes/on as 1 and false/no/off as 0
+        return "YAML reads this unquoted value as a boolean, not a number", "write a number"
     if accepts & {"int", "float"} and kind in _NUMERIC_ONLY_1_1:
         return (
             f"YAML 1.1 reads this unquoted value as {kind}; other YAML readers disagree",

@@ -57,6 +57,13 @@ CASES: list[tuple[str, bytes, int, str]] = [
         "written (quote it)",
     ),
     (
+        "number field given a boolean",  # pydantic alone would read `yes` as 1 GPU per node
+        doc(POOL.replace("gpusPerNode: 2}", "gpusPerNode: yes}")),
+        6,
+        "spec.gpuPools[0].gpusPerNode: YAML reads this unquoted value as a boolean, not a number "
+        "(write a number)",
+    ),
+    (
         "label value octal",
         doc("""
             apiVersion: aiplane.dev/v1alpha1
