@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -140,19 +139,9 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="aiplane-apply-bench-"))
-    if args.kubeconfig:
-        report(run(args, args.kubeconfig, args.kubectl or "kubectl", work))
-        return
-    lc = plan_scale._local_cluster()
-    bin_dir = lc.build()
-    run_dir = work / "cluster"
-    cluster = lc.up(run_dir, bin_dir=bin_dir)
-    try:
-        report(run(args, Path(cluster.kubeconfig), args.kubectl or str(bin_dir / "kubectl"), work))
-    finally:
-        lc.down(run_dir, keep_dir=args.keep)
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
+    plan_scale.against_cluster(
+        args, work, lambda kubeconfig, kubectl: report(run(args, kubeconfig, kubectl, work))
+    )
 
 
 if __name__ == "__main__":

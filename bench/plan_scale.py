@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -213,15 +214,24 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, files)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="aiplane-bench-"))
+    against_cluster(args, work, lambda kubeconfig, kubectl: report(run(args, kubeconfig, kubectl,
+                                                                       work)))  # fmt: skip
+
+
+def against_cluster(
+    args: argparse.Namespace, work: Path, measure: Callable[[Path, str], None]
+) -> None:
+    """``measure(kubeconfig, kubectl)`` against ``--kubeconfig``, or else a local control plane
+    started here and stopped after (``work`` is removed unless ``--keep``)."""
     if args.kubeconfig:
-        report(run(args, args.kubeconfig, args.kubectl or "kubectl", work))
+        measure(args.kubeconfig, args.kubectl or "kubectl")
         return
     lc = _local_cluster()
     bin_dir = lc.build()
     run_dir = work / "cluster"
     cluster = lc.up(run_dir, bin_dir=bin_dir)
     try:
-        report(run(args, Path(cluster.kubeconfig), args.kubectl or str(bin_dir / "kubectl"), work))
+        measure(Path(cluster.kubeconfig), args.kubectl or str(bin_dir / "kubectl"))
     finally:
         lc.down(run_dir, keep_dir=args.keep)
         if not args.keep:
