@@ -5,9 +5,15 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import random
 
 from aiplane.providers.kubernetes.diff import FieldDiff, diff_values, mask_diffs
-from aiplane.providers.kubernetes.fastpath import compare, owned_fields, remove_at
+from aiplane.providers.kubernetes.fastpath import (
+    compare,
+    owned_fields,
+    proves_unchanged,
+    remove_at,
+)
 from aiplane.providers.kubernetes.objects import ObjectRef, shown_body, strip_server_fields
 from aiplane.secrets import Scrubber, redact_secret_object
 
@@ -259,3 +265,89 @@ def test_health_checks_per_kind() -> None:
     with pytest.raises(AiplaneError, match="MIG re-partition failed"):
         CHECKS["Node"](node)
     assert CHECKS["Node"]({"metadata": {"name": "n", "labels": {}}})[0]
+
+
+def _variants(value: object, rng: random.Random) -> object:
+    """``value`` with one random edit somewhere: a changed leaf, a dropped or added key, a
+    reordered or shortened list."""
+    if isinstance(value, dict) and value:
+        out = dict(value)
+        key = rng.choice(sorted(out))
+        roll = rng.random()
+        if roll < 0.15:
+            del out[key]
+        elif roll < 0.25:
+            out["f:extra" if key.startswith(("f:", "k:", "v:", ".")) else "extra"] = {}
+        else:
+            out[key] = _variants(out[key], rng)
+        return out
+    if isinstance(value, list) and value:
+        out_list = list(value)
+        roll = rng.random()
+        if roll < 0.2:
+            return out_list[::-1] if len(out_list) > 1 else []
+        i = rng.randrange(len(out_list))
+        out_list[i] = _variants(out_list[i], rng)
+        return out_list
+    return rng.choice([value, value, "x", 0, 0.0, False, True, "", 1, 1.0, None, {}, [value]])
+
+
+def _owned_variant(owned: dict, rng: random.Random) -> dict:  # type: ignore[type-arg]
+    """A fieldsV1 tree (maps all the way down) with one key dropped, added or emptied."""
+    if not owned:
+        return {"f:extra": {}}
+    out = dict(owned)
+    key = rng.choice(sorted(out))
+    roll = rng.random()
+    if roll < 0.2:
+        del out[key]
+    elif roll < 0.3:
+        out["f:extra"] = {}
+    elif roll < 0.4:
+        out[key] = {}
+    else:
+        out[key] = _owned_variant(out[key], rng)
+    return out
+
+
+def test_proves_unchanged_agrees_with_the_full_walk() -> None:
+    """The plan's quick no-change proof is exactly ``compare(...).exact`` (and ``compare`` is
+    the walk the tests above pin down), over many random edits of desired, live and owned."""
+    rng = random.Random(16)
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+              "stringData": {"token": "t"}}  # fmt: skip
+    secret_live = {"metadata": {"name": "s"}, "data": {"token": "dA=="}}
+    values = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+              "spec": {"finalizers": ["a", "b"]}}  # fmt: skip
+    values_owned = {"f:spec": {"f:finalizers": {'v:"a"': {}, 'v:"b"': {}, ".": {}}}}
+    cases = [
+        (DESIRED, live_of(DESIRED), OWNED),
+        (secret, secret_live, {"f:stringData": {"f:token": {}}}),
+        (values, copy.deepcopy(values), values_owned),
+    ]
+    agreed_exact = agreed_not = 0
+    for desired, live, owned in cases:
+        for _ in range(700):
+            d, lv, ow = desired, live, owned
+            for _edit in range(rng.randrange(3)):
+                which = rng.randrange(3)
+                if which == 0:
+                    d = _variants(d, rng)  # type: ignore[assignment]
+                elif which == 1:
+                    lv = _variants(lv, rng)  # type: ignore[assignment]
+                else:
+                    ow = _owned_variant(ow, rng)
+            if not isinstance(d, dict) or not isinstance(lv, dict):
+                continue
+            exact = compare(d, lv, ow).exact
+            assert proves_unchanged(d, lv, ow) == exact, (d, lv, ow)
+            agreed_exact += exact
+            agreed_not += not exact
+    assert agreed_exact > 100 and agreed_not > 100  # both outcomes were exercised
+    # zero values the server leaves out prove nothing when their type differs (0.0 is no bool)
+    live = live_of(DESIRED)
+    for paused, exact in ((False, True), ("", True), (0.0, False)):
+        desired = copy.deepcopy(DESIRED)
+        desired["spec"]["paused"] = paused
+        assert compare(desired, live, OWNED).exact is exact
+        assert proves_unchanged(desired, live, OWNED) is exact

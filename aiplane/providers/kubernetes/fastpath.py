@@ -59,6 +59,25 @@ def owned_fields(live: Mapping[str, Any], manager: str, api_version: str) -> dic
 def compare(desired: Mapping[str, Any], live: Mapping[str, Any], owned: Any) -> WalkResult:
     """Walk ``desired`` against ``live`` and the owned-fields tree (see module docstring)."""
     result = WalkResult(exact=owned is not None)
+    body, live = _comparable(desired, live)
+    _walk_map(body, live, owned, "", (), result)
+    return result
+
+
+def proves_unchanged(desired: Mapping[str, Any], live: Mapping[str, Any], owned: Any) -> bool:
+    """``compare(desired, live, owned).exact``, without collecting what differs: the plan asks
+    this of every object, and most of a large stack is unchanged, so it stops at the first doubt
+    and builds no paths (checked against ``compare`` in tests/unit/test_plan_diff.py)."""
+    if owned is None:
+        return False
+    body, live = _comparable(desired, live)
+    return _same_map(body, live, owned)
+
+
+def _comparable(
+    desired: Mapping[str, Any], live: Mapping[str, Any]
+) -> tuple[dict[str, Any], Mapping[str, Any]]:
+    """The manifest without its identity (apiVersion, kind, name, namespace), and the live view."""
     if desired.get("kind") == "Secret" and isinstance(desired.get("stringData"), dict):
         live = _secret_view(live, desired["stringData"])
     body = {k: v for k, v in desired.items() if k not in ("apiVersion", "kind")}
@@ -66,8 +85,70 @@ def compare(desired: Mapping[str, Any], live: Mapping[str, Any], owned: Any) -> 
     body["metadata"] = meta
     if not meta:
         del body["metadata"]
-    _walk_map(body, live, owned, "", (), result)
-    return result
+    return body, live
+
+
+def _same_map(d: Mapping[str, Any], live: Any, owned: Any) -> bool:
+    if not isinstance(live, dict):
+        live = {}
+    if not isinstance(owned, dict) or len(owned) - ("." in owned) != len(d):
+        return False
+    for key, value in d.items():
+        child = owned.get("f:" + key)
+        if child is None or not _same(value, live.get(key, _MISSING), child):
+            return False
+    return True  # every owned key is an f: key of d (counted above), so the sets are equal
+
+
+def _same(d: Any, live: Any, owned: Any) -> bool:
+    if isinstance(d, dict):
+        if owned == {}:
+            return bool(live == d)
+        return isinstance(live, dict) and _same_map(d, live, owned)
+    if isinstance(d, list):
+        return _same_list(d, live, owned)
+    if live is _MISSING:
+        return d in _ZERO and type(d) in _ZERO_TYPES
+    return bool(live == d) and type(live) is type(d)
+
+
+def _same_list(d: list[Any], live: Any, owned: Any) -> bool:
+    if not isinstance(owned, dict) or not owned:
+        return bool(live == d)  # an atomic list (owned is never None here: see _same_map)
+    keyed = [(_item_key(k), v) for k, v in owned.items() if k.startswith("k:")]
+    if keyed and len(keyed) == len(owned) - ("." in owned):
+        if len(keyed) != len(d):
+            return False
+        live_items = live if isinstance(live, list) else []
+        for item in d:
+            if not isinstance(item, dict):
+                return False
+            match = next((k for k in keyed if _has_keys(item, k[0])), None)
+            if match is None:
+                return False
+            live_item = next(
+                (x for x in live_items if isinstance(x, dict) and _has_keys(x, match[0])), {}
+            )
+            if not _same_map(item, live_item, match[1]):
+                return False
+        return True
+    values = {k[2:] for k in owned if k.startswith("v:")}
+    return bool(values) and live == d and {_value_key(x) for x in d} == values
+
+
+_ITEM_KEYS: dict[str, Any] = {}
+
+
+def _item_key(owned_key: str) -> Any:
+    """The decoded ``k:{...}`` of an owned list item (the same few keys recur across objects)."""
+    found = _ITEM_KEYS.get(owned_key)
+    if found is None:
+        found = _ITEM_KEYS[owned_key] = json.loads(owned_key[2:])
+    return found
+
+
+def _value_key(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _walk_map(
@@ -126,12 +207,12 @@ def _walk_list(
         elif owned is None:
             res.exact = False
         return
-    keyed = [(json.loads(k[2:]), v) for k, v in owned.items() if k.startswith("k:")]
+    keyed = [(_item_key(k), v) for k, v in owned.items() if k.startswith("k:")]
     if keyed and len(keyed) == len(owned) - ("." in owned):
         _walk_assoc(d, live_list or [], keyed, path, where, res)
         return
     values = {k[2:] for k in owned if k.startswith("v:")}
-    if values and {json.dumps(x, separators=(",", ":")) for x in d} == values and live_list == d:
+    if values and {_value_key(x) for x in d} == values and live_list == d:
         return
     if live_list != d:
         res.mismatches.append(Mismatch(path, where, d, live_list))
@@ -176,7 +257,7 @@ def _secret_view(live: Mapping[str, Any], string_data: Mapping[str, Any]) -> dic
         if key in data:
             try:
                 view[key] = base64.b64decode(data[key]).decode()
-            except (ValueError, UnicodeDecodeError):
+            except (TypeError, ValueError, UnicodeDecodeError):  # not base64 text: no match
                 continue
     return {**live, "stringData": view}
 

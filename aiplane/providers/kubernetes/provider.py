@@ -43,7 +43,13 @@ from aiplane.providers.kubernetes.drift import (
     pinned_fingerprint,
     rules_for,
 )
-from aiplane.providers.kubernetes.fastpath import Mismatch, compare, owned_fields, remove_at
+from aiplane.providers.kubernetes.fastpath import (
+    Mismatch,
+    compare,
+    owned_fields,
+    proves_unchanged,
+    remove_at,
+)
 from aiplane.providers.kubernetes.health import timeout_for, wait_healthy
 from aiplane.providers.kubernetes.health_gate import GATED_KINDS, not_ready, unhealthy
 from aiplane.providers.kubernetes.kind_table import facts
@@ -229,7 +235,7 @@ class KubernetesProvider:
         if obj is None or label(obj, PART_OF) != self.applyset.id or d.configured:
             return None
         owned = owned_fields(obj, self.manager(d.ref), d.ref.api_version)
-        if owned is None or not compare(d.body, obj, owned).exact:
+        if not proves_unchanged(d.body, obj, owned):
             return None
         return self._decide(d, exists=True, pin=self.pin(obj))
 
