@@ -64,18 +64,20 @@ def write_kubectl(path: Path, items: list[dict[str, Any]], stack: str) -> None:
                                 "items": [d.body for d in desired]}))  # fmt: skip
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float]:
-    """(wall s, CPU s of the child, 1-minute load before)."""
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float, float]:
+    """(wall s, CPU s of the child, 1-minute load before, control plane CPU s meanwhile)."""
     load = os.getloadavg()[0]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server = plan_scale.SERVER[0]()
     start = time.perf_counter()
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server = plan_scale.SERVER[0]() - server
     if res.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[:4])}: exit {res.returncode}\n{res.stderr[-3000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, load
+    return wall, cpu, load, server
 
 
 def namespaces(kubectl: str, env: dict[str, str], stack: str) -> None:
@@ -100,22 +102,24 @@ def run(args: argparse.Namespace, kubeconfig: Path, kubectl: str, work: Path) ->
         file = work / f"{stack}.json"
         if case.startswith("kubectl"):
             write_kubectl(file, items, stack)
-            wall, cpu, load = timed([*ssa, "-f", str(file)], env)
+            wall, cpu, load, server = timed([*ssa, "-f", str(file)], env)
             if case.endswith("wait"):
                 deployments = [d for d in json.loads(file.read_text())["items"]
                                if d["kind"] == "Deployment"]  # fmt: skip
                 waitfile = work / f"{stack}-deployments.json"
                 waitfile.write_text(json.dumps({"apiVersion": "v1", "kind": "List",
                                                 "items": deployments}))  # fmt: skip
-                w_wall, w_cpu, _ = timed([kubectl, "wait", "--for=condition=Available",
+                w_wall, w_cpu, _, w_server = timed([kubectl, "wait", "--for=condition=Available",
                                           "--timeout=900s", "-f", str(waitfile)], env)  # fmt: skip
-                wall, cpu = wall + w_wall, cpu + w_cpu
+                wall, cpu, server = wall + w_wall, cpu + w_cpu, server + w_server
         else:
             write_aiplane(file, items, stack)
             case_env = {**env, "AIPLANE_NO_WAIT": "1"} if not case.endswith("wait") else env
-            wall, cpu, load = timed([*aiplane, str(file)], case_env)
-        result[case] = {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "load1": round(load, 2)}
-        print(f"{case}: {wall:.2f} s wall, {cpu:.2f} s CPU (load {load:.2f})", flush=True)
+            wall, cpu, load, server = timed([*aiplane, str(file)], case_env)
+        result[case] = {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "load1": round(load, 2),
+                        "control_plane_cpu_s": round(server, 2)}  # fmt: skip
+        print(f"{case}: {wall:.2f} s wall, {cpu:.2f} s CPU, control plane {server:.2f} s CPU "
+              f"(load {load:.2f})", flush=True)  # fmt: skip
     return result
 
 

@@ -117,19 +117,50 @@ def write_kubectl_input(path: Path, items: list[dict[str, Any]]) -> None:
 
 CPU: dict[str, list[float]] = {}
 """CPU seconds (user + sys) of each timed command, by its command line (file names only)."""
+SERVER_CPU: dict[str, list[float]] = {}
+"""CPU seconds the control plane (API server, etcd, controllers, scheduler) used meanwhile."""
+
+
+def control_plane_cpu(kubeconfig: Path) -> Callable[[], float]:
+    """CPU seconds used so far by the local control plane whose ``cluster.json`` sits next to
+    ``kubeconfig`` (scripts/local_cluster.py writes both); always 0 for another cluster."""
+    record = kubeconfig.parent / "cluster.json"
+    pids = []
+    if record.exists():
+        pids = [p["pid"] for p in json.loads(record.read_text()).get("procs", {}).values()]
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def used() -> float:
+        total = 0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / tick
+
+    return used
+
+
+SERVER: list[Callable[[], float]] = [lambda: 0.0]
+"""How ``timed`` reads the control plane's CPU (set by ``against_cluster``)."""
 
 
 def timed(cmd: list[str], env: dict[str, str], ok: tuple[int, ...]) -> tuple[float, str]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server = SERVER[0]()
     start = time.perf_counter()
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, cwd=REPO)
     took = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server = SERVER[0]() - server
     if res.returncode not in ok:
         raise SystemExit(f"{' '.join(cmd[:4])}: exit {res.returncode}\n{res.stderr[-3000:]}")
     cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     key = " ".join(Path(a).name if "/" in a else a for a in cmd)
     CPU.setdefault(key, []).append(round(cpu, 2))
+    SERVER_CPU.setdefault(key, []).append(round(server, 2))
     return took, res.stdout
 
 
@@ -200,6 +231,8 @@ def report(r: dict[str, Any]) -> None:
             print(f"ratio {label}, kubectl --concurrency={conc}: {theirs / ours:.1f}x")
     print("client CPU s (user + sys) per command: "
           + "; ".join(f"{k}: {v}" for k, v in CPU.items()))  # fmt: skip
+    print("control plane CPU s meanwhile (API server, etcd, controllers, scheduler): "
+          + "; ".join(f"{k}: {v}" for k, v in SERVER_CPU.items()))  # fmt: skip
     print(json.dumps(r))
 
 
@@ -224,12 +257,14 @@ def against_cluster(
     """``measure(kubeconfig, kubectl)`` against ``--kubeconfig``, or else a local control plane
     started here and stopped after (``work`` is removed unless ``--keep``)."""
     if args.kubeconfig:
+        SERVER[0] = control_plane_cpu(args.kubeconfig)
         measure(args.kubeconfig, args.kubectl or "kubectl")
         return
     lc = _local_cluster()
     bin_dir = lc.build()
     run_dir = work / "cluster"
     cluster = lc.up(run_dir, bin_dir=bin_dir)
+    SERVER[0] = control_plane_cpu(Path(cluster.kubeconfig))
     try:
         measure(Path(cluster.kubeconfig), args.kubectl or str(bin_dir / "kubectl"))
     finally:

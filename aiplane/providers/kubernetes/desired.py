@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from aiplane.errors import AiplaneError, Diagnostic
@@ -22,7 +23,6 @@ from aiplane.providers.kubernetes.labels import (
 from aiplane.providers.kubernetes.objects import (
     Manifest,
     ObjectRef,
-    annotation,
     desired_digest,
     ref_of,
     with_labels,
@@ -54,7 +54,7 @@ class Desired:
     create_defaults: Manifest | None = None
     """Sent only to create the object, under a manager no stack owns (``CREATE_DEFAULTS_ANN``)."""
 
-    @property
+    @cached_property
     def key(self) -> Key:
         return key_of(self.ref)
 
@@ -98,14 +98,15 @@ def prepare(
         if not (ref.api_version and ref.kind and ref.name):
             problems.append(Diagnostic(f"{ref}: object needs apiVersion, kind and metadata.name"))
             continue
-        source = annotation(body, SOURCE_ANN)
+        anns = (body.get("metadata") or {}).get("annotations") or {}
+        source = str(anns.get(SOURCE_ANN, ""))
         body = without_source(body)
         if key_of(ref) in seen:
             problems.append(Diagnostic(f"{ref}: rendered twice ({seen[key_of(ref)]}, {source})"))
             continue
         seen[key_of(ref)] = source
-        subject = annotation(body, SUBJECT_ANN)
-        marks = {k: annotation(body, k) for k in (OWNERSHIP_ANN, MERGE_ANN, CREATE_DEFAULTS_ANN)}
+        subject = str(anns.get(SUBJECT_ANN, ""))
+        marks = {k: str(anns.get(k, "")) for k in (OWNERSHIP_ANN, MERGE_ANN, CREATE_DEFAULTS_ANN)}
         body = without_annotations(body, marks)
         configured = is_configured(ref.kind) or marks[OWNERSHIP_ANN] == OWNERSHIP_FIELDS
         if configured:  # shared with other stacks or tools: no ownership labels

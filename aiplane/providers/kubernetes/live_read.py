@@ -9,7 +9,7 @@ ApplySet label, so those the state records are read by name.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from aiplane.plan.address import Address
 from aiplane.plan.state import Inventory
@@ -30,8 +30,11 @@ def check_preflight(
     created: set[str], stack_file: str,
 ) -> None:  # fmt: skip
     """Refuse, before any write, a stack whose APIs or namespaces the cluster lacks."""
+    firsts: dict[tuple[str, str, str], str] = {}  # one check per kind and namespace
+    for d in desired:
+        firsts.setdefault((d.ref.api_version, d.ref.kind, d.ref.namespace), d.source)
     problems = preflight(
-        [(d.ref.api_version, d.ref.kind, d.ref.namespace, d.source) for d in desired],
+        [(*where, source) for where, source in firsts.items()],
         served=lambda api, kind: client.resource(api, kind) is not None,
         crds=crds,
         created_namespaces=created,
@@ -52,9 +55,10 @@ def read_live(
 ) -> Live:  # fmt: skip
     """LIST every kind the stack uses or used (by label), then read the objects not found; the
     configured objects the state records join ``configured``."""
+    served = _served_cache(client)
     kinds: dict[str, tuple[str, str]] = {}
     for d in desired:
-        if client.resource(d.ref.api_version, d.ref.kind):
+        if served(d.ref.api_version, d.ref.kind):
             kinds.setdefault(d.ref.group_kind, (d.ref.api_version, d.ref.kind))
     for gk in recorded.get(GROUP_KINDS, ()):
         found = _resolve_group_kind(client, gk)
@@ -64,22 +68,37 @@ def read_live(
         lambda k: client.list(k[0], k[1], label_selector=selector, namespace=k[2]),
         scoped_lists(client, kinds.values(), desired, recorded.get(NAMESPACES, ())),
     )
-    members: dict[Key, Manifest] = {}
+    members: dict[Key, tuple[Address, Manifest]] = {}
     for items in lists:
         for obj in items:
-            members[key_of(ref_of(obj))] = obj
-    live = Live(members={ref_of(obj).address: obj for obj in members.values()})
+            ref = ref_of(obj)
+            members[key_of(ref)] = (ref.address, obj)
+    live = Live(members=dict(members.values()))
     missing = []
     for d in desired:
-        if d.key in members:
-            live.objects[d.ref.address] = members[d.key]
-        elif client.resource(d.ref.api_version, d.ref.kind):
+        member = members.get(d.key)
+        if member is not None:
+            live.objects[d.ref.address] = member[1]
+        elif served(d.ref.api_version, d.ref.kind):
             missing.append(d)
     for d, got in zip(missing, unlisted_objects(client, missing), strict=True):
         if got is not None:
             live.objects[d.ref.address] = got
     _read_configured(client, recorded, live, configured)
     return live
+
+
+def _served_cache(client: KubeClient) -> Callable[[str, str], bool]:
+    """``client.resource(...) is not None``, asked once per kind (reads ask it per object)."""
+    known: dict[tuple[str, str], bool] = {}
+
+    def served(api_version: str, kind: str) -> bool:
+        found = known.get((api_version, kind))
+        if found is None:
+            found = known[(api_version, kind)] = client.resource(api_version, kind) is not None
+        return found
+
+    return served
 
 
 def _read_configured(

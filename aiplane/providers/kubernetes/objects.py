@@ -123,7 +123,7 @@ def live_fingerprint(obj: Mapping[str, Any]) -> str | None:
 def desired_digest(body: Mapping[str, Any]) -> str:
     """Digest of a desired object for the saved plan; a Secret's values are left out (see
     ``live_fingerprint``): its keys and other fields are pinned, its values are not."""
-    if is_secret(ref_of(body)):
+    if body.get("kind") == "Secret" and is_secret(ref_of(body)):
         from aiplane.secrets import redact_secret_object
 
         return digest(redact_secret_object(body))

@@ -72,7 +72,6 @@ from aiplane.providers.kubernetes.objects import (
     ObjectRef,
     annotation,
     label,
-    ref_of,
     shown_body,
     strip_server_fields,
 )
@@ -158,7 +157,7 @@ class KubernetesProvider:
         """Default namespaces, ownership labels, digests; learn Secret values."""
         manifests = [dict(r.body) for r in resources]
         for m in manifests:
-            if ref_of(m).kind == "Secret":
+            if m.get("kind") == "Secret":
                 self.scrub.learn_secret(m)
         self.crds = crd_scopes(manifests)
         self.new_namespaces = {
