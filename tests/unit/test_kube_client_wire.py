@@ -242,3 +242,55 @@ def test_many_unlisted_objects_of_one_kind_are_read_by_one_names_list(server: Se
                      "/api/v1/namespaces/other/configmaps/solo"]  # fmt: skip
     names_list = next(s for s in server.calls("GET") if s.path.endswith("/configmaps"))
     assert names_list.headers["accept"].startswith("application/json;as=PartialObjectMetadataList")
+
+
+def test_prefetched_lists_are_the_reads_lists_sent_once(server: Server) -> None:
+    """The LISTs ``prepare`` starts are exactly those the first read needs (per kind and
+    namespace, the default namespace for objects without one, none for kinds the server does
+    not serve); the read takes their answers, lists only what the state adds, and a later read
+    asks the server again."""
+    from aiplane.providers.kubernetes.desired import Desired
+    from aiplane.providers.kubernetes.live_read import Prefetch, prefetch_calls, read_live
+    from aiplane.providers.kubernetes.objects import ObjectRef
+
+    def answer(s: Seen) -> Reply:
+        ns = s.path.split("/")[4]
+        if not s.path.endswith("/configmaps"):
+            return 404, {"reason": "NotFound"}
+        return 200, {"items": [{"metadata": {"name": f"cm-{ns}", "namespace": ns}}]}
+
+    server.answer = answer
+    manifests = [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "ml"}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b"}},
+        {"apiVersion": "example.com/v1", "kind": "Unserved", "metadata": {"name": "c"}},
+    ]
+    desired = [
+        Desired(ObjectRef("v1", "ConfigMap", "ml", "cm-ml"), {}, "", "", ""),
+        Desired(ObjectRef("v1", "ConfigMap", "default", "b"), {}, "", "", ""),
+    ]
+    with client(server) as kube:
+        calls = prefetch_calls(kube, manifests, "default")
+        assert calls == [("v1", "ConfigMap", "default"), ("v1", "ConfigMap", "ml")]
+        prefetched = Prefetch(kube, "sel", calls)
+        recorded = {"namespaces": ["old"]}
+        live = read_live(kube, "sel", desired, recorded, {}, prefetched)
+        lists = sorted(s.path for s in server.calls("GET") if s.path.endswith("/configmaps"))
+        assert lists == [f"/api/v1/namespaces/{ns}/configmaps" for ns in ("default", "ml", "old")]
+        assert {a.name for a in live.members} == {"cm-default", "cm-ml", "cm-old"}
+        assert [a.name for a in live.objects] == ["cm-ml"]
+        read_live(kube, "sel", desired, recorded, {}, prefetched)  # taken: read again
+        assert len([s for s in server.calls("GET") if s.path.endswith("/configmaps")]) == 6
+
+
+def test_a_prefetched_list_that_failed_fails_the_read(server: Server) -> None:
+    from aiplane.providers.kubernetes.desired import Desired
+    from aiplane.providers.kubernetes.live_read import Prefetch, read_live
+    from aiplane.providers.kubernetes.objects import ObjectRef
+
+    server.answer = lambda s: (403, {"reason": "Forbidden", "message": "no list for you"})
+    desired = [Desired(ObjectRef("v1", "ConfigMap", "ml", "a"), {}, "", "", "")]
+    with client(server) as kube:
+        prefetched = Prefetch(kube, "sel", [("v1", "ConfigMap", "ml")])
+        with pytest.raises(ApiError, match="no list for you"):
+            read_live(kube, "sel", desired, {}, {}, prefetched)

@@ -63,7 +63,9 @@ from aiplane.providers.kubernetes.live_read import (
     CONFIGURED,
     GROUP_KINDS,
     NAMESPACES,
+    Prefetch,
     check_preflight,
+    prefetch_calls,
     read_live,
     recorded_configured,
 )
@@ -150,12 +152,16 @@ class KubernetesProvider:
         self.mig_refs: frozenset[str] = frozenset()  # MIG configs NodeLabels select
         self._encoded: dict[Address, bytes] = {}  # a create is sent twice (dry run, then apply)
         self.stop: Callable[[], None] | None = None  # raises once SIGINT/SIGTERM came
+        self.prefetch: Prefetch | None = None  # LISTs ``prepare`` started for the first read
 
     # -- prepare and read ----------------------------------------------------------------------
 
     def prepare(self, resources: Sequence[Resource]) -> list[Resource]:
         """Default namespaces, ownership labels, digests; learn Secret values."""
         manifests = [dict(r.body) for r in resources]
+        namespace = self.client.config.namespace
+        calls = prefetch_calls(self.client, manifests, namespace)
+        self.prefetch = Prefetch(self.client, self.applyset.selector, calls)
         for m in manifests:
             if m.get("kind") == "Secret":
                 self.scrub.learn_secret(m)
@@ -168,7 +174,7 @@ class KubernetesProvider:
         desired = prepare(
             manifests,
             applyset=self.applyset,
-            default_namespace=self.client.config.namespace,
+            default_namespace=namespace,
             scope=self._namespaced,
         )
         out = []
@@ -201,7 +207,9 @@ class KubernetesProvider:
         desired = [self.desired[r.address] for r in wanted]
         check_preflight(self.client, desired, crds=self.crds, created=self.new_namespaces,
                         stack_file=self.stack_file)  # fmt: skip
-        live = read_live(self.client, self.applyset.selector, desired, recorded, self.configured)
+        prefetched, self.prefetch = self.prefetch, None
+        live = read_live(self.client, self.applyset.selector, desired, recorded, self.configured,
+                         prefetched)  # fmt: skip
         self.last_read = live
         for obj in [*live.objects.values(), *live.members.values()]:
             if obj.get("kind") == "Secret":
