@@ -222,11 +222,17 @@ class _Apply:
     health: bool
     report: ApplyReport = field(default_factory=ApplyReport)
 
+    stages: dict[Address, int] = field(default_factory=dict)
+
     def stage_of(self, change: Change) -> int:
         return self.stage_index(change.address)
 
     def stage_index(self, address: Address) -> int:
-        return STAGES.index(self.run.provider(address).stage(address))
+        """The stage ``address`` is applied in (asked of its provider once: every stage asks)."""
+        index = self.stages.get(address)
+        if index is None:
+            index = self.stages[address] = STAGES.index(self.run.provider(address).stage(address))
+        return index
 
     def gate(self, index: int, name: str, pending: Sequence[Change]) -> None:
         """Before stage ``index``: every workload of the earlier stages must be healthy, changed

@@ -45,6 +45,7 @@ class Server:
     url: str = ""
     seen: list[Seen] = field(default_factory=list)
     answer: Callable[[Seen], Reply] = lambda s: (200, {})
+    set_cookie: str = ""  # sent with every answer when set
 
     def calls(self, method: str) -> list[Seen]:
         return [s for s in self.seen if s.method == method]
@@ -78,6 +79,8 @@ def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            if server.set_cookie:
+                self.send_header("Set-Cookie", server.set_cookie)
             self.end_headers()
             self.wfile.write(data)
 
@@ -142,6 +145,23 @@ def test_server_side_apply_contract(server: Server, dry_run: bool, force: bool) 
     assert call.query == expected
     assert call.headers["content-type"] == "application/apply-patch+yaml"
     assert call.body == CM
+
+
+def test_an_apply_whose_answer_is_not_needed_is_not_decoded(server: Server) -> None:
+    server.answer = lambda s: (200, {**s.body, "metadata": {**s.body["metadata"], "uid": "u"}})
+    with client(server) as kube:
+        assert kube.apply(CM, dry_run=True, result=False) == {}
+        assert kube.apply(CM, result=True)["metadata"]["uid"] == "u"
+    assert [c.body for c in server.calls("PATCH")] == [CM, CM]
+
+
+def test_cookies_the_server_sets_are_not_sent_back(server: Server) -> None:
+    """As client-go: an API server (or a proxy before it) gets no cookie jar to fill."""
+    server.set_cookie = "session=abc; Path=/"
+    with client(server) as kube:
+        kube.get("v1", "ConfigMap", "c", "ml")
+        kube.get("v1", "ConfigMap", "c", "ml")
+    assert [c.headers.get("cookie") for c in server.calls("GET")] == [None, None]
 
 
 def test_cluster_scoped_apply_has_no_namespace_in_the_path(server: Server) -> None:

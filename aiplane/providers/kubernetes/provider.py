@@ -290,7 +290,7 @@ class KubernetesProvider:
                                   dry_run=True)  # fmt: skip
             else:
                 self.client.apply(d.body, field_manager=FIELD_MANAGER, dry_run=True,
-                                  encoded=self._encode(d))  # fmt: skip
+                                  encoded=self._encode(d), result=False)  # fmt: skip
         except ApiError as exc:
             if exc.status != 404:
                 raise
@@ -498,7 +498,8 @@ class KubernetesProvider:
         if obj is not None and change.action == "update":
             body, _, _ = self.expected_drift(d, obj)
         encoded = self._encode(d) if body is d.body else None  # aiplane owns what it declares
-        self.client.apply(body, field_manager=FIELD_MANAGER, force=True, encoded=encoded)
+        self.client.apply(body, field_manager=FIELD_MANAGER, force=True, encoded=encoded,
+                          result=False)  # fmt: skip
 
     def _encode(self, d: Desired) -> bytes:
         """The desired body's request bytes, built once per object."""
