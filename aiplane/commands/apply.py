@@ -21,9 +21,10 @@ from aiplane.commands.cluster import (
     check_access,
     cluster_target,
     connect,
+    cyclic_gc_paused,
     ensure_system_namespace,
-    fewer_gc_passes,
     open_run,
+    resume_cyclic_gc,
     served_only,
     stack_lock,
     stdin_isatty,
@@ -74,24 +75,25 @@ def apply_main(
     released, the report printed, and the exit code is 130/143."""
     from aiplane.commands.interrupt import StopSignal
 
-    fewer_gc_passes()
-    err = console(stderr=True)
-    scrub = Scrubber()
-    stop = StopSignal()
-    controls = replace(controls or ApplyControls(), stop=stop)
-    try:
-        saved = Plan.load(target)
-        if saved is None and not yes and not stdin_isatty():
-            err.print("apply: stdin is not a terminal, so nobody can confirm; pass --yes "
-                      "(or apply a plan saved with plan --out)", style="bold red")  # fmt: skip
-            return EXIT_ERROR
-        with stop, connect(kubeconfig, context, controls.request_timeout) as client:
-            return _apply(client, target, saved, yes=yes, allow_disruption=allow_disruption,
-                          allow_delete=allow_delete, allow_namespace_delete=allow_namespace_delete,
-                          lock_timeout=lock_timeout, scrub=scrub, err=err,
-                          controls=controls)  # fmt: skip
-    except AiplaneError as exc:
-        return stopped_or_error(err, scrub, exc, stop)
+    with cyclic_gc_paused():
+        err = console(stderr=True)
+        scrub = Scrubber()
+        stop = StopSignal()
+        controls = replace(controls or ApplyControls(), stop=stop)
+        try:
+            saved = Plan.load(target)
+            if saved is None and not yes and not stdin_isatty():
+                err.print("apply: stdin is not a terminal, so nobody can confirm; pass --yes "
+                          "(or apply a plan saved with plan --out)", style="bold red")  # fmt: skip
+                return EXIT_ERROR
+            with stop, connect(kubeconfig, context, controls.request_timeout) as client:
+                return _apply(client, target, saved, yes=yes,
+                              allow_disruption=allow_disruption, allow_delete=allow_delete,
+                              allow_namespace_delete=allow_namespace_delete,
+                              lock_timeout=lock_timeout, scrub=scrub, err=err,
+                              controls=controls)  # fmt: skip
+        except AiplaneError as exc:
+            return stopped_or_error(err, scrub, exc, stop)
 
 
 def _check_target(target: str, saved: Plan, client: KubeClient) -> None:
@@ -167,6 +169,7 @@ def _apply(
             return EXIT_ERROR
         if controls.stop is not None:
             controls.stop.check()  # a signal while planning: nothing was changed
+        resume_cyclic_gc()
         with Progress(err) as say:
             report = apply_plan(run, plan, wanted, lives, say=say, health=conf.wait)
         console().print(

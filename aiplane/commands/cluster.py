@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
 
@@ -46,12 +47,29 @@ def print_error(console: Console, scrub: Scrubber, exc: AiplaneError) -> int:
 GC_YOUNG_THRESHOLD = 100_000
 
 
-def fewer_gc_passes() -> None:
-    """For commands that decode and compare thousands of objects (plan, apply): at the default
-    threshold (a young-generation collection every 700 allocations) the cyclic collector walks
-    them over and over, about a tenth of a 5,000-object plan's CPU and growing faster than the
-    objects. Reference counting frees them as before; only cycles wait a little longer."""
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """For plan and apply, which decode and compare thousands of objects: the cyclic collector
+    stays off inside (until ``resume_cyclic_gc``). Its passes walk millions of young objects
+    and find almost nothing: a 5,000-object plan spent 0.2 s of its 1.5 s of CPU in 56 passes
+    that freed 1,600 objects. Reference counting frees everything else as before; the few
+    cycles wait. The collector's settings are restored on the way out (tests run commands
+    in-process)."""
+    enabled, thresholds = gc.isenabled(), gc.get_threshold()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        if enabled:
+            gc.enable()
+
+
+def resume_cyclic_gc() -> None:
+    """Before an apply's writes and health waits (which may poll for many minutes): the
+    collector again, with young-generation passes every 100,000 allocations, not 700."""
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+    gc.enable()
 
 
 def connect(

@@ -40,8 +40,8 @@ from aiplane.commands.cluster import (
     check_access,
     cluster_target,
     connect,
+    cyclic_gc_paused,
     ensure_system_namespace,
-    fewer_gc_passes,
     open_run,
     print_error,
     served_only,
@@ -107,37 +107,37 @@ def plan_main(
 ) -> int:
     """``aiplane plan``: resolve, render, plan against the cluster (or ``--against``), show,
     save. ``refresh``: resolve every registry reference again (and update aiplane.lock)."""
-    fewer_gc_passes()
-    err = console(stderr=True)
-    scrub = Scrubber()
-    try:
-        conf = Settings.from_env()
-        rendered = render_stack_file(file, "refresh" if refresh else "plan")
-        for warning in rendered.loaded.warnings if rendered.loaded is not None else ():
-            # What the targets approximate or drop (e.g. a gateway field), located in the file.
-            print(scrub(warning.format()), file=sys.stderr)
-        if against:
-            plan = offline_against(file, rendered, against, conf)
-        else:
-            plan = _plan_cluster(file, rendered, connect(kubeconfig, context, request_timeout),
-                                 out, scrub, err, conf)  # fmt: skip
-        notes = rendered.registry_notes()
-        if against:  # offline there is no registry read to show a move as a change: say it here
-            notes += [str(r.body["move_line"]) for r in rendered.resources
-                      if r.body.get("move_line")]  # fmt: skip
-        plan = replace(plan, capacity=rendered.capacity, warnings=(*plan.warnings, *notes))
-        gates = plan.gates(
-            allow_disruption=allow_disruption,
-            allow_delete=allow_delete,
-            allow_namespace_delete=allow_namespace_delete,
-        )
-        show(plan, gates, output, scrub, detail=detail)
-        if out:
-            Path(out).write_text(scrub(plan.dumps()) + "\n")
-            err.print(f"plan: saved to {out}; apply it with `aiplane apply {out}`")
-        return plan_exit(plan, gates, detailed_exitcode)
-    except AiplaneError as exc:
-        return print_error(err, scrub, exc)
+    with cyclic_gc_paused():
+        err = console(stderr=True)
+        scrub = Scrubber()
+        try:
+            conf = Settings.from_env()
+            rendered = render_stack_file(file, "refresh" if refresh else "plan")
+            for warning in rendered.loaded.warnings if rendered.loaded is not None else ():
+                # What the targets approximate or drop (e.g. a gateway field), located in the file.
+                print(scrub(warning.format()), file=sys.stderr)
+            if against:
+                plan = offline_against(file, rendered, against, conf)
+            else:
+                plan = _plan_cluster(file, rendered, connect(kubeconfig, context, request_timeout),
+                                     out, scrub, err, conf)  # fmt: skip
+            notes = rendered.registry_notes()
+            if against:  # offline there is no registry read to show a move as a change: say it here
+                notes += [str(r.body["move_line"]) for r in rendered.resources
+                          if r.body.get("move_line")]  # fmt: skip
+            plan = replace(plan, capacity=rendered.capacity, warnings=(*plan.warnings, *notes))
+            gates = plan.gates(
+                allow_disruption=allow_disruption,
+                allow_delete=allow_delete,
+                allow_namespace_delete=allow_namespace_delete,
+            )
+            show(plan, gates, output, scrub, detail=detail)
+            if out:
+                Path(out).write_text(scrub(plan.dumps()) + "\n")
+                err.print(f"plan: saved to {out}; apply it with `aiplane apply {out}`")
+            return plan_exit(plan, gates, detailed_exitcode)
+        except AiplaneError as exc:
+            return print_error(err, scrub, exc)
 
 
 OFFLINE_PROVIDERS = frozenset({"kubernetes", "node-labels"})  # offline_plan covers these

@@ -18,7 +18,7 @@ from aiplane.plan.state import Inventory
 from aiplane.providers.base import Live, PlanError
 from aiplane.providers.kubernetes.client import KubeClient
 from aiplane.providers.kubernetes.desired import Desired, Key, key_of
-from aiplane.providers.kubernetes.objects import Manifest, ObjectRef, ref_of
+from aiplane.providers.kubernetes.objects import Manifest, ObjectRef, group_kind_of, ref_of
 from aiplane.providers.kubernetes.preflight import preflight
 from aiplane.providers.kubernetes.scoped_reads import ListCall, scoped_lists, unlisted_objects
 from aiplane.providers.kubernetes.shared_doc import MergeSpec
@@ -82,8 +82,7 @@ def prefetch_calls(
         res = client.resource(api_version, kind)
         if res is None:
             continue
-        group = api_version.rpartition("/")[0]
-        kinds.setdefault(f"{kind}.{group}" if group else kind, (api_version, kind))
+        kinds.setdefault(group_kind_of(api_version, kind), (api_version, kind))
         if res.namespaced:
             namespaces.add(str((m.get("metadata") or {}).get("namespace") or default_namespace))
     return scoped_lists(client, kinds.values(), (), namespaces)

@@ -46,7 +46,7 @@ class ObjectRef:
     @property
     def group_kind(self) -> str:
         """``Deployment.apps``; core kinds have no group suffix (ApplySet convention)."""
-        return f"{self.kind}.{self.group}" if self.group else self.kind
+        return group_kind_of(self.api_version, self.kind)
 
     def __str__(self) -> str:
         parts = [self.kind, self.namespace, self.name] if self.namespace else [self.kind, self.name]
@@ -76,6 +76,12 @@ class ObjectRef:
         """The object an address names (the inverse of ``address``)."""
         api_version, _, kind = address.type.rpartition("/")
         return cls(api_version, kind, address.scope, address.name)
+
+
+def group_kind_of(api_version: str, kind: str) -> str:
+    """``Deployment.apps`` for ``apps/v1`` ``Deployment``; ``ConfigMap`` for ``v1``."""
+    group = api_version.rpartition("/")[0]
+    return f"{kind}.{group}" if group else kind
 
 
 def ref_of(obj: Mapping[str, Any]) -> ObjectRef:
