@@ -277,7 +277,7 @@ def _variants(value: object, rng: random.Random) -> object:
         if roll < 0.15:
             del out[key]
         elif roll < 0.25:
-            out["f:extra" if key.startswith(("f:", "k:", "v:", ".")) else "extra"] = {}
+            out["extra"] = "added"
         else:
             out[key] = _variants(out[key], rng)
         return out
