@@ -9,6 +9,7 @@ its start-up, for options that are all strings, flags and a few numbers.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -16,6 +17,8 @@ from typing import Any, Literal
 
 from aiplane import __version__
 from aiplane.errors import AiplaneError
+
+GC_YOUNG_THRESHOLD = 100_000
 
 Args = argparse.Namespace
 Handler = Callable[[Args], int]
@@ -460,6 +463,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point: parse, run the command, exit with its code (always raises
     ``SystemExit``; usage errors exit 2)."""
     global _debug
+    # A short-lived process that builds many objects and keeps them: a young-generation pass of
+    # the cyclic collector every 100,000 allocations, not 700 (74 passes were 13-21 ms of
+    # `validate stacks/seed.yaml`; cycles are still collected).
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     args = build_parser().parse_args(list(argv) if argv is not None else None)
     _debug = args.debug
     if args.no_color:

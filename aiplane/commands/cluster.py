@@ -44,9 +44,6 @@ def print_error(console: Console, scrub: Scrubber, exc: AiplaneError) -> int:
     return EXIT_ERROR
 
 
-GC_YOUNG_THRESHOLD = 100_000
-
-
 @contextmanager
 def cyclic_gc_paused() -> Iterator[None]:
     """For plan and apply, which decode and compare thousands of objects: the cyclic collector
@@ -67,8 +64,7 @@ def cyclic_gc_paused() -> Iterator[None]:
 
 def resume_cyclic_gc() -> None:
     """Before an apply's writes and health waits (which may poll for many minutes): the
-    collector again, with young-generation passes every 100,000 allocations, not 700."""
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+    collector again (at the threshold ``aiplane.cli`` set when the process started)."""
     gc.enable()
 
 

@@ -92,6 +92,25 @@ def test_light_commands_do_not_import_heavy_modules(argv: list[str]) -> None:
     assert line == ["HEAVY="], result.stdout + result.stderr
 
 
+def test_validate_runs_without_young_generation_collections() -> None:
+    """The CLI raises the collector's young-generation threshold when it starts: `validate`
+    then builds the stack models without a pass of the cyclic collector (74 at the default)."""
+    probe = (
+        "import gc\n"
+        "import aiplane.cli as cli\n"
+        "passes = []\n"
+        "gc.callbacks.append(lambda phase, info: passes.append(1) if phase == 'stop' else None)\n"
+        "try:\n    cli.main(['validate', 'stacks/seed.yaml'])\n"
+        "except SystemExit:\n    pass\n"
+        "print('PASSES=' + str(len(passes)) + ' THRESHOLD=' + str(gc.get_threshold()[0]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    line = [x for x in result.stdout.splitlines() if x.startswith("PASSES=")]
+    assert line == ["PASSES=0 THRESHOLD=100000"], result.stdout + result.stderr
+
+
 def test_readme_reference_is_current() -> None:
     from aiplane.stack.reference import BEGIN, END, stack_reference
 
